@@ -1,0 +1,89 @@
+"""The application: settings + middleware chain + router, built once per isolate.
+
+`handle(request, env)` is what every host calls: the Workers entrypoint, the local
+ASGI adapter and the tests. `handle_batch` is the queue-consumer counterpart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from devcapsules.bindings.env import Env
+from devcapsules.bindings.protocols import MessageBatch
+from devcapsules.context import Context, WaitUntil, run_in_background
+from devcapsules.http import HTTPError, Request, Response
+from devcapsules.logs import Logger
+from devcapsules.middleware import Middleware, compose
+from devcapsules.middleware.body_limit import body_limit_middleware
+from devcapsules.middleware.cors import cors_middleware
+from devcapsules.middleware.errors import errors_middleware, render_http_error
+from devcapsules.middleware.logging import logging_middleware
+from devcapsules.middleware.request_id import new_request_id, request_id_middleware
+from devcapsules.routing import Route, Router
+from devcapsules.settings import Settings, SettingsError
+
+QueueHandler = Callable[[MessageBatch, Context], "object"]
+
+
+def default_middleware(settings: Settings) -> list[Middleware]:
+    """DESIGN.md §3 order: request-id → logging → errors → CORS → body limit → ..."""
+    return [
+        request_id_middleware(),
+        logging_middleware(),
+        errors_middleware(),
+        cors_middleware(settings.allowed_origins),
+        body_limit_middleware(settings.max_body_bytes),
+    ]
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        routes: Sequence[Route],
+        middleware: Sequence[Middleware] | None = None,
+        consumers: dict[str, QueueHandler] | None = None,
+        logger: Logger | None = None,
+    ):
+        self.settings = settings
+        self.logger = logger or Logger(level=settings.log_level)
+        self.router = Router(routes)
+        stack = default_middleware(settings) if middleware is None else list(middleware)
+        self.chain = compose(stack, self.router)
+        self.consumers = dict(consumers or {})
+
+    def context(self, env: Env, wait_until: WaitUntil = run_in_background) -> Context:
+        return Context(settings=self.settings, env=env, logger=self.logger, wait_until=wait_until)
+
+    async def handle(
+        self, request: Request, env: Env, wait_until: WaitUntil = run_in_background
+    ) -> Response:
+        return await self.chain(request, self.context(env, wait_until))
+
+    async def handle_batch(
+        self, batch: MessageBatch, env: Env, wait_until: WaitUntil = run_in_background
+    ) -> None:
+        """Dispatch a delivered batch to its queue's consumer; unknown queues are retried."""
+        ctx = self.context(env, wait_until)
+        consumer = self.consumers.get(batch.queue)
+        if consumer is None:
+            ctx.logger.error("queue_without_consumer", queue=batch.queue)
+            batch.retry_all()
+            return
+        await consumer(batch, ctx)
+
+
+def build_app(settings: Settings, logger: Logger | None = None) -> App:
+    from devcapsules.consumers import consumers
+    from devcapsules.routes import all_routes
+
+    return App(settings, all_routes(), consumers=consumers(), logger=logger)
+
+
+def configuration_error_response(exc: SettingsError, logger: Logger) -> Response:
+    """What the Worker answers when its vars cannot be read: a clear 500, logged."""
+    request_id = new_request_id()
+    logger.error("configuration_error", requestId=request_id, message=str(exc))
+    error = HTTPError(500, "configuration_error", f"Worker misconfigured: {exc}")
+    ctx = Context(settings=Settings(), env=Env(), logger=logger, request_id=request_id)
+    return render_http_error(error, ctx)

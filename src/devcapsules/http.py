@@ -1,0 +1,152 @@
+"""Runtime-neutral HTTP types: the app speaks these on the edge and on CPython.
+
+Hosts (the Workers adapter, the local ASGI adapter, tests) build a `Request`
+and turn the returned `Response` into their own type. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, multi-value header map (names are stored lower-cased)."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None = None):
+        self._items: list[tuple[str, str]] = []
+        if isinstance(items, Mapping):
+            items = items.items()
+        for name, value in items or ():
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((name.lower(), str(value)))
+
+    def set(self, name: str, value: str) -> None:
+        self.remove(name)
+        self.add(name, value)
+
+    def setdefault(self, name: str, value: str) -> str:  # type: ignore[override]
+        if name.lower() not in self:
+            self.add(name, value)
+        return self[name]
+
+    def remove(self, name: str) -> None:
+        key = name.lower()
+        self._items = [(k, v) for k, v in self._items if k != key]
+
+    def get_all(self, name: str) -> list[str]:
+        key = name.lower()
+        return [v for k, v in self._items if k == key]
+
+    def items_list(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __getitem__(self, name: str) -> str:
+        values = self.get_all(name)
+        if not values:
+            raise KeyError(name)
+        return ", ".join(values)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(k == name.lower() for k, _ in self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: dict[str, None] = {}
+        for k, _ in self._items:
+            seen.setdefault(k, None)
+        return iter(seen)
+
+    def __len__(self) -> int:
+        return len(set(k for k, _ in self._items))
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+class HTTPError(Exception):
+    """The one error type handlers raise; the error middleware renders it as JSON."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = dict(headers or {})
+
+
+@dataclass
+class Request:
+    method: str
+    url: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    client_ip: str | None = None
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        if not isinstance(self.headers, Headers):
+            self.headers = Headers(self.headers)
+        parts = urlsplit(self.url)
+        self.path = parts.path or "/"
+        self.query_string = parts.query
+        # Filled in by the router; handlers read path parameters from here.
+        self.path_params: dict[str, str] = {}
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Last value wins for repeated keys; see `query_all` for every value."""
+        return dict(parse_qsl(self.query_string, keep_blank_values=True))
+
+    def query_all(self, name: str) -> list[str]:
+        return [v for k, v in parse_qsl(self.query_string, keep_blank_values=True) if k == name]
+
+    def json(self) -> Any:
+        """The body as JSON; malformed JSON is the client's fault (400), never a 500."""
+        if not self.body:
+            raise HTTPError(400, "invalid_json", "Request body is empty; a JSON body is required")
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HTTPError(400, "invalid_json", f"Malformed JSON body: {exc}") from None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: Headers = field(default_factory=Headers)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            self.headers = Headers(self.headers)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    response = Response(status=status, body=body, headers=Headers(headers))
+    response.headers.set("content-type", JSON_CONTENT_TYPE)
+    return response
+
+
+def empty_response(status: int = 204, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status=status, body=b"", headers=Headers(headers))

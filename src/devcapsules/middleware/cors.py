@@ -1,0 +1,89 @@
+"""CORS: preflights answered here, allowed origins from the `ALLOWED_ORIGINS` var.
+
+Credentials are bearer tokens, never cookies, so `Allow-Credentials` is not sent and
+`*` is safe to honour. Error responses are decorated too: a browser must be able to
+read a 401 or a 429 to act on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from devcapsules.context import Context
+from devcapsules.http import HTTPError, Request, Response, empty_response
+from devcapsules.middleware import CallNext, Middleware
+
+ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ALLOWED_HEADERS = (
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "x-request-id",
+)
+EXPOSED_HEADERS = (
+    "X-Request-Id",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+)
+PREFLIGHT_MAX_AGE = 600
+
+
+def cors_middleware(allowed_origins: Sequence[str]) -> Middleware:
+    allow_all = "*" in allowed_origins
+    origins = frozenset(o.rstrip("/") for o in allowed_origins)
+
+    def is_allowed(origin: str) -> bool:
+        return allow_all or origin in origins
+
+    async def cors(request: Request, ctx: Context, call_next: CallNext) -> Response:
+        origin = request.headers.get("origin")
+        if request.method == "OPTIONS" and origin and "access-control-request-method" in (
+            request.headers
+        ):
+            return _preflight(request, origin, is_allowed(origin), allow_all)
+        response = await call_next(request, ctx)
+        if origin and is_allowed(origin):
+            _decorate(response, origin, allow_all)
+        return response
+
+    return cors
+
+
+def _preflight(request: Request, origin: str, allowed: bool, allow_all: bool) -> Response:
+    if not allowed:
+        raise HTTPError(403, "cors_origin_denied", f"Origin {origin} is not allowed")
+    method = request.headers["access-control-request-method"].upper()
+    if method not in ALLOWED_METHODS:
+        raise HTTPError(403, "cors_method_denied", f"Method {method} is not allowed by CORS")
+    requested = request.headers.get("access-control-request-headers", "")
+    wanted = [h.strip().lower() for h in requested.split(",") if h.strip()]
+    refused = [h for h in wanted if h not in ALLOWED_HEADERS]
+    if refused:
+        raise HTTPError(403, "cors_headers_denied", f"Headers not allowed: {', '.join(refused)}")
+    response = empty_response(204)
+    response.headers.set("Access-Control-Allow-Methods", ", ".join(ALLOWED_METHODS))
+    response.headers.set("Access-Control-Allow-Headers", ", ".join(ALLOWED_HEADERS))
+    response.headers.set("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE))
+    _set_origin(response, origin, allow_all)
+    return response
+
+
+def _decorate(response: Response, origin: str, allow_all: bool) -> None:
+    _set_origin(response, origin, allow_all)
+    response.headers.set("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS))
+
+
+def _set_origin(response: Response, origin: str, allow_all: bool) -> None:
+    response.headers.set("Access-Control-Allow-Origin", "*" if allow_all else origin)
+    if not allow_all:
+        # The answer depends on the Origin header: caches must key on it.
+        response.headers.add("Vary", "Origin")

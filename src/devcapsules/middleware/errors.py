@@ -1,0 +1,45 @@
+"""The one place errors become JSON: `{"success": false, "error": {...}, "requestId"}`.
+
+Unknown exceptions are logged with the request id and answered with a generic 500
+that leaks nothing (no message, no traceback).
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from devcapsules.context import Context
+from devcapsules.http import HTTPError, Request, Response, json_response
+from devcapsules.middleware import CallNext, Middleware
+
+
+def error_body(code: str, message: str, details: Any, request_id: str) -> dict[str, Any]:
+    error = {"code": code, "message": message, "details": details}
+    return {"success": False, "error": error, "requestId": request_id}
+
+
+def render_http_error(exc: HTTPError, ctx: Context) -> Response:
+    body = error_body(exc.code, exc.message, exc.details, ctx.request_id)
+    return json_response(body, status=exc.status, headers=exc.headers)
+
+
+def errors_middleware() -> Middleware:
+    async def handle_errors(request: Request, ctx: Context, call_next: CallNext) -> Response:
+        try:
+            return await call_next(request, ctx)
+        except HTTPError as exc:
+            if exc.status >= 500:
+                ctx.logger.error("http_error", code=exc.code, message=exc.message)
+            return render_http_error(exc, ctx)
+        except Exception as exc:
+            ctx.logger.error(
+                "unhandled_exception",
+                exception=type(exc).__name__,
+                message=str(exc),
+                traceback=traceback.format_exc(limit=20),
+            )
+            internal = HTTPError(500, "internal_error", "An unexpected error occurred")
+            return render_http_error(internal, ctx)
+
+    return handle_errors

@@ -1,0 +1,11 @@
+"""The route table: each module exports `routes`; order does not matter."""
+
+from __future__ import annotations
+
+from devcapsules.routing import Route
+
+
+def all_routes() -> list[Route]:
+    from devcapsules.routes import health
+
+    return [*health.routes]

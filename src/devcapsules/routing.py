@@ -1,0 +1,116 @@
+"""Routes and the router: path parameters, 404, 405 with `Allow`, HEAD for GET.
+
+Trailing-slash policy: routes are declared without a trailing slash. A request
+for `/x/` that would match `/x` is answered with a 308 to `/x` (method and body
+preserved), so every resource has one canonical URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from devcapsules.context import Context
+from devcapsules.http import HTTPError, Request, Response, empty_response
+
+Handler = Callable[[Request, Context], Awaitable[Response]]
+
+# `{name}` matches one segment; `{name:path}` matches the rest of the path.
+_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::(path))?}")
+
+
+def compile_path(path: str) -> re.Pattern[str]:
+    if not path.startswith("/"):
+        raise ValueError(f"Route path must start with '/': {path!r}")
+    pattern, last = "", 0
+    for match in _PARAM.finditer(path):
+        pattern += re.escape(path[last : match.start()])
+        name, kind = match.group(1), match.group(2)
+        pattern += f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)"
+        last = match.end()
+    pattern += re.escape(path[last:])
+    return re.compile(f"^{pattern}$")
+
+
+@dataclass
+class Route:
+    path: str
+    handler: Handler
+    methods: Sequence[str] = ("GET",)
+    name: str = ""
+    # Free-form metadata used by route-level guards and the OpenAPI generator
+    # (e.g. {"auth": True, "scopes": ["capsules:write"], "body": Model}).
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.methods = tuple(m.upper() for m in self.methods)
+        if "GET" in self.methods and "HEAD" not in self.methods:
+            self.methods = (*self.methods, "HEAD")
+        self.pattern = compile_path(self.path)
+        self.name = self.name or self.handler.__name__
+
+
+class Router:
+    def __init__(self, routes: Iterable[Route]):
+        self.routes = list(routes)
+        self._check_unique()
+
+    def _check_unique(self) -> None:
+        seen: set[tuple[str, str]] = set()
+        for route in self.routes:
+            for method in route.methods:
+                key = (route.path, method)
+                if key in seen:
+                    raise ValueError(f"Duplicate route {method} {route.path}")
+                seen.add(key)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for this request, or an HTTPError (404, 405, or a 308 redirect)."""
+        allowed: list[str] = []
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if not found:
+                continue
+            if method in route.methods:
+                return route, found.groupdict()
+            allowed.extend(m for m in route.methods if m not in allowed)
+        if allowed:
+            raise HTTPError(
+                405,
+                "method_not_allowed",
+                f"Method {method} is not allowed on {path}",
+                details={"allowed": sorted(allowed)},
+                headers={"Allow": ", ".join(sorted(allowed))},
+            )
+        if path != "/" and path.endswith("/") and self._matches_any(path.rstrip("/")):
+            raise HTTPError(
+                308,
+                "redirect",
+                "Use the canonical URL without a trailing slash",
+                headers={"Location": path.rstrip("/")},
+            )
+        raise HTTPError(404, "not_found", f"No route for {path}")
+
+    def _matches_any(self, path: str) -> bool:
+        return any(route.pattern.match(path) for route in self.routes)
+
+    async def __call__(self, request: Request, ctx: Context) -> Response:
+        try:
+            route, params = self.match(request.method, request.path)
+        except HTTPError as exc:
+            if exc.status == 308 and request.query_string:
+                exc.headers["Location"] += "?" + request.query_string
+            raise
+        request.path_params = params
+        ctx.state["route"] = route
+        response = await route.handler(request, ctx)
+        if not isinstance(response, Response):
+            # A developer mistake, not a client one: say which handler did it.
+            raise TypeError(f"Handler {route.name} returned {type(response).__name__}")
+        if request.method == "HEAD":
+            length = str(len(response.body))
+            response = empty_response(response.status, headers=response.headers)
+            response.headers.set("content-length", length)
+        return response

@@ -1,0 +1,73 @@
+"""Typed settings, read from the Worker's vars and secrets once per isolate.
+
+The same names are used everywhere: `wrangler.toml [vars]` and `wrangler secret put`
+on the edge, `wrangler.toml` plus `.dev.vars` or the process environment locally.
+Invalid values fail loudly at build time, not in the middle of a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from devcapsules import __version__
+
+ENVIRONMENTS = ("development", "staging", "production")
+# A shorter HS256 key can be brute-forced offline from any token it signed.
+MIN_JWT_SECRET_LENGTH = 32
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A var or secret has a value the Worker cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    version: str = __version__
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    jwt_secret: str | None = None
+    log_level: str = "info"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @classmethod
+    def from_vars(cls, values: Mapping[str, str]) -> Settings:
+        environment = values.get("ENVIRONMENT", "development").strip().lower()
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(f"ENVIRONMENT must be one of {ENVIRONMENTS}, got {environment!r}")
+        return cls(
+            environment=environment,
+            version=values.get("APP_VERSION") or __version__,
+            allowed_origins=_parse_origins(values.get("ALLOWED_ORIGINS", "")),
+            max_body_bytes=_positive_int(values, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            jwt_secret=values.get("JWT_SECRET") or None,
+            log_level=values.get("LOG_LEVEL", "info").lower(),
+            extra=dict(values),
+        )
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise SettingsError(f"ALLOWED_ORIGINS entry {origin!r} must be '*' or a URL origin")
+    return origins
+
+
+def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
+    raw = values.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        number = int(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be positive, got {number}")
+    return number
