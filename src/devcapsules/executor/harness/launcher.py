@@ -1,0 +1,155 @@
+"""In-sandbox supervisor: apply rlimits, run the command, report how it ended.
+
+Runs as `python3 -I -S launcher.py SPEC_JSON` inside the sandbox, so it is stdlib only and
+must start fast. It exists because bubblewrap's own exit status loses what we need:
+the exact signal, and the peak memory of the user's process (bwrap's init reaps it, so
+rusage never reaches the host). It is also where RLIMIT_NPROC must be set: inside the
+sandbox's user namespace the process count is per namespace, so it caps this run only.
+
+Modes:
+- single: run `argv` once with the inherited stdin/stdout/stderr; report one record.
+- runs:   run `argv` once per stdin file (I/O tests of one compiled binary), stdout/stderr
+          captured per run into private temp files; one record per run, then a final one.
+
+Records are JSON lines on `report_fd`. The user's process never inherits that descriptor,
+and this process makes itself non-dumpable so the user's process (same uid) cannot open
+it through /proc/<pid>/fd or ptrace us. Nothing here decides pass/fail: the host does.
+"""
+
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+
+def make_undumpable() -> None:
+    # PR_SET_DUMPABLE=0: /proc/<pid>/fd becomes root-owned and ptrace is refused.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    except Exception:
+        pass
+
+
+def apply_limits(limits: dict) -> None:
+    pairs = [
+        (resource.RLIMIT_CPU, limits.get("cpu"), 1),  # soft SIGXCPU, hard SIGKILL 1 s later
+        (resource.RLIMIT_AS, limits.get("as"), 0),
+        (resource.RLIMIT_NPROC, limits.get("nproc"), 0),
+        (resource.RLIMIT_FSIZE, limits.get("fsize"), 0),
+        (resource.RLIMIT_NOFILE, limits.get("nofile"), 0),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    for which, value, slack in pairs:
+        if value is not None:
+            resource.setrlimit(which, (int(value), int(value) + slack))
+
+
+def spawn(spec: dict, stdio: tuple | None, results_fd: int | None) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.setpgid(0, 0)  # one group per run so a per-run timeout can kill its children
+        if stdio is not None:
+            for target, fd in enumerate(stdio):
+                os.dup2(fd, target)
+        if results_fd is not None:
+            os.dup2(results_fd, 3)  # the harness protocol: results on fd 3
+            os.set_inheritable(3, True)
+            os.closerange(4, 1 << 16)
+        else:
+            os.closerange(3, 1 << 16)
+        apply_limits(spec["limits"])
+        os.execvp(spec["argv"][0], spec["argv"])
+    except BaseException as exc:  # exec failed: say so on stderr, exit like a shell would
+        os.write(2, f"launcher: cannot run {spec['argv'][0]}: {exc}\n".encode())
+    os._exit(127)
+
+
+def wait_for(pid: int, timeout_s: float | None) -> tuple[int, object, bool]:
+    timed_out = False
+    if timeout_s is not None:
+        pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(timeout_s * 1000):
+            timed_out = True
+            try:  # noqa: SIM105 (contextlib costs start-up time here)
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.close(pidfd)
+    _, status, usage = os.wait4(pid, 0)
+    return status, usage, timed_out
+
+
+def describe(status: int, usage, started: float, timed_out: bool) -> dict:
+    return {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "max_rss_kb": usage.ru_maxrss,
+        "cpu_ms": int((usage.ru_utime + usage.ru_stime) * 1000),
+        "time_ms": int((time.monotonic() - started) * 1000),
+        "timed_out": timed_out,
+    }
+
+
+def read_capped(path: str, cap: int) -> tuple[str, bool]:
+    with open(path, "rb") as f:
+        data = f.read(cap + 1)
+    return data[:cap].decode("utf-8", "replace"), len(data) > cap
+
+
+def run_single(spec: dict, report) -> None:
+    started = time.monotonic()
+    pid = spawn(spec, None, spec.get("results_fd"))
+    if spec.get("results_fd") is not None:
+        os.close(spec["results_fd"])  # only the harness child holds it now
+    status, usage, timed_out = wait_for(pid, None)
+    report(describe(status, usage, started, timed_out))
+
+
+def run_each(spec: dict, report) -> None:
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    cap = spec["max_output"]
+    for index, run in enumerate(spec["runs"]):
+        out_path, err_path = f"{tmp}/.out{index}", f"{tmp}/.err{index}"
+        stdin = os.open(run["stdin"], os.O_RDONLY)
+        out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        started = time.monotonic()
+        pid = spawn(spec, (stdin, out, err), None)
+        for fd in (stdin, out, err):
+            os.close(fd)
+        status, usage, timed_out = wait_for(pid, spec["run_timeout_s"])
+        record = describe(status, usage, started, timed_out)
+        record["index"] = index
+        record["stdout"], record["stdout_truncated"] = read_capped(out_path, cap)
+        record["stderr"], record["stderr_truncated"] = read_capped(err_path, cap)
+        for path in (out_path, err_path):
+            os.unlink(path)  # give the space back to the size-capped tmp
+        report(record)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    make_undumpable()
+    report_fd = spec["report_fd"]
+
+    def report(record: dict) -> None:
+        os.write(report_fd, (json.dumps(record) + "\n").encode())
+
+    if spec.get("runs") is None:
+        run_single(spec, report)
+    else:
+        run_each(spec, report)
+    report({"done": True})
+
+
+if __name__ == "__main__":
+    main()

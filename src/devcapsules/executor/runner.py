@@ -1,0 +1,201 @@
+"""`execute()`: compile (if needed) and run one program in the sandbox, then classify.
+
+Compilation is its own sandbox run with its own, bigger limits and a writable work
+directory; the program then runs with the work directory read-only. Status rules, first
+match wins: output_limit_exceeded (a stream passed its cap and the run was killed),
+time_limit_exceeded (wall deadline, SIGXCPU, or CPU time above the limit),
+memory_limit_exceeded (failed with an out-of-memory marker or a peak RSS above the limit),
+runtime_error (non-zero exit or a signal), ok.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .languages import Language, resolve
+from .limits import DEFAULT_LIMITS, Limits
+from .sandbox import SANDBOX_UID, SandboxResult, SandboxUnavailable, StdinTooLarge, run_sandboxed
+
+log = logging.getLogger(__name__)
+
+STATUSES = (
+    "ok",
+    "runtime_error",
+    "compile_error",
+    "time_limit_exceeded",
+    "memory_limit_exceeded",
+    "output_limit_exceeded",
+    "internal_error",
+)
+# What runtimes print when an allocation fails under RLIMIT_AS or their heap cap.
+_OOM_MARKERS = (
+    "MemoryError",
+    "JavaScript heap out of memory",
+    "java.lang.OutOfMemoryError",
+    "std::bad_alloc",
+    "memory allocation of",
+    "Cannot allocate memory",
+)
+
+
+class SourceTooLarge(ValueError):
+    """source_code is above Limits.max_source_bytes (HTTP: 413)."""
+
+
+@dataclass
+class ExecutionResult:
+    status: str
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    compile_output: str = ""
+    time_ms: int = 0
+    memory_kb: int = 0
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    language: str = ""
+    version: str = ""
+
+
+@dataclass
+class CompileOutcome:
+    ok: bool
+    output: str
+    time_ms: int = 0
+
+
+@contextlib.contextmanager
+def workspace(files: dict[str, str | bytes]) -> Iterator[str]:
+    """A private per-run directory holding `files`, owned by the sandbox uid, removed after."""
+    path = tempfile.mkdtemp(prefix="devcapsules-run-")
+    try:
+        for name, content in files.items():
+            target = os.path.join(path, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(content.encode() if isinstance(content, str) else content)
+        if os.geteuid() == 0:  # bwrap runs as SANDBOX_UID and must read (compilers: write)
+            for root, dirs, names in os.walk(path):
+                for name in [*dirs, *names, "."]:
+                    os.chown(os.path.join(root, name), SANDBOX_UID, SANDBOX_UID)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def compile_source(language: Language, workdir: str, limits: Limits) -> CompileOutcome:
+    """Compile in its own sandbox run; the work directory is writable for the output only."""
+    if language.compile_cmd is None:
+        return CompileOutcome(True, "")
+    sandbox_limits = limits.sandbox(
+        time_limit_s=limits.compile_time_limit_s,
+        address_space_mb=language.compile_address_space_mb,
+        wall_time_s=limits.compile_time_limit_s,
+        max_processes=max(limits.max_processes, 128),
+    )
+    run = await run_sandboxed(
+        language.compile_cmd,
+        workdir=workdir,
+        limits=sandbox_limits,
+        writable_workdir=True,
+        mounts=language.mounts,
+    )
+    output = (run.stdout + run.stderr).strip()
+    if run.timed_out:
+        output += f"\ncompilation timed out after {limits.compile_time_limit_s:g} s"
+    ok = run.exit_code == 0 and run.signal is None and not run.timed_out
+    return CompileOutcome(ok, output.strip(), run.wall_ms)
+
+
+def classify(run: SandboxResult, time_limit_s: float, memory_limit_mb: int) -> str:
+    if run.output_limit_exceeded:
+        return "output_limit_exceeded"
+    if run.timed_out or run.signal == signal.SIGXCPU or run.cpu_ms > time_limit_s * 1000:
+        return "time_limit_exceeded"
+    failed = run.exit_code != 0 or run.signal is not None
+    if failed and is_out_of_memory(run.stderr, run.max_rss_kb, memory_limit_mb):
+        return "memory_limit_exceeded"
+    return "runtime_error" if failed else "ok"
+
+
+def is_out_of_memory(stderr: str, max_rss_kb: int, memory_limit_mb: int) -> bool:
+    tail = stderr[-4096:]
+    return max_rss_kb > memory_limit_mb * 1024 or any(m in tail for m in _OOM_MARKERS)
+
+
+def check_sizes(source_code: str, stdin: str, limits: Limits) -> bytes:
+    """Refuse oversized input before spending a sandbox on it; returns stdin as bytes."""
+    if len(source_code.encode()) > limits.max_source_bytes:
+        raise SourceTooLarge(f"source_code is larger than {limits.max_source_bytes} bytes")
+    data = stdin.encode()
+    if len(data) > limits.max_stdin_bytes:
+        raise StdinTooLarge(f"stdin is {len(data)} bytes; the limit is {limits.max_stdin_bytes}")
+    return data
+
+
+async def execute(
+    source_code: str,
+    language: str,
+    *,
+    stdin: str = "",
+    time_limit_s: float | None = None,
+    memory_limit_mb: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ExecutionResult:
+    """Run a program. Raises UnknownLanguage, SourceTooLarge, StdinTooLarge (client errors)
+    and SandboxUnavailable (503); any other failure becomes status internal_error."""
+    lang = resolve(language)
+    stdin_bytes = check_sizes(source_code, stdin, limits)
+    time_s, memory_mb = limits.clamp(time_limit_s, memory_limit_mb)
+    try:
+        with workspace({lang.source_file: source_code}) as workdir:
+            return await _compile_and_run(lang, workdir, stdin_bytes, time_s, memory_mb, limits)
+    except SandboxUnavailable:
+        raise
+    except Exception:
+        log.exception("execution failed inside the executor")
+        return ExecutionResult("internal_error", language=lang.name, version=lang.version)
+
+
+async def _compile_and_run(
+    lang: Language, workdir: str, stdin: bytes, time_s: float, memory_mb: int, limits: Limits
+) -> ExecutionResult:
+    compiled = await compile_source(lang, workdir, limits)
+    if not compiled.ok:
+        return ExecutionResult(
+            "compile_error",
+            compile_output=compiled.output,
+            language=lang.name,
+            version=lang.version,
+        )
+    run = await run_sandboxed(
+        lang.run_argv(memory_mb),
+        workdir=workdir,
+        stdin=stdin,
+        mounts=lang.mounts,
+        limits=limits.sandbox(
+            time_limit_s=time_s, address_space_mb=lang.address_space_mb(memory_mb)
+        ),
+    )
+    return ExecutionResult(
+        status=classify(run, time_s, memory_mb),
+        stdout=run.stdout,
+        stderr=run.stderr,
+        exit_code=run.exit_code,
+        signal=run.signal,
+        compile_output=compiled.output,
+        time_ms=run.wall_ms,
+        memory_kb=run.max_rss_kb,
+        stdout_truncated=run.stdout_truncated,
+        stderr_truncated=run.stderr_truncated,
+        language=lang.name,
+        version=lang.version,
+    )

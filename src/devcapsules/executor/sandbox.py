@@ -1,0 +1,540 @@
+"""Run one command in a fresh, throw-away sandbox and report how it ended.
+
+Layers, outermost first:
+1. The host process (this module) starts bubblewrap as an unprivileged host uid (65534 when
+   we are root), in its own process group, with a wall-clock deadline. At the deadline, or
+   when stdout/stderr exceed their cap, the group is SIGKILLed; bwrap's pid namespace then
+   takes every process of the run with it (when its pid 1 dies, the kernel kills the rest).
+2. bubblewrap: new user, pid, net, ipc, uts and mount namespaces; read-only binds of the
+   toolchain only (/usr and friends), a size-capped tmpfs /tmp, the run's work directory,
+   a cleared environment, uid/gid 65534, --die-with-parent, --new-session.
+3. launcher.py (inside): sets CPU/address-space/process/file-size/open-file rlimits on the
+   user's process, waits for it and reports exit code, signal, peak RSS on a private fd.
+
+Why bwrap runs as an unprivileged host uid: RLIMIT_NPROC is never enforced for processes
+whose real uid is host root (kernel `copy_process` exempts INIT_USER), and bwrap started by
+root maps the sandbox uid onto host root. Started as 65534 instead, the count is kept per
+user namespace, so each run gets its own process budget and a fork bomb stops there.
+
+Fallback: without bwrap, `unshare` gives the same namespaces except the filesystem view
+(the user sees the host's world-readable files); it is used with a logged warning. With
+neither, `SandboxUnavailable` says what to install: untrusted code never runs bare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+HARNESS_DIR = Path(__file__).with_name("harness")
+SANDBOX_UID = 65534  # "nobody": both the uid inside and the host uid bwrap runs as
+SANDBOX_PYTHON = "/usr/bin/python3"  # runs the launcher; lives under the mounted /usr
+BOX_DIR = "/box"  # where the run's work directory appears inside the sandbox
+SUPPORT_DIR = "/opt/dc"  # read-only copy of harness/ inside the sandbox
+_PATH = "/usr/local/bin:/usr/bin:/bin"
+_ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC_FILES = ("/etc/ld.so.cache", "/etc/alternatives")  # dynamic loader, Debian symlinks
+
+
+class SandboxUnavailable(RuntimeError):
+    """No way to isolate untrusted code on this host (HTTP: 503)."""
+
+
+class StdinTooLarge(ValueError):
+    """The caller passed more stdin than the limits allow (HTTP: 413 or 422)."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """An extra host path the toolchain needs inside (e.g. a JDK's /etc config)."""
+
+    source: str
+    dest: str
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    wall_time_s: float = 5.0
+    cpu_time_s: int = 5
+    address_space_mb: int | None = 256  # None: no RLIMIT_AS (runtimes that reserve a lot)
+    max_processes: int = 64
+    max_file_size_mb: int = 16
+    max_open_files: int = 256
+    tmp_size_mb: int = 64
+    max_output_bytes: int = 64 * 1024  # per stream
+    max_stdin_bytes: int = 1024 * 1024
+    max_channel_bytes: int = 4 * 1024 * 1024  # launcher reports + harness results
+
+    def rlimits(self) -> dict[str, int | None]:
+        mb = 1024 * 1024
+        return {
+            "cpu": self.cpu_time_s,
+            "as": self.address_space_mb * mb if self.address_space_mb else None,
+            "nproc": self.max_processes,
+            "fsize": self.max_file_size_mb * mb,
+            "nofile": self.max_open_files,
+        }
+
+
+@dataclass
+class SandboxResult:
+    stdout: str
+    stderr: str
+    exit_code: int | None  # the user's process, as the launcher saw it
+    signal: int | None
+    timed_out: bool  # the wall-clock deadline fired
+    output_limit_exceeded: bool  # a stream passed its cap; the run was killed
+    stdout_truncated: bool
+    stderr_truncated: bool
+    wall_ms: int
+    cpu_ms: int
+    max_rss_kb: int
+    reports: list[dict] = field(default_factory=list)  # launcher records (one per run)
+    results: bytes = b""  # harness channel, untrusted: parse defensively
+    launcher_ok: bool = True  # False: the launcher never reported (killed or crashed)
+
+
+@dataclass(frozen=True)
+class _Backend:
+    name: str  # "bwrap" or "unshare"
+    binary: str
+
+
+@functools.cache
+def detect_backend() -> _Backend:
+    """Find a working isolation tool once per process (raises SandboxUnavailable)."""
+    if not os.path.exists(SANDBOX_PYTHON):
+        raise SandboxUnavailable(f"{SANDBOX_PYTHON} is required inside the sandbox")
+    for name in ("bwrap", "unshare"):
+        binary = shutil.which(name)
+        if binary and _smoke_test(_Backend(name, binary)):
+            if name == "unshare":
+                log.warning(
+                    "bubblewrap unavailable: falling back to unshare + rlimits; "
+                    "the filesystem is NOT isolated. Install bubblewrap."
+                )
+            return _Backend(name, binary)
+    raise SandboxUnavailable(
+        "no working sandbox: install bubblewrap (apt-get install bubblewrap) and allow "
+        "user namespaces (sysctl kernel.unprivileged_userns_clone=1 where it exists)"
+    )
+
+
+def _smoke_test(backend: _Backend) -> bool:
+    argv = _wrap(
+        backend,
+        ["/bin/true"],
+        workdir=_support_dir(),
+        writable=False,
+        limits=SandboxLimits(),
+        mounts=(),
+        env={},
+    )
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=10, **_host_identity())
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def _host_identity() -> dict:
+    """Popen kwargs that drop root before bwrap starts (see the module docstring)."""
+    if os.geteuid() != 0:
+        return {}
+    return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+
+
+@functools.cache
+def _support_dir() -> str:
+    """A world-readable copy of harness/ plus a synthetic /etc/passwd, made once."""
+    root = Path(tempfile.mkdtemp(prefix="devcapsules-support-"))
+    for source in HARNESS_DIR.iterdir():
+        if source.is_file():
+            shutil.copyfile(source, root / source.name)
+    (root / "passwd").write_text(f"nobody:x:{SANDBOX_UID}:{SANDBOX_UID}::/tmp:/bin/false\n")
+    (root / "group").write_text(f"nogroup:x:{SANDBOX_UID}:\n")
+    for path in [root, *root.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return str(root)
+
+
+def support_path(name: str) -> str:
+    """Path, as seen inside the sandbox, of a file shipped in harness/."""
+    base = SUPPORT_DIR if detect_backend().name == "bwrap" else _support_dir()
+    return f"{base}/{name}"
+
+
+def _wrap(
+    backend: _Backend,
+    argv: Sequence[str],
+    *,
+    workdir: str,
+    writable: bool,
+    limits: SandboxLimits,
+    mounts: Sequence[Mount],
+    env: Mapping[str, str],
+) -> list[str]:
+    if backend.name == "bwrap":
+        return [backend.binary, *_bwrap_args(workdir, writable, limits, mounts, env), "--", *argv]
+    # unshare keeps the host filesystem: cwd is the real work dir, tmp lives inside it.
+    return [
+        backend.binary,
+        "--user",
+        "--net",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--ipc",
+        "--uts",
+        "--mount",
+        "--mount-proc",
+        "--wd",
+        workdir,
+        "env",
+        "-i",
+        f"PATH={_PATH}",
+        f"HOME={workdir}",
+        f"TMPDIR={workdir}",
+        "LANG=C.UTF-8",
+        *(f"{k}={v}" for k, v in env.items()),
+        *argv,
+    ]
+
+
+def _bwrap_args(
+    workdir: str,
+    writable: bool,
+    limits: SandboxLimits,
+    mounts: Sequence[Mount],
+    env: Mapping[str, str],
+) -> list[str]:
+    args = [
+        "--unshare-all",
+        "--unshare-user",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        _PATH,
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+    ]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for path in _ROOT_LINKS:  # merged-/usr hosts: /lib -> usr/lib; others: real dirs
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in _ETC_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    for mount in mounts:
+        args += ["--ro-bind", mount.source, mount.dest]
+    support = _support_dir()
+    args += [
+        "--ro-bind",
+        f"{support}/passwd",
+        "/etc/passwd",
+        "--ro-bind",
+        f"{support}/group",
+        "/etc/group",
+        "--ro-bind",
+        support,
+        SUPPORT_DIR,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits.tmp_size_mb * 1024 * 1024),
+        "--tmpfs",
+        "/tmp",
+        "--bind" if writable else "--ro-bind",
+        workdir,
+        BOX_DIR,
+        "--remount-ro",
+        "/",
+        "--chdir",
+        BOX_DIR,
+    ]
+    return args
+
+
+class _Capped(asyncio.Protocol):
+    """Collects a pipe up to `cap` bytes; calls `on_overflow` once when it passes it."""
+
+    def __init__(self, cap: int, on_overflow) -> None:
+        self.cap, self.on_overflow = cap, on_overflow
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.overflowed = False
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        room = self.cap - self.size
+        if room > 0:
+            self.chunks.append(data[:room])
+        self.size += len(data)
+        if self.size > self.cap and not self.overflowed:
+            self.overflowed = True
+            self.on_overflow()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+async def run_sandboxed(
+    argv: Sequence[str],
+    *,
+    workdir: str,
+    limits: SandboxLimits,
+    stdin: bytes = b"",
+    writable_workdir: bool = False,
+    mounts: Sequence[Mount] = (),
+    env: Mapping[str, str] | None = None,
+    runs: Sequence[str] | None = None,
+    results_channel: bool = False,
+) -> SandboxResult:
+    """Run `argv` (cwd: the work dir) in a fresh sandbox and wait for it, at most the limits.
+
+    `runs`: stdin files (relative to the work dir): run `argv` once per file, each captured
+    separately into `reports` (I/O tests). `results_channel`: give the process fd 3 as a
+    pipe whose bytes come back in `results` (function-test harnesses).
+    """
+    if len(stdin) > limits.max_stdin_bytes:
+        raise StdinTooLarge(f"stdin is {len(stdin)} bytes; the limit is {limits.max_stdin_bytes}")
+    backend = detect_backend()
+    with _Pipes(results_channel) as pipes:
+        spec = _launcher_spec(argv, limits, runs, pipes)
+        launcher = [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), json.dumps(spec)]
+        wrapped = _wrap(
+            backend,
+            launcher,
+            workdir=workdir,
+            writable=writable_workdir,
+            limits=limits,
+            mounts=mounts,
+            env=env or {},
+        )
+        return await _supervise(wrapped, stdin, limits, pipes)
+
+
+def _launcher_spec(
+    argv: Sequence[str], limits: SandboxLimits, runs: Sequence[str] | None, pipes: _Pipes
+) -> dict:
+    return {
+        "argv": list(argv),
+        "limits": limits.rlimits(),
+        "report_fd": pipes.report_w,
+        "results_fd": pipes.results_w,
+        "runs": [{"stdin": path} for path in runs] if runs is not None else None,
+        "run_timeout_s": limits.wall_time_s,
+        "max_output": limits.max_output_bytes,
+    }
+
+
+class _Pipes:
+    """The launcher's report pipe and the optional harness results pipe (host ends)."""
+
+    def __init__(self, with_results: bool) -> None:
+        self.report_r, self.report_w = os.pipe()
+        self.results_r, self.results_w = os.pipe() if with_results else (None, None)
+
+    def child_fds(self) -> tuple[int, ...]:
+        return tuple(fd for fd in (self.report_w, self.results_w) if fd is not None)
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_fds():
+            os.close(fd)
+        self.report_w = self.results_w = None
+
+    def __enter__(self) -> _Pipes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for fd in (self.report_r, self.report_w, self.results_r, self.results_w):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def _stdin_file(data: bytes) -> int:
+    # A memfd instead of a pipe: no writer task, no EPIPE, and the child may seek.
+    fd = os.memfd_create("stdin")
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+async def _supervise(
+    argv: list[str], stdin: bytes, limits: SandboxLimits, pipes: _Pipes
+) -> SandboxResult:
+    loop = asyncio.get_running_loop()
+    stdin_fd = _stdin_file(stdin)
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=stdin_fd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=pipes.child_fds(),
+            start_new_session=True,
+            env={},
+            **_host_identity(),
+        )
+    finally:
+        os.close(stdin_fd)
+    pipes.close_child_ends()
+    killer = _Killer(proc.pid)
+    streams = await _attach(loop, proc, pipes, limits, killer)
+    try:
+        status = await _wait(proc.pid, limits.wall_time_s, killer)
+    finally:
+        killer.kill()  # the run is over either way: nothing of it may survive
+        proc.returncode = -1  # reaped by us; stop Popen.__del__ from waiting again
+    await _drain(streams)
+    wall_ms = int((time.monotonic() - started) * 1000)
+    return _result(status, streams, killer, wall_ms)
+
+
+class _Killer:
+    def __init__(self, pid: int) -> None:
+        self.pid, self.timed_out, self.overflowed = pid, False, False
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def overflow(self) -> None:
+        self.overflowed = True
+        self.kill()
+
+
+async def _attach(loop, proc, pipes: _Pipes, limits: SandboxLimits, killer: _Killer) -> dict:
+    streams = {}
+    cap, kill = limits.max_output_bytes, killer.kill
+    sources = {
+        "stdout": (proc.stdout, cap, killer.overflow),
+        "stderr": (proc.stderr, cap, killer.overflow),
+        "report": (os.fdopen(pipes.report_r, "rb", 0), limits.max_channel_bytes, kill),
+    }
+    pipes.report_r = None  # now owned by the file object
+    if pipes.results_r is not None:
+        sources["results"] = (os.fdopen(pipes.results_r, "rb", 0), limits.max_channel_bytes, kill)
+        pipes.results_r = None
+    for name, (pipe, cap, on_overflow) in sources.items():
+        _, protocol = await loop.connect_read_pipe(
+            functools.partial(_Capped, cap, on_overflow), pipe
+        )
+        streams[name] = protocol
+    return streams
+
+
+async def _wait(pid: int, timeout_s: float, killer: _Killer) -> tuple[int, object]:
+    """Wait for bwrap with wait4 (not waitpid) so we could read its rusage too."""
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    pidfd = os.pidfd_open(pid)
+    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    try:
+        await asyncio.wait_for(asyncio.shield(exited), timeout_s)
+    except TimeoutError:
+        killer.timed_out = True
+        killer.kill()
+        await exited
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    _, status, usage = os.wait4(pid, 0)
+    return status, usage
+
+
+async def _drain(streams: dict) -> None:
+    # Everything in the pid namespace is dead once bwrap is, so EOF comes promptly; the
+    # timeout only guards against a descriptor leaked to some process outside it.
+    waiters = [s.closed for s in streams.values()]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*waiters), 2.0)
+
+
+def _result(status, streams: dict, killer: _Killer, wall_ms: int) -> SandboxResult:
+    raw_status, _usage = status
+    reports = _parse_reports(streams["report"].data())
+    final = next((r for r in reports if "done" not in r and "index" not in r), None)
+    per_run = [r for r in reports if "index" in r]
+    outer_code = os.waitstatus_to_exitcode(raw_status)
+    exit_code, sig = _outcome(final, outer_code)
+    return SandboxResult(
+        stdout=streams["stdout"].data().decode("utf-8", "replace"),
+        stderr=streams["stderr"].data().decode("utf-8", "replace"),
+        exit_code=exit_code,
+        signal=sig,
+        timed_out=killer.timed_out,
+        output_limit_exceeded=killer.overflowed,
+        stdout_truncated=streams["stdout"].overflowed,
+        stderr_truncated=streams["stderr"].overflowed,
+        wall_ms=wall_ms,
+        cpu_ms=(final or {}).get("cpu_ms", 0) + sum(r.get("cpu_ms", 0) for r in per_run),
+        max_rss_kb=max([r.get("max_rss_kb", 0) for r in [final or {}, *per_run]]),
+        reports=per_run,
+        results=streams["results"].data() if "results" in streams else b"",
+        launcher_ok=any("done" in r for r in reports),
+    )
+
+
+def _outcome(final: dict | None, outer_code: int) -> tuple[int | None, int | None]:
+    if final is not None:
+        return final.get("exit_code"), final.get("signal")
+    # No launcher report: it was killed (deadline, overflow) or the user killed it.
+    if outer_code < 0:
+        return None, -outer_code
+    if outer_code > 128:  # bwrap reports a signalled child as 128 + signal
+        return None, outer_code - 128
+    return outer_code, None
+
+
+def _parse_reports(data: bytes) -> list[dict]:
+    records = []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
