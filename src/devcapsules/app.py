@@ -26,12 +26,16 @@ QueueHandler = Callable[[MessageBatch, Context], "object"]
 
 
 def default_middleware(settings: Settings) -> list[Middleware]:
-    """DESIGN.md §3 order: request-id → logging → errors → CORS → body limit → ..."""
+    """Outermost first: request-id → logging → CORS → errors → body limit → ...
+
+    CORS sits outside the error layer so that rendered errors carry CORS headers;
+    it renders its own refusals. `App.handle` is the last safety net around all.
+    """
     return [
         request_id_middleware(),
         logging_middleware(),
-        errors_middleware(),
         cors_middleware(settings.allowed_origins),
+        errors_middleware(),
         body_limit_middleware(settings.max_body_bytes),
     ]
 
@@ -58,7 +62,15 @@ class App:
     async def handle(
         self, request: Request, env: Env, wait_until: WaitUntil = run_in_background
     ) -> Response:
-        return await self.chain(request, self.context(env, wait_until))
+        ctx = self.context(env, wait_until)
+        try:
+            return await self.chain(request, ctx)
+        except Exception as exc:
+            # Only reached if a middleware outside the error layer fails.
+            ctx.logger.error("chain_failure", exception=type(exc).__name__, message=str(exc))
+            return render_http_error(
+                HTTPError(500, "internal_error", "An unexpected error occurred"), ctx
+            )
 
     async def handle_batch(
         self, batch: MessageBatch, env: Env, wait_until: WaitUntil = run_in_background

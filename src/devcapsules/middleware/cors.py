@@ -2,7 +2,8 @@
 
 Credentials are bearer tokens, never cookies, so `Allow-Credentials` is not sent and
 `*` is safe to honour. Error responses are decorated too: a browser must be able to
-read a 401 or a 429 to act on it.
+read a 401 or a 429 to act on it. That is why this layer sits just outside the error
+layer, and renders its own refusals instead of raising them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, empty_response
 from devcapsules.middleware import CallNext, Middleware
+from devcapsules.middleware.errors import render_http_error
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = (
@@ -46,10 +48,15 @@ def cors_middleware(allowed_origins: Sequence[str]) -> Middleware:
 
     async def cors(request: Request, ctx: Context, call_next: CallNext) -> Response:
         origin = request.headers.get("origin")
-        if request.method == "OPTIONS" and origin and "access-control-request-method" in (
-            request.headers
+        if (
+            request.method == "OPTIONS"
+            and origin
+            and "access-control-request-method" in (request.headers)
         ):
-            return _preflight(request, origin, is_allowed(origin), allow_all)
+            try:
+                return _preflight(request, origin, is_allowed(origin), allow_all)
+            except HTTPError as refusal:
+                return render_http_error(refusal, ctx)
         response = await call_next(request, ctx)
         if origin and is_allowed(origin):
             _decorate(response, origin, allow_all)

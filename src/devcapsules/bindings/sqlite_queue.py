@@ -1,0 +1,290 @@
+"""Cloudflare Queues on a local SQLite file: producer, persisted store, and broker.
+
+Semantics follow the platform (and Miniflare's simulator of it):
+- bodies are JSON values up to 128 KB; `delay_seconds` up to 12 hours;
+- a consumer gets batches of at most `max_batch_size`, delivered when the batch is
+  full or its oldest message has waited `max_batch_timeout` seconds;
+- each delivery counts an attempt; `ack()` removes a message, `retry()` makes it
+  visible again after its delay; a handler that returns acks every message it did
+  not retry, a handler that raises retries every message it did not ack;
+- after `max_retries` retries a message goes to the dead-letter queue (or is dropped);
+- in-flight messages are leased, so a crash of the host redelivers them on restart:
+  nothing acknowledged is redelivered, nothing unacknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devcapsules.bindings.protocols import (
+    QUEUE_MAX_BATCH_MESSAGES,
+    QUEUE_MAX_MESSAGE_BYTES,
+    BindingError,
+)
+
+MAX_DELAY_SECONDS = 12 * 60 * 60
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_messages (
+    id TEXT PRIMARY KEY,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    leased INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS queue_messages_due ON queue_messages (queue, leased, visible_at);
+"""
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    """One `[[queues.consumers]]` entry of wrangler.toml."""
+
+    queue: str
+    max_batch_size: int = 10
+    max_batch_timeout: float = 5.0
+    max_retries: int = 3
+    dead_letter_queue: str | None = None
+    retry_delay: int = 0
+
+
+class QueueStore:
+    """Every queue's messages in one SQLite file; each method is one short transaction."""
+
+    def __init__(self, path: str | Path = ":memory:", clock: Callable[[], float] = time.time):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.connection.executescript(_SCHEMA)
+        self.clock = clock
+        self.lock = threading.RLock()
+
+    def enqueue(self, queue: str, bodies: Sequence[tuple[str, int]], attempts: int = 0) -> None:
+        now = self.clock()
+        rows = [(_message_id(), queue, body, attempts, now, now + delay) for body, delay in bodies]
+        with self.lock:
+            self.connection.executemany(
+                "INSERT INTO queue_messages (id, queue, body, attempts, created_at, visible_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def due(self, queue: str) -> tuple[int, float | None]:
+        """How many messages are visible now, and when the oldest of them was sent."""
+        with self.lock:
+            count, oldest = self.connection.execute(
+                "SELECT count(*), min(created_at) FROM queue_messages"
+                " WHERE queue = ? AND leased = 0 AND visible_at <= ?",
+                (queue, self.clock()),
+            ).fetchone()
+        return count, oldest
+
+    def lease(self, queue: str, limit: int) -> list[tuple[str, str, int, float]]:
+        """Take up to `limit` visible messages for delivery, counting the attempt."""
+        with self.lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            rows = self.connection.execute(
+                "SELECT id, body, attempts + 1, created_at FROM queue_messages"
+                " WHERE queue = ? AND leased = 0 AND visible_at <= ?"
+                " ORDER BY visible_at, created_at LIMIT ?",
+                (queue, self.clock(), limit),
+            ).fetchall()
+            self.connection.executemany(
+                "UPDATE queue_messages SET leased = 1, attempts = attempts + 1 WHERE id = ?",
+                [(row[0],) for row in rows],
+            )
+            self.connection.execute("COMMIT")
+        return rows
+
+    def ack(self, message_id: str) -> None:
+        with self.lock:
+            self.connection.execute("DELETE FROM queue_messages WHERE id = ?", (message_id,))
+
+    def release(self, message_id: str, delay: int) -> None:
+        with self.lock:
+            self.connection.execute(
+                "UPDATE queue_messages SET leased = 0, visible_at = ? WHERE id = ?",
+                (self.clock() + delay, message_id),
+            )
+
+    def move(self, message_id: str, queue: str) -> None:
+        """Dead-letter a message: a fresh message on `queue`, attempts reset."""
+        with self.lock:
+            self.connection.execute(
+                "UPDATE queue_messages SET queue = ?, leased = 0, attempts = 0, visible_at = ?"
+                " WHERE id = ?",
+                (queue, self.clock(), message_id),
+            )
+
+    def release_all_leases(self) -> int:
+        """At host start-up: whatever was in flight when the host stopped is delivered again."""
+        with self.lock:
+            return self.connection.execute(
+                "UPDATE queue_messages SET leased = 0 WHERE leased = 1"
+            ).rowcount
+
+    def pending(self, queue: str) -> int:
+        with self.lock:
+            return self.connection.execute(
+                "SELECT count(*) FROM queue_messages WHERE queue = ?", (queue,)
+            ).fetchone()[0]
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class SqliteQueue:
+    """The producer binding for one queue."""
+
+    def __init__(self, store: QueueStore, queue: str):
+        self.store = store
+        self.queue = queue
+        self.round_trips = 0
+
+    async def send(self, body: Any, *, delay_seconds: int | None = None) -> None:
+        self.round_trips += 1
+        self.store.enqueue(self.queue, [_encode(body, delay_seconds)])
+
+    async def send_batch(self, messages: Sequence[dict[str, Any]]) -> None:
+        if len(messages) > QUEUE_MAX_BATCH_MESSAGES:
+            raise BindingError(
+                f"Queue sendBatch failed: at most {QUEUE_MAX_BATCH_MESSAGES} messages per batch"
+            )
+        encoded = [_encode(m["body"], m.get("delaySeconds")) for m in messages]
+        self.round_trips += 1
+        self.store.enqueue(self.queue, encoded)
+
+
+def _encode(body: Any, delay_seconds: int | None) -> tuple[str, int]:
+    try:
+        text = json.dumps(body, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BindingError(f"Queue send failed: body is not serialisable: {exc}") from None
+    if len(text.encode()) > QUEUE_MAX_MESSAGE_BYTES:
+        raise BindingError(
+            f"Queue send failed: message length {len(text.encode())} bytes exceeds limit "
+            f"of {QUEUE_MAX_MESSAGE_BYTES} bytes"
+        )
+    delay = delay_seconds or 0
+    if not 0 <= delay <= MAX_DELAY_SECONDS:
+        raise BindingError(f"Queue send failed: delaySeconds must be 0..{MAX_DELAY_SECONDS}")
+    return text, delay
+
+
+@dataclass
+class LocalMessage:
+    id: str
+    body: Any
+    attempts: int
+    timestamp: float
+    decision: tuple[str, int] | None = None
+
+    def ack(self) -> None:
+        self.decision = ("ack", 0)
+
+    def retry(self, *, delay_seconds: int | None = None) -> None:
+        self.decision = ("retry", -1 if delay_seconds is None else delay_seconds)
+
+
+@dataclass
+class LocalMessageBatch:
+    queue: str
+    messages: list[LocalMessage] = field(default_factory=list)
+
+    def ack_all(self) -> None:
+        for message in self.messages:
+            message.ack()
+
+    def retry_all(self, *, delay_seconds: int | None = None) -> None:
+        for message in self.messages:
+            message.retry(delay_seconds=delay_seconds)
+
+
+BatchHandler = Callable[[LocalMessageBatch], Awaitable[None]]
+
+
+class QueueBroker:
+    """Delivers persisted messages to a consumer handler per the consumer settings."""
+
+    def __init__(
+        self,
+        store: QueueStore,
+        consumers: Sequence[ConsumerSettings],
+        handler: BatchHandler,
+        on_error: Callable[[str, BaseException], None] | None = None,
+    ):
+        self.store = store
+        self.consumers = list(consumers)
+        self.handler = handler
+        self.on_error = on_error or (lambda queue, exc: None)
+
+    async def deliver_due(self, *, force: bool = False) -> int:
+        """Deliver every batch that is due (or every waiting message if `force`)."""
+        delivered = 0
+        for consumer in self.consumers:
+            # Only what was due when the pass began: a message retried without delay
+            # waits for the next pass instead of spinning here.
+            budget = self.store.due(consumer.queue)[0]
+            while budget > 0 and self._batch_due(consumer, force):
+                count = await self._deliver(consumer)
+                delivered += count
+                budget -= count
+        return delivered
+
+    def _batch_due(self, consumer: ConsumerSettings, force: bool) -> bool:
+        count, oldest = self.store.due(consumer.queue)
+        if count == 0:
+            return False
+        waited = self.store.clock() - (oldest or 0)
+        return force or count >= consumer.max_batch_size or waited >= consumer.max_batch_timeout
+
+    async def _deliver(self, consumer: ConsumerSettings) -> int:
+        rows = self.store.lease(consumer.queue, consumer.max_batch_size)
+        messages = [LocalMessage(mid, json.loads(body), n, ts) for mid, body, n, ts in rows]
+        batch = LocalMessageBatch(consumer.queue, messages)
+        failed = False
+        try:
+            await self.handler(batch)
+        except Exception as exc:
+            failed = True
+            self.on_error(consumer.queue, exc)
+        for message in messages:
+            self._settle(consumer, message, failed)
+        return len(messages)
+
+    def _settle(self, consumer: ConsumerSettings, message: LocalMessage, failed: bool) -> None:
+        action, delay = message.decision or (("retry", -1) if failed else ("ack", 0))
+        if action == "ack":
+            self.store.ack(message.id)
+        elif message.attempts > consumer.max_retries:
+            if consumer.dead_letter_queue:
+                self.store.move(message.id, consumer.dead_letter_queue)
+            else:
+                self.store.ack(message.id)
+        else:
+            self.store.release(message.id, consumer.retry_delay if delay < 0 else delay)
+
+    async def run(self, stop: asyncio.Event, poll_interval: float = 0.05) -> None:
+        """Deliver until `stop` (an asyncio.Event) is set."""
+        self.store.release_all_leases()
+        while not stop.is_set():
+            await self.deliver_due()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_interval)
+
+
+def _message_id() -> str:
+    return secrets.token_hex(16)

@@ -1,0 +1,69 @@
+"""Serve the runtime-neutral app over ASGI (uvicorn locally, any ASGI server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devcapsules.app import App
+from devcapsules.bindings.env import Env
+from devcapsules.http import Headers, Request, Response
+
+
+class AsgiAdapter:
+    def __init__(self, app: App, env: Env):
+        self.app = app
+        self.env = env
+        # Read at most one byte past the limit: enough for the app to answer 413
+        # without buffering an arbitrarily large upload.
+        self.read_limit = app.settings.max_body_bytes + 1
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = build_request(scope, await self._read_body(receive))
+        response = await self.app.handle(request, self.env)
+        await send_response(send, response)
+
+    async def _read_body(self, receive: Any) -> bytes:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= self.read_limit or not message.get("more_body", False):
+                break
+        return b"".join(chunks)[: self.read_limit]
+
+
+def build_request(scope: dict[str, Any], body: bytes) -> Request:
+    headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+    host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
+    path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
+    client = scope.get("client")
+    return Request(scope["method"], url, headers, body, client_ip=client[0] if client else None)
+
+
+async def send_response(send: Any, response: Response) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items_list()]
+    if "content-length" not in response.headers:
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,81 @@
+"""The `devcapsules` command: run the API locally and administer local state."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from devcapsules.local.config import find_project_root, load_config
+from devcapsules.local.migrations import apply_migrations
+from devcapsules.local.runtime import resolve_state_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "command_handler"):
+        parser.print_help()
+        return 2
+    return args.command_handler(args) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="devcapsules", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+
+    dev = commands.add_parser("dev", help="serve the API locally with the queue consumer")
+    dev.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8787")))
+    _state_dir_option(dev)
+    dev.add_argument("--env", dest="environment", help="a wrangler.toml [env.NAME] section")
+    dev.set_defaults(command_handler=_run_dev)
+
+    db = commands.add_parser("db", help="local D1 database").add_subparsers(title="db commands")
+    migrate = db.add_parser("migrate", help="apply pending migrations (wrangler's d1_migrations)")
+    _state_dir_option(migrate)
+    migrate.set_defaults(command_handler=_run_migrate)
+    return parser
+
+
+def _state_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        help="where local bindings persist (default: $DEVCAPSULES_STATE_DIR or .state)",
+    )
+
+
+def _run_dev(args: argparse.Namespace) -> int:
+    from devcapsules.local.server import open_runtime, serve
+
+    runtime = open_runtime(find_project_root(), args.state_dir, args.environment)
+    try:
+        asyncio.run(serve(runtime, args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
+    return 0
+
+
+def _run_migrate(args: argparse.Namespace) -> int:
+    from devcapsules.bindings.sqlite_d1 import SqliteD1
+
+    root = find_project_root()
+    config = load_config(root)
+    state_dir = resolve_state_dir(args.state_dir, root)
+    db = SqliteD1(state_dir / "d1" / "DB.sqlite3")
+    try:
+        applied = apply_migrations(db.connection, config.migrations_dir or root / "migrations")
+    finally:
+        db.close()
+    for name in applied:
+        print(f"applied {name}")
+    print(f"{len(applied)} migration(s) applied to {state_dir / 'd1' / 'DB.sqlite3'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Open the local bindings for a state directory and wire them into an `Env`.
+
+Layout of the state dir (everything the local host keeps between runs):
+  d1/DB.sqlite3        the D1 database (migrated at start)
+  kv/KV.sqlite3        the KV namespace
+  queues.sqlite3       every queue's messages, in-flight ones leased
+  dev-secrets.json     the generated development JWT secret
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devcapsules.bindings.env import GENERATION_QUEUE_BINDING, Env
+from devcapsules.bindings.sqlite_d1 import SqliteD1
+from devcapsules.bindings.sqlite_kv import SqliteKV
+from devcapsules.bindings.sqlite_queue import QueueStore, SqliteQueue
+from devcapsules.local.config import LocalConfig
+from devcapsules.local.migrations import apply_migrations
+from devcapsules.logs import Logger
+
+DEFAULT_STATE_DIR = ".state"
+BACKEND_VARIABLE = "DEVCAPSULES_BINDINGS"
+
+
+@dataclass
+class LocalRuntime:
+    env: Env
+    config: LocalConfig
+    state_dir: Path
+    queue_store: QueueStore | None = None
+    closers: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            closer()
+
+
+def resolve_state_dir(explicit: str | None, root: Path) -> Path:
+    raw = explicit or os.environ.get("DEVCAPSULES_STATE_DIR") or str(root / DEFAULT_STATE_DIR)
+    path = Path(raw).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def open_sqlite_runtime(config: LocalConfig, state_dir: Path, logger: Logger) -> LocalRuntime:
+    db = SqliteD1(state_dir / "d1" / "DB.sqlite3")
+    if config.migrations_dir is not None:
+        applied = apply_migrations(db.connection, config.migrations_dir)
+        if applied:
+            logger.info("migrations_applied", migrations=applied)
+    kv = SqliteKV(state_dir / "kv" / "KV.sqlite3")
+    store = QueueStore(state_dir / "queues.sqlite3")
+    queue_name = config.producers.get(GENERATION_QUEUE_BINDING)
+    queue = SqliteQueue(store, queue_name) if queue_name else None
+    env = Env(vars=dict(config.vars), db=db, kv=kv, generation_queue=queue)
+    return LocalRuntime(env, config, state_dir, store, [db.close, kv.close, store.close])
+
+
+def ensure_dev_secret(config: LocalConfig, state_dir: Path, logger: Logger) -> None:
+    """In development only: a missing JWT_SECRET is generated once and kept in the state dir."""
+    environment = config.vars.get("ENVIRONMENT", "development")
+    if environment != "development" or config.vars.get("JWT_SECRET"):
+        return
+    path = state_dir / "dev-secrets.json"
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    if "JWT_SECRET" not in stored:
+        stored["JWT_SECRET"] = secrets.token_urlsafe(48)
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)
+    config.vars["JWT_SECRET"] = stored["JWT_SECRET"]
+    logger.warn(
+        "dev_jwt_secret",
+        message="JWT_SECRET is not set; using a generated development secret",
+        path=str(path),
+    )

@@ -1,0 +1,69 @@
+"""`devcapsules dev`: the API over HTTP, the queue consumer and periodic jobs in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from devcapsules.app import App, build_app
+from devcapsules.bindings.sqlite_queue import QueueBroker
+from devcapsules.local.asgi import AsgiAdapter
+from devcapsules.local.config import load_config
+from devcapsules.local.runtime import (
+    LocalRuntime,
+    ensure_dev_secret,
+    open_sqlite_runtime,
+    resolve_state_dir,
+)
+from devcapsules.logs import Logger
+from devcapsules.settings import Settings
+
+
+def open_runtime(root: Path, state_dir: str | None, environment: str | None) -> LocalRuntime:
+    logger = Logger()
+    config = load_config(root, environment)
+    state = resolve_state_dir(state_dir, root)
+    ensure_dev_secret(config, state, logger)
+    return open_sqlite_runtime(config, state, logger)
+
+
+def make_broker(app: App, runtime: LocalRuntime) -> QueueBroker | None:
+    if runtime.queue_store is None or not runtime.config.consumers:
+        return None
+
+    async def deliver(batch) -> None:
+        await app.handle_batch(batch, runtime.env)
+
+    def on_error(queue: str, exc: BaseException) -> None:
+        app.logger.error("queue_handler_failed", queue=queue, error=f"{type(exc).__name__}: {exc}")
+
+    return QueueBroker(runtime.queue_store, runtime.config.consumers, deliver, on_error)
+
+
+async def serve(runtime: LocalRuntime, host: str, port: int) -> None:
+    settings = Settings.from_vars(runtime.env.vars)
+    app = build_app(settings)
+    import uvicorn
+
+    config = uvicorn.Config(
+        AsgiAdapter(app, runtime.env),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    stop = asyncio.Event()
+    broker = make_broker(app, runtime)
+    workers = [asyncio.create_task(broker.run(stop))] if broker else []
+    app.logger.info("dev_server_started", url=f"http://{host}:{port}", state=str(runtime.state_dir))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        for task in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,45 @@
+from devcapsules.bindings.env import Env
+
+
+def test_health_is_cheap_liveness(client, env):
+    before = env.db.round_trips, env.kv.round_trips
+    response = client.get("/health")
+    body = response.json()
+    assert response.status == 200
+    assert body["success"] is True and body["status"] == "ok"
+    assert body["environment"] == "development" and body["version"]
+    assert (env.db.round_trips, env.kv.round_trips) == before
+
+
+def test_deep_health_checks_every_binding(client, env):
+    response = client.get("/health?deep=true")
+    checks = response.json()["checks"]
+    assert response.status == 200
+    assert {name: check["ok"] for name, check in checks.items()} == {
+        "d1": True,
+        "kv": True,
+        "queue": True,
+    }
+
+
+def test_deep_health_never_writes_kv(client, env):
+    client.get("/health?deep=true")
+    listed = client.run(env.kv.list())
+    assert listed["keys"] == []
+
+
+def test_deep_health_names_the_failed_check(client, env):
+    client.env = Env(vars=env.vars, db=env.db, kv=env.kv, generation_queue=None)
+    response = client.get("/health?deep=1")
+    error = response.json()["error"]
+    assert response.status == 503
+    assert error["code"] == "health_check_failed"
+    assert error["message"] == "Failed checks: queue"
+    assert error["details"]["checks"]["d1"]["ok"] is True
+
+
+def test_deep_health_reports_a_broken_database(client, env):
+    env.db.close()
+    response = client.get("/health?deep=true")
+    assert response.status == 503
+    assert "d1" in response.json()["error"]["message"]

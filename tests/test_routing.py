@@ -1,0 +1,88 @@
+import asyncio
+
+import pytest
+
+from devcapsules.context import Context
+from devcapsules.http import HTTPError, Request, json_response
+from devcapsules.routing import Route, Router, compile_path
+
+
+async def show(request, ctx):
+    return json_response({"params": request.path_params})
+
+
+async def returns_nothing(request, ctx):
+    return None
+
+
+def router() -> Router:
+    return Router(
+        [
+            Route("/items", show, methods=["GET", "POST"]),
+            Route("/items/{id}", show, methods=["GET", "DELETE"]),
+            Route("/files/{rest:path}", show),
+            Route("/broken", returns_nothing),
+        ]
+    )
+
+
+def call(method: str, url: str):
+    request = Request(method, f"http://t{url}")
+    return asyncio.run(router()(request, Context(settings=None, env=None, logger=None)))
+
+
+def test_path_parameters_are_extracted():
+    response = call("GET", "/items/cap_123")
+    assert response.json()["params"] == {"id": "cap_123"}
+
+
+def test_path_converter_matches_the_rest_of_the_path():
+    assert call("GET", "/files/a/b/c.txt").json()["params"] == {"rest": "a/b/c.txt"}
+
+
+def test_unknown_path_is_404():
+    with pytest.raises(HTTPError) as caught:
+        call("GET", "/nope")
+    assert caught.value.status == 404
+
+
+def test_wrong_method_is_405_with_allow_header():
+    with pytest.raises(HTTPError) as caught:
+        call("PUT", "/items/1")
+    assert caught.value.status == 405
+    assert caught.value.headers["Allow"] == "DELETE, GET, HEAD"
+
+
+def test_head_is_served_by_get_without_a_body():
+    response = call("HEAD", "/items/9")
+    assert response.status == 200
+    assert response.body == b""
+    assert int(response.headers["content-length"]) == len(call("GET", "/items/9").body)
+
+
+def test_trailing_slash_redirects_to_canonical_path_keeping_query():
+    with pytest.raises(HTTPError) as caught:
+        call("GET", "/items/?limit=5")
+    assert caught.value.status == 308
+    assert caught.value.headers["Location"] == "/items?limit=5"
+
+
+def test_segment_parameter_does_not_cross_slashes():
+    with pytest.raises(HTTPError) as caught:
+        call("GET", "/items/a/b")
+    assert caught.value.status == 404
+
+
+def test_handler_returning_nothing_is_a_developer_error():
+    with pytest.raises(TypeError, match="returns_nothing"):
+        call("GET", "/broken")
+
+
+def test_duplicate_routes_are_refused_at_build_time():
+    with pytest.raises(ValueError, match="Duplicate"):
+        Router([Route("/a", show), Route("/a", show)])
+
+
+def test_compile_path_escapes_literal_characters():
+    assert compile_path("/a.b/{x}").match("/a.b/1")
+    assert not compile_path("/a.b/{x}").match("/aXb/1")
