@@ -12,9 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 for environment in "" staging production; do
   label=${environment:-default}
   echo "=== wrangler deploy --dry-run ($label) ==="
-  args=(deploy --dry-run --outdir "$tmp/dist-$label")
-  [ -n "$environment" ] && args+=(--env "$environment")
-  npx wrangler "${args[@]}" > "$tmp/deploy-$label.log" 2>&1 || { cat "$tmp/deploy-$label.log"; exit 1; }
+  # --env="" targets the top-level environment explicitly.
+  npx wrangler deploy --dry-run --outdir "$tmp/dist-$label" --env="$environment" > "$tmp/deploy-$label.log" 2>&1 || { cat "$tmp/deploy-$label.log"; exit 1; }
   grep -q -- "--dry-run: exiting now." "$tmp/deploy-$label.log"
   grep -E "env\.(DB|KV|GENERATION_QUEUE) " "$tmp/deploy-$label.log" | sed 's/^/  /'
 done

@@ -4,6 +4,7 @@ import pytest
 
 from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, json_response
+from devcapsules.principal import Principal
 from devcapsules.routing import Route, Router, compile_path
 
 
@@ -86,3 +87,44 @@ def test_duplicate_routes_are_refused_at_build_time():
 def test_compile_path_escapes_literal_characters():
     assert compile_path("/a.b/{x}").match("/a.b/1")
     assert not compile_path("/a.b/{x}").match("/aXb/1")
+
+
+def guarded_router() -> Router:
+    return Router(
+        [
+            Route("/private", show, auth="required"),
+            Route("/write", show, methods=["POST"], auth="required", scopes=["capsules:write"]),
+            Route("/maybe", show, auth="optional"),
+        ]
+    )
+
+
+def call_as(principal, method: str, url: str):
+    ctx = Context(settings=None, env=None, logger=None, principal=principal)
+    return asyncio.run(guarded_router()(Request(method, f"http://t{url}"), ctx))
+
+
+def test_required_auth_without_principal_is_401_with_challenge():
+    with pytest.raises(HTTPError) as caught:
+        call_as(None, "GET", "/private")
+    assert caught.value.status == 401
+    assert caught.value.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_optional_auth_serves_anonymous_callers():
+    assert call_as(None, "GET", "/maybe").status == 200
+
+
+def test_api_key_without_scope_is_403_and_user_session_passes():
+    key = Principal("usr_1", "free", kind="api_key", scopes=frozenset({"execute"}), api_key_id="k")
+    with pytest.raises(HTTPError) as caught:
+        call_as(key, "POST", "/write")
+    assert caught.value.status == 403
+    assert caught.value.details["missing"] == ["capsules:write"]
+    assert 'error="insufficient_scope"' in caught.value.headers["WWW-Authenticate"]
+    assert call_as(Principal("usr_1", "free"), "POST", "/write").status == 200
+
+
+def test_scopes_without_auth_are_a_developer_error():
+    with pytest.raises(ValueError, match="scopes"):
+        Route("/x", show, scopes=["execute"])

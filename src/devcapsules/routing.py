@@ -34,12 +34,23 @@ def compile_path(path: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
+AUTH_MODES = ("none", "optional", "required")
+
+
 @dataclass
 class Route:
+    """One endpoint. `auth="required"` and `scopes` are enforced by the router.
+
+    `auth="optional"` marks routes that serve anonymous callers too but behave
+    differently for a principal (documented in OpenAPI as optional security).
+    """
+
     path: str
     handler: Handler
     methods: Sequence[str] = ("GET",)
     name: str = ""
+    auth: str = "none"
+    scopes: Sequence[str] = ()
     # Free-form metadata used by route-level guards and the OpenAPI generator
     # (e.g. {"auth": True, "scopes": ["capsules:write"], "body": Model}).
     meta: dict[str, Any] = field(default_factory=dict)
@@ -50,6 +61,33 @@ class Route:
             self.methods = (*self.methods, "HEAD")
         self.pattern = compile_path(self.path)
         self.name = self.name or self.handler.__name__
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"Route {self.path}: auth must be one of {AUTH_MODES}")
+        if self.scopes and self.auth == "none":
+            raise ValueError(f"Route {self.path}: scopes need auth='required' or 'optional'")
+
+    def check_access(self, ctx: Context) -> None:
+        """401 without a principal where one is required; 403 for a missing scope."""
+        principal = ctx.principal
+        if principal is None:
+            if self.auth == "required":
+                raise HTTPError(
+                    401,
+                    "unauthorized",
+                    "Authentication required: send Authorization: Bearer <token or API key>",
+                    headers={"WWW-Authenticate": 'Bearer realm="devcapsules"'},
+                )
+            return
+        missing = [scope for scope in self.scopes if not principal.allows(scope)]
+        if missing:
+            challenge = f'Bearer error="insufficient_scope" scope="{" ".join(missing)}"'
+            raise HTTPError(
+                403,
+                "insufficient_scope",
+                f"This API key lacks the scope(s): {', '.join(missing)}",
+                details={"required": list(self.scopes), "missing": missing},
+                headers={"WWW-Authenticate": challenge},
+            )
 
 
 class Router:
@@ -105,6 +143,7 @@ class Router:
             raise
         request.path_params = params
         ctx.state["route"] = route
+        route.check_access(ctx)
         response = await route.handler(request, ctx)
         if not isinstance(response, Response):
             # A developer mistake, not a client one: say which handler did it.
