@@ -78,6 +78,7 @@ class SandboxLimits:
     max_output_bytes: int = 64 * 1024  # per stream
     max_stdin_bytes: int = 1024 * 1024
     max_channel_bytes: int = 4 * 1024 * 1024  # launcher reports + harness results
+    per_run_wall_s: float | None = None  # `runs` mode: deadline of each run (else wall)
 
     def rlimits(self) -> dict[str, int | None]:
         mb = 1024 * 1024
@@ -362,7 +363,7 @@ def _launcher_spec(
         "report_fd": pipes.report_w,
         "results_fd": pipes.results_w,
         "runs": [{"stdin": path} for path in runs] if runs is not None else None,
-        "run_timeout_s": limits.wall_time_s,
+        "run_timeout_s": limits.per_run_wall_s or limits.wall_time_s,
         "max_output": limits.max_output_bytes,
     }
 

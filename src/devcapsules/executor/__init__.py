@@ -1,0 +1,66 @@
+"""Code execution: run untrusted programs and test suites in a throw-away sandbox.
+
+Public API (all async, asyncio-friendly; no threads):
+- `execute(source_code, language, *, stdin, time_limit_s, memory_limit_mb, limits)`
+  -> `ExecutionResult` (status: ok, runtime_error, compile_error, time_limit_exceeded,
+  memory_limit_exceeded, output_limit_exceeded, internal_error).
+- `run_tests(user_code, test_cases, language, function_name, *, ...)` -> `TestRunResult`:
+  every test case in one sandbox run (compile once, run N).
+- `available_languages()` / `resolve(name)`: toolchains discovered on first use, cached.
+- `Limits`: server maximums; client values are clamped with `Limits.clamp`.
+
+Sandbox guarantees (bubblewrap; see sandbox.py for the why of each):
+- A fresh sandbox per run: new user, pid, network, ipc, uts and mount namespaces. No
+  network at all (only a loopback-less net namespace): connects and DNS lookups fail.
+- Filesystem: read-only /usr (and the /lib, /bin links), /etc/ld.so.cache and
+  /etc/alternatives, a synthetic /etc/passwd, toolchain-specific read-only mounts; the run's
+  own work directory (read-only while the program runs, writable only for the compiler);
+  a private tmpfs /tmp capped at `Limits.tmp_size_mb`. Nothing else of the host: not /root,
+  not the service's source or state directories, not the host's /proc.
+- Cleared environment (PATH, HOME=/tmp, TMPDIR, LANG only): no inherited secrets.
+- Unprivileged: uid/gid 65534 inside, and bwrap itself is started as host uid 65534, so the
+  per-sandbox RLIMIT_NPROC really holds (the kernel exempts host root from it).
+- rlimits on the user's process: CPU seconds, address space (except managed runtimes, whose
+  heap flag is the cap), processes, file size, open files, no core dumps.
+- Wall-clock deadline: the whole process tree dies with it (SIGKILL to bwrap; its pid
+  namespace takes every descendant along, including ones that setsid/daemonise).
+- stdout and stderr capped (64 KiB each by default); passing the cap kills the run
+  (status output_limit_exceeded); invalid UTF-8 is decoded with U+FFFD; stdin above
+  `Limits.max_stdin_bytes` is refused before anything runs (`StdinTooLarge`).
+- Test results come back on a channel separate from stdout and are compared outside the
+  sandbox; expected values never enter it (see tests_harness.py).
+- Without bubblewrap: `unshare` namespaces + rlimits, with a logged warning (no filesystem
+  isolation). With neither: `SandboxUnavailable`, whose message says what to install.
+
+Known limits: memory caps are per process (RLIMIT_AS), so a run's total is bounded by
+processes x address space, not by a cgroup; a toolchain must be readable by uid 65534
+(a rustup install under /root is skipped with a warning).
+
+Exceptions -> HTTP: UnknownLanguage 422 (with `.supported`), InvalidTestCases 422,
+SourceTooLarge / StdinTooLarge 413, SandboxUnavailable 503.
+"""
+
+from .languages import Language, UnknownLanguage, available_languages, resolve
+from .limits import DEFAULT_LIMITS, Limits
+from .runner import STATUSES, ExecutionResult, SourceTooLarge, execute
+from .sandbox import SandboxUnavailable, StdinTooLarge
+from .tests_harness import InvalidTestCases, TestCaseResult, TestRunResult, run_tests
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "STATUSES",
+    "ExecutionResult",
+    "InvalidTestCases",
+    "Language",
+    "Limits",
+    "SandboxUnavailable",
+    "SourceTooLarge",
+    "StdinTooLarge",
+    "TestCaseResult",
+    "TestRunResult",
+    "UnknownLanguage",
+    "available_languages",
+    "execute",
+    "resolve",
+    "run_tests",
+]
