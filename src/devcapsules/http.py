@@ -104,8 +104,11 @@ class Request:
         parts = urlsplit(self.url)
         self.path = parts.path or "/"
         self.query_string = parts.query
-        # Filled in by the router; handlers read path parameters from here.
+        # Filled in by the router: path parameters, and the validated body and query
+        # when the route declares models for them.
         self.path_params: dict[str, str] = {}
+        self.data: Any = None
+        self.params: Any = None
 
     @property
     def query(self) -> dict[str, str]:

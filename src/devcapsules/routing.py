@@ -12,8 +12,11 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, empty_response
+from devcapsules.schemas import parse_body, parse_query
 
 Handler = Callable[[Request, Context], Awaitable[Response]]
 
@@ -51,6 +54,15 @@ class Route:
     name: str = ""
     auth: str = "none"
     scopes: Sequence[str] = ()
+    # Declared input/output models: the router validates `body` and `query` before the
+    # handler runs (as `request.data` / `request.params`); OpenAPI is generated from them.
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    summary: str = ""
+    tags: Sequence[str] = ()
+    errors: Sequence[int] = ()
     # Free-form metadata used by route-level guards and the OpenAPI generator
     # (e.g. {"auth": True, "scopes": ["capsules:write"], "body": Model}).
     meta: dict[str, Any] = field(default_factory=dict)
@@ -144,6 +156,10 @@ class Router:
         request.path_params = params
         ctx.state["route"] = route
         route.check_access(ctx)
+        if route.query is not None:
+            request.params = parse_query(request, route.query)
+        if route.body is not None:
+            request.data = parse_body(request, route.body)
         response = await route.handler(request, ctx)
         if not isinstance(response, Response):
             # A developer mistake, not a client one: say which handler did it.

@@ -1,0 +1,64 @@
+"""Pydantic request/response models, and the one way handlers read validated input.
+
+`parse_body(request, Model)` answers 400 for malformed JSON and 422 with field
+paths (`["testCases", 0, "input"]`) for everything the model refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from devcapsules.http import HTTPError, Request
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Request models: unknown fields are refused so that typos do not pass silently,
+    and types are strict (`"5"` is not an integer), with JSON's own conversions."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class QueryModel(BaseModel):
+    """Query-string models: lax types (everything arrives as text), unknown keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"path": list(error["loc"]), "message": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def validation_error(exc: ValidationError, where: str = "body") -> HTTPError:
+    details = validation_details(exc)
+    first = details[0]
+    path = ".".join(str(part) for part in first["path"]) or where
+    return HTTPError(
+        422,
+        "validation_error",
+        f"Invalid {where}: {path}: {first['message']}",
+        details=details,
+    )
+
+
+def parse_body(request: Request, model: type[M]) -> M:
+    request.json()  # malformed JSON is a 400, not a validation error
+    try:
+        # JSON mode: strict types, yet ISO strings still parse as datetimes.
+        return model.model_validate_json(request.body)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def parse_query(request: Request, model: type[M]) -> M:
+    """Query strings are all text: validated in lax mode so "20" may be an int."""
+    try:
+        return model.model_validate(request.query, strict=False)
+    except ValidationError as exc:
+        raise validation_error(exc, "query") from None
