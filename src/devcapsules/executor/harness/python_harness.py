@@ -18,6 +18,9 @@ import traceback
 
 RESULTS_FD = 3
 OUTPUT_CAP = 16 * 1024  # per test and stream; more is cut, the host only shows it
+# Bound before user code loads, so the casual `json.dumps = ...` does not reach us. A
+# determined user can still tamper; the host trusts none of this (see tests_harness.py).
+_dumps, _write = json.dumps, os.write
 
 
 class TestTimeout(BaseException):
@@ -26,7 +29,7 @@ class TestTimeout(BaseException):
 
 
 def emit(record: dict) -> None:
-    os.write(RESULTS_FD, (json.dumps(record) + "\n").encode())
+    _write(RESULTS_FD, (_dumps(record) + "\n").encode())
 
 
 def run_captured(call):
@@ -108,7 +111,7 @@ def run_one(func, index: int, args: list, timeout_s: float) -> dict:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt are user errors too
             return None, describe_error(exc)
         try:
-            return json.dumps(value, allow_nan=True), None
+            return _dumps(value, allow_nan=True), None
         except (TypeError, ValueError) as exc:
             return None, f"return value is not JSON-serialisable: {exc}"
 
