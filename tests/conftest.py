@@ -98,6 +98,9 @@ def test_vars() -> dict[str, str]:
         "ALLOWED_ORIGINS": "http://localhost:3000",
         "JWT_SECRET": TEST_JWT_SECRET,
         "LOG_LEVEL": "debug",
+        # Fewer PBKDF2 rounds keep the suite fast; the format records the count, and
+        # tests/auth checks the production default separately.
+        "PBKDF2_ITERATIONS": "1000",
     }
 
 

@@ -14,6 +14,7 @@ from devcapsules.context import Context, WaitUntil, run_in_background
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.logs import Logger
 from devcapsules.middleware import Middleware, compose
+from devcapsules.middleware.auth import authenticate_middleware
 from devcapsules.middleware.body_limit import body_limit_middleware
 from devcapsules.middleware.cors import cors_middleware
 from devcapsules.middleware.errors import errors_middleware, render_http_error
@@ -26,7 +27,7 @@ QueueHandler = Callable[[MessageBatch, Context], "object"]
 
 
 def default_middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: request-id → logging → CORS → errors → body limit → ...
+    """Outermost first: request-id → logging → CORS → errors → body limit → authenticate.
 
     CORS sits outside the error layer so that rendered errors carry CORS headers;
     it renders its own refusals. `App.handle` is the last safety net around all.
@@ -37,6 +38,7 @@ def default_middleware(settings: Settings) -> list[Middleware]:
         cors_middleware(settings.allowed_origins),
         errors_middleware(),
         body_limit_middleware(settings.max_body_bytes),
+        authenticate_middleware(),
     ]
 
 

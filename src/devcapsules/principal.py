@@ -1,4 +1,4 @@
-"""Who is calling: a user (JWT) or an API key acting for its owner, with scopes."""
+"""Who is calling: a user (JWT session) or an API key acting for its owner, with scopes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 PLANS = ("free", "creator", "team", "enterprise")
 
-# Scopes an API key may carry. A user's own session (JWT) may do everything.
+# Scopes an API key may be granted.
 SCOPES = (
     "capsules:read",
     "capsules:write",
@@ -15,6 +15,10 @@ SCOPES = (
     "analytics:read",
     "analytics:write",
 )
+# Held by user sessions only, never grantable to a key: managing the account and its
+# keys (a leaked widget key must not be able to mint more keys).
+ACCOUNT_SCOPE = "account"
+SESSION_SCOPES = frozenset((*SCOPES, ACCOUNT_SCOPE))
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class Principal:
     user_id: str
     plan: str
     kind: str = "user"  # "user" (JWT session) or "api_key"
-    scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
+    scopes: frozenset[str] = field(default_factory=lambda: SESSION_SCOPES)
     api_key_id: str | None = None
     token_id: str | None = None
 

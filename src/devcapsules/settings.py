@@ -30,6 +30,8 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     jwt_secret: str | None = None
     log_level: str = "info"
+    # PBKDF2 rounds for new password hashes (at most 100,000: Web Crypto's cap on the edge).
+    password_iterations: int = 100_000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -48,6 +50,7 @@ class Settings:
             max_body_bytes=_positive_int(values, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             jwt_secret=values.get("JWT_SECRET") or None,
             log_level=values.get("LOG_LEVEL", "info").lower(),
+            password_iterations=_bounded_int(values, "PBKDF2_ITERATIONS", 100_000, 1_000, 100_000),
             extra=dict(values),
         )
 
@@ -70,4 +73,11 @@ def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
     if number <= 0:
         raise SettingsError(f"{name} must be positive, got {number}")
+    return number
+
+
+def _bounded_int(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    number = _positive_int(values, name, default)
+    if not low <= number <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {number}")
     return number

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from devcapsules.bindings.protocols import Database, KVNamespace, Queue
@@ -21,3 +21,6 @@ class Env:
     db: Database | None = None
     kv: KVNamespace | None = None
     generation_queue: Queue | None = None
+    # PBKDF2-SHA256 (password, salt, iterations, length) -> bytes. The edge passes Web
+    # Crypto's (hashlib lacks pbkdf2_hmac in Pyodide); None means hashlib, locally.
+    pbkdf2: Callable[[bytes, bytes, int, int], Awaitable[bytes]] | None = None

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
 
+from devcapsules.http import HTTPError
 from devcapsules.local.config import find_project_root, load_config
 from devcapsules.local.migrations import apply_migrations
 from devcapsules.local.runtime import resolve_state_dir
+from devcapsules.principal import PLANS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,7 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "command_handler"):
         parser.print_help()
         return 2
-    return args.command_handler(args) or 0
+    try:
+        return args.command_handler(args) or 0
+    except (HTTPError, ValueError) as exc:
+        # Domain refusals (duplicate email, invalid input) are user errors, not crashes.
+        print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +45,22 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = db.add_parser("migrate", help="apply pending migrations (wrangler's d1_migrations)")
     _state_dir_option(migrate)
     migrate.set_defaults(command_handler=_run_migrate)
+
+    users = commands.add_parser("users", help="manage local users").add_subparsers(
+        title="users commands"
+    )
+    create = users.add_parser("create", help="create a user (for scripting)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--plan", default="free", choices=PLANS)
+    _state_dir_option(create)
+    create.set_defaults(command_handler=_run_users_create)
+    set_plan = users.add_parser("set-plan", help="change a user's plan")
+    set_plan.add_argument("email")
+    set_plan.add_argument("plan", choices=PLANS)
+    _state_dir_option(set_plan)
+    set_plan.set_defaults(command_handler=_run_set_plan)
     return parser
 
 
@@ -75,6 +99,48 @@ def _run_migrate(args: argparse.Namespace) -> int:
         print(f"applied {name}")
     print(f"{len(applied)} migration(s) applied to {state_dir / 'd1' / 'DB.sqlite3'}")
     return 0
+
+
+def _run_users_create(args: argparse.Namespace) -> int:
+    from devcapsules.schemas.auth import RegisterRequest
+    from devcapsules.services import users
+    from devcapsules.services.passwords import PasswordHasher
+
+    request = RegisterRequest(email=args.email, password=args.password, name=args.name)
+
+    async def create(runtime) -> users.User:
+        password_hash = await PasswordHasher().hash(request.password)
+        return await users.create_user(
+            runtime.env.db, request.email, request.name, password_hash, args.plan
+        )
+
+    user = _with_runtime(args, create)
+    print(json.dumps(user.public()))
+    return 0
+
+
+def _run_set_plan(args: argparse.Namespace) -> int:
+    from devcapsules.services import users
+
+    user = _with_runtime(
+        args, lambda runtime: users.set_plan(runtime.env.db, args.email, args.plan)
+    )
+    if user is None:
+        print(f"no user with email {args.email}", file=sys.stderr)
+        return 1
+    print(json.dumps(user.public()))
+    return 0
+
+
+def _with_runtime(args: argparse.Namespace, action):
+    """Open the local bindings (migrating them), run one async action, close."""
+    from devcapsules.local.server import open_runtime
+
+    runtime = open_runtime(find_project_root(), args.state_dir, None, quiet=True)
+    try:
+        return asyncio.run(action(runtime))
+    finally:
+        runtime.close()
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ from devcapsules.logs import Logger
 from devcapsules.settings import Settings
 
 
-def open_runtime(root: Path, state_dir: str | None, environment: str | None) -> LocalRuntime:
-    logger = Logger()
+def open_runtime(
+    root: Path, state_dir: str | None, environment: str | None, quiet: bool = False
+) -> LocalRuntime:
+    logger = Logger(level="error" if quiet else "info")
     config = load_config(root, environment)
     state = resolve_state_dir(state_dir, root)
     ensure_dev_secret(config, state, logger)

@@ -6,6 +6,6 @@ from devcapsules.routing import Route
 
 
 def all_routes() -> list[Route]:
-    from devcapsules.routes import health
+    from devcapsules.routes import auth, health
 
-    return [*health.routes]
+    return [*health.routes, *auth.routes]

@@ -1,0 +1,163 @@
+"""/api/v1/auth: register, login, refresh, logout, me, API keys."""
+
+from __future__ import annotations
+
+from devcapsules.context import Context
+from devcapsules.http import HTTPError, Request, Response, json_response
+from devcapsules.principal import ACCOUNT_SCOPE
+from devcapsules.routing import Route
+from devcapsules.schemas import auth as schemas
+from devcapsules.services import api_keys, identity, refresh_tokens, users
+
+PREFIX = "/api/v1/auth"
+TAGS = ("auth",)
+
+
+async def register(request: Request, ctx: Context) -> Response:
+    body: schemas.RegisterRequest = request.data
+    user = await identity.register(ctx, body.email, body.password, body.name)
+    ctx.logger.info("user_registered", userId=user.id)
+    return json_response(await identity.start_session(ctx, user), status=201)
+
+
+async def login(request: Request, ctx: Context) -> Response:
+    body: schemas.LoginRequest = request.data
+    user = await identity.authenticate_password(ctx, body.email, body.password)
+    return json_response(await identity.start_session(ctx, user))
+
+
+async def refresh(request: Request, ctx: Context) -> Response:
+    body: schemas.RefreshRequest = request.data
+    return json_response(await identity.refresh_session(ctx, body.refreshToken))
+
+
+async def logout(request: Request, ctx: Context) -> Response:
+    body: schemas.RefreshRequest = request.data
+    await refresh_tokens.revoke(ctx.env.db, body.refreshToken)
+    # Unknown tokens answer the same: logout is idempotent and reveals nothing.
+    return json_response({"success": True})
+
+
+async def me(request: Request, ctx: Context) -> Response:
+    principal = ctx.principal
+    user = await users.find_by_id(ctx.env.db, principal.user_id)
+    if user is None:
+        raise HTTPError(401, "token_invalid", "The account no longer exists")
+    body = {
+        "success": True,
+        "user": user.public(),
+        "plan": user.plan,
+        "authenticatedAs": principal.kind,
+    }
+    body.update(await usage_summary(ctx, user))
+    return json_response(body)
+
+
+async def usage_summary(ctx: Context, user: users.User) -> dict:
+    """Plan limits and usage; filled in by the limits feature when it is present."""
+    from devcapsules.services import plan_usage
+
+    return await plan_usage.summary(ctx, user.id, user.plan)
+
+
+async def create_api_key(request: Request, ctx: Context) -> Response:
+    body: schemas.ApiKeyCreateRequest = request.data
+    key, metadata = await api_keys.create(
+        ctx.env, ctx.principal.user_id, body.name, list(body.scopes), body.expiresAt
+    )
+    ctx.logger.info("api_key_created", apiKeyId=metadata["id"])
+    return json_response({"success": True, "key": key, "apiKey": metadata}, status=201)
+
+
+async def list_api_keys(request: Request, ctx: Context) -> Response:
+    keys = await api_keys.list_for_user(ctx.env, ctx.principal.user_id)
+    return json_response({"success": True, "apiKeys": keys})
+
+
+async def revoke_api_key(request: Request, ctx: Context) -> Response:
+    metadata = await api_keys.revoke(ctx.env, ctx.principal.user_id, request.path_params["id"])
+    ctx.logger.info("api_key_revoked", apiKeyId=metadata["id"])
+    return json_response({"success": True, "apiKey": metadata})
+
+
+_session = {"auth": "required", "scopes": [ACCOUNT_SCOPE], "tags": TAGS}
+
+routes = [
+    Route(
+        f"{PREFIX}/register",
+        register,
+        ["POST"],
+        body=schemas.RegisterRequest,
+        response=schemas.SessionResponse,
+        status=201,
+        tags=TAGS,
+        errors=(409, 422),
+        summary="Create an account and start a session",
+    ),
+    Route(
+        f"{PREFIX}/login",
+        login,
+        ["POST"],
+        body=schemas.LoginRequest,
+        response=schemas.SessionResponse,
+        tags=TAGS,
+        errors=(401, 422),
+        summary="Log in with email and password",
+    ),
+    Route(
+        f"{PREFIX}/refresh",
+        refresh,
+        ["POST"],
+        body=schemas.RefreshRequest,
+        response=schemas.SessionResponse,
+        tags=TAGS,
+        errors=(401, 422),
+        summary="Exchange a refresh token for new tokens (rotation)",
+    ),
+    Route(
+        f"{PREFIX}/logout",
+        logout,
+        ["POST"],
+        body=schemas.RefreshRequest,
+        response=schemas.OkResponse,
+        tags=TAGS,
+        summary="Revoke a refresh token's session",
+    ),
+    Route(
+        f"{PREFIX}/me",
+        me,
+        ["GET"],
+        auth="required",
+        response=schemas.MeResponse,
+        tags=TAGS,
+        summary="The caller's user, plan, limits and usage",
+    ),
+    Route(
+        f"{PREFIX}/api-keys",
+        create_api_key,
+        ["POST"],
+        body=schemas.ApiKeyCreateRequest,
+        response=schemas.ApiKeyCreatedResponse,
+        status=201,
+        errors=(409, 422),
+        summary="Create an API key (the key is shown once)",
+        **_session,
+    ),
+    Route(
+        f"{PREFIX}/api-keys",
+        list_api_keys,
+        ["GET"],
+        response=schemas.ApiKeyListResponse,
+        summary="List API keys (never the secret)",
+        **_session,
+    ),
+    Route(
+        f"{PREFIX}/api-keys/{{id}}",
+        revoke_api_key,
+        ["DELETE"],
+        response=schemas.ApiKeyRevokedResponse,
+        errors=(404,),
+        summary="Revoke an API key",
+        **_session,
+    ),
+]

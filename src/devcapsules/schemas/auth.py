@@ -1,0 +1,118 @@
+"""Request and response models of /api/v1/auth."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from devcapsules.principal import SCOPES
+from devcapsules.schemas import StrictModel
+
+PASSWORD_MIN = 8
+# Refuse megabyte passwords before any hashing work is spent on them.
+PASSWORD_MAX = 128
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+Scope = Literal[SCOPES]  # type: ignore[valid-type]
+
+
+class Credentials(StrictModel):
+    email: str = Field(max_length=254, examples=["ada@example.com"])
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not _EMAIL.match(value):
+            raise ValueError("must be an email address")
+        return value
+
+
+class RegisterRequest(Credentials):
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class LoginRequest(Credentials):
+    pass
+
+
+class RefreshRequest(StrictModel):
+    refreshToken: str = Field(min_length=10, max_length=200)
+
+
+class ApiKeyCreateRequest(StrictModel):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
+    expiresAt: datetime | None = None
+
+    @field_validator("expiresAt")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("must include a timezone, e.g. 2027-01-01T00:00:00Z")
+            if value <= datetime.now(value.tzinfo):
+                raise ValueError("must be in the future")
+        return value
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    plan: str
+    createdAt: str
+
+
+class SessionResponse(BaseModel):
+    success: Literal[True] = True
+    accessToken: str
+    refreshToken: str
+    tokenType: Literal["Bearer"] = "Bearer"
+    expiresIn: int
+    user: UserOut
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    createdAt: str
+    lastUsedAt: str | None = None
+    expiresAt: str | None = None
+    revokedAt: str | None = None
+
+
+class ApiKeyCreatedResponse(BaseModel):
+    success: Literal[True] = True
+    key: str
+    apiKey: ApiKeyOut
+
+
+class ApiKeyListResponse(BaseModel):
+    success: Literal[True] = True
+    apiKeys: list[ApiKeyOut]
+
+
+class ApiKeyRevokedResponse(BaseModel):
+    success: Literal[True] = True
+    apiKey: ApiKeyOut
+
+
+class MeResponse(BaseModel):
+    success: Literal[True] = True
+    user: UserOut
+    plan: str
+    authenticatedAs: Literal["user", "api_key"]
+    limits: dict | None = None
+    usage: dict | None = None
+
+
+class OkResponse(BaseModel):
+    success: Literal[True] = True

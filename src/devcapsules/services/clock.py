@@ -1,0 +1,27 @@
+"""Time and identifiers: one place that says how they look in the API and in D1."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. 2026-02-13T12:00:00.000Z (sorts as text)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def new_id(prefix: str, nbytes: int = 10) -> str:
+    """`prefix_` + lower-case base32 of random bytes (16 chars for 10 bytes)."""
+    token = base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=").lower()
+    return f"{prefix}_{token}"

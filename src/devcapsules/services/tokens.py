@@ -1,0 +1,96 @@
+"""Access tokens: HS256 JWTs with a pinned algorithm and the claims we rely on."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+
+from devcapsules.http import HTTPError
+from devcapsules.services.clock import utc_now
+from devcapsules.settings import MIN_JWT_SECRET_LENGTH, Settings
+
+ALGORITHM = "HS256"
+ISSUER = "devcapsules"
+AUDIENCE = "devcapsules-api"
+ACCESS_TOKEN_TTL = timedelta(minutes=15)
+CLOCK_LEEWAY_SECONDS = 30
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti"]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    plan: str
+    token_id: str
+
+
+def signing_key(settings: Settings) -> str:
+    """The JWT secret, or a 500 that names the misconfiguration (never a weak key)."""
+    secret = settings.jwt_secret or ""
+    if len(secret) >= MIN_JWT_SECRET_LENGTH:
+        return secret
+    if settings.is_development and secret:
+        return secret
+    raise HTTPError(
+        500,
+        "configuration_error",
+        f"JWT_SECRET is missing or shorter than {MIN_JWT_SECRET_LENGTH} characters; "
+        "set it with `wrangler secret put JWT_SECRET`",
+    )
+
+
+def issue_access_token(settings: Settings, user_id: str, plan: str) -> tuple[str, int]:
+    now = utc_now()
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "plan": plan,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ACCESS_TOKEN_TTL).timestamp()),
+        "jti": secrets.token_hex(12),
+        "typ": "access",
+    }
+    token = jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM)
+    return token, int(ACCESS_TOKEN_TTL.total_seconds())
+
+
+def verify_access_token(settings: Settings, token: str) -> AccessClaims:
+    key = signing_key(settings)
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],  # pinned: "none", RS256, HS512 ... are refused
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=CLOCK_LEEWAY_SECONDS,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise invalid_token("token_expired", "The access token has expired") from None
+    except jwt.InvalidSignatureError:
+        raise invalid_token("token_invalid", "The access token signature is invalid") from None
+    except jwt.DecodeError:
+        raise invalid_token("token_malformed", "The access token is malformed") from None
+    except jwt.InvalidTokenError as exc:
+        raise invalid_token("token_invalid", f"The access token is invalid: {exc}") from None
+    if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
+        raise invalid_token("token_invalid", "The token is not an access token")
+    return AccessClaims(claims["sub"], str(claims.get("plan", "free")), claims["jti"])
+
+
+def invalid_token(code: str, message: str) -> HTTPError:
+    description = message.replace('"', "'")
+    return HTTPError(
+        401,
+        code,
+        message,
+        headers={
+            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'
+        },
+    )
