@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from devcapsules.executor.runner import SourceTooLarge, execute
@@ -95,3 +97,14 @@ def test_rust_hello():
     require_language("rust")
     result = run(execute('fn main() { println!("Hello World"); }', "rust", time_limit_s=5))
     assert (result.status, result.stdout) == ("ok", "Hello World\n")
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_not_a_user_failure(tmp_path):
+    from devcapsules.executor.sandbox import SandboxLimits, SandboxSetupError, run_sandboxed
+
+    if os.geteuid() != 0:
+        pytest.skip("only root drops to another uid for the sandbox")
+    unreadable = tmp_path / "private"
+    unreadable.mkdir(mode=0o700)  # root-owned 0700: the sandbox uid cannot mount it
+    with pytest.raises(SandboxSetupError):
+        run(run_sandboxed(["true"], workdir=str(unreadable), limits=SandboxLimits()))

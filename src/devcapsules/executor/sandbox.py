@@ -351,7 +351,9 @@ async def run_sandboxed(
             mounts=mounts,
             env=env or {},
         )
-        return await _supervise(wrapped, stdin, limits, pipes)
+        result = await _supervise(wrapped, stdin, limits, pipes)
+    _check_setup(result)
+    return result
 
 
 def _launcher_spec(
@@ -491,6 +493,18 @@ async def _drain(streams: dict) -> None:
     waiters = [s.closed for s in streams.values()]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*waiters), 2.0)
+
+
+class SandboxSetupError(RuntimeError):
+    """The sandbox itself failed to start (a bad mount, an unreadable work dir)."""
+
+
+def _check_setup(result: SandboxResult) -> None:
+    # The launcher always reports unless killed; silence plus a bwrap message on stderr
+    # means the sandbox never started, which is our fault, not the user's program's.
+    killed = result.timed_out or result.output_limit_exceeded
+    if not result.launcher_ok and not killed and result.stderr.startswith("bwrap: "):
+        raise SandboxSetupError(result.stderr.strip()[:500])
 
 
 def _result(status, streams: dict, killer: _Killer, wall_ms: int) -> SandboxResult:
