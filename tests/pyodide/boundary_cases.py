@@ -1,0 +1,354 @@
+"""Boundary cases run INSIDE Pyodide by run_boundary.mjs (not collected by pytest).
+
+Each `case_*` coroutine exercises src/entry.py / devcapsules.edge with the real
+`workers` SDK against Miniflare's D1/KV/Queue objects and returns a JSON-able value
+(the pytest side may check it further, e.g. PBKDF2 against CPython's hashlib). A case
+fails by raising; the report carries the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+
+import js
+from pyodide.ffi import to_js
+
+from devcapsules import edge
+from devcapsules.bindings.protocols import BindingError, D1Error
+from devcapsules.http import Headers, Response
+
+
+def env():
+    return edge.build_env(js.boundary.env)
+
+
+def expect_error(kind, fragment, awaitable_factory):
+    async def check():
+        try:
+            await awaitable_factory()
+        except kind as exc:
+            assert fragment in str(exc), f"{fragment!r} not in {exc!r}"
+            return str(exc)
+        raise AssertionError(f"expected {kind.__name__} containing {fragment!r}")
+
+    return check()
+
+
+# ---------------------------------------------------------------- D1
+
+
+async def case_d1_null_booleans_blobs_unicode():
+    db = env().db
+    await db.exec("CREATE TABLE IF NOT EXISTS v (a, n INTEGER, r REAL, b BLOB, t TEXT)")
+    await (
+        db.prepare("INSERT INTO v VALUES (?, ?, ?, ?, ?)")
+        .bind(None, True, 2.5, b"\x00\xff\x10", "naïve ☃ 𝄞")
+        .run()
+    )
+    row = await db.prepare("SELECT * FROM v").first()
+    assert row == {"a": None, "n": 1, "r": 2.5, "b": [0, 255, 16], "t": "naïve ☃ 𝄞"}, row
+    assert type(row) is dict and row["a"] is None  # plain dict, real None (not jsnull)
+    one = await db.prepare("SELECT CAST(1 AS REAL) AS x").first("x")
+    assert one == 1 and isinstance(one, int), repr(one)
+    return row
+
+
+async def case_d1_large_integers():
+    db = env().db
+    big = await db.prepare("SELECT 9007199254740993 AS x").first("x")
+    assert isinstance(big, float) and big == 9007199254740992.0, repr(big)
+    ok = await db.prepare("SELECT ? AS x").bind(2**53 - 2).first("x")
+    assert ok == 2**53 - 2 and isinstance(ok, int), repr(ok)
+    refused = await expect_error(
+        D1Error,
+        "D1_TYPE_ERROR",
+        lambda: db.prepare("SELECT ? AS x").bind(2**53 - 1).first("x"),
+    )
+    return {"read_back": big, "bind_refused": refused}
+
+
+async def case_d1_run_all_raw_exec():
+    db = env().db
+    result = await db.exec("CREATE TABLE IF NOT EXISTS r (id INTEGER PRIMARY KEY, t TEXT)")
+    assert result["count"] == 1, result
+    run = await db.prepare("INSERT INTO r (t) VALUES (?), (?)").bind("x", "y").run()
+    assert run["success"] is True and run["meta"]["changes"] == 2, run
+    assert run["meta"]["last_row_id"] == 2, run
+    select = db.prepare("SELECT id, t FROM r ORDER BY id")
+    assert (await select.all())["results"] == [{"id": 1, "t": "x"}, {"id": 2, "t": "y"}]
+    assert await select.raw() == [[1, "x"], [2, "y"]]
+    assert await select.raw(column_names=True) == [["id", "t"], [1, "x"], [2, "y"]]
+    assert await db.prepare("SELECT * FROM r WHERE 0").first() is None
+    return run["meta"]
+
+
+async def case_d1_batch_is_atomic():
+    db = env().db
+    await db.exec("CREATE TABLE IF NOT EXISTS b (t TEXT)")
+    good = db.prepare("INSERT INTO b VALUES (?)").bind("kept?")
+    await expect_error(D1Error, "D1_ERROR", lambda: db.batch([good, db.prepare("SELECT nope")]))
+    assert await db.prepare("SELECT count(*) AS c FROM b").first("c") == 0
+    results = await db.batch([good, db.prepare("SELECT t FROM b")])
+    assert [r["results"] for r in results] == [[], [{"t": "kept?"}]], results
+    return len(results)
+
+
+async def case_d1_sql_errors():
+    db = env().db
+    missing = await expect_error(
+        D1Error, "D1_ERROR: no such table", lambda: db.prepare("SELECT * FROM nowhere").all()
+    )
+    begin = await expect_error(
+        D1Error, "D1_ERROR: To execute a transaction", lambda: db.prepare("BEGIN").run()
+    )
+    return {"missing": missing, "begin": begin[:60]}
+
+
+# ---------------------------------------------------------------- KV
+
+
+async def case_kv_ttl_and_metadata():
+    kv = env().kv
+    refused = await expect_error(
+        BindingError, "Invalid expiration_ttl of 30", lambda: kv.put("ttl", "v", expiration_ttl=30)
+    )
+    await kv.put("ttl", "v", expiration_ttl=60, metadata={"plan": "pro", "n": None})
+    found = await kv.get_with_metadata("ttl")
+    assert found == {"value": "v", "metadata": {"plan": "pro", "n": None}}, found
+    return refused
+
+
+async def case_kv_missing_key_and_types():
+    kv = env().kv
+    assert await kv.get("missing") is None
+    assert await kv.get_with_metadata("missing") == {"value": None, "metadata": None}
+    await kv.put("bytes", b"\x00\x01\xff")
+    raw = await kv.get("bytes", type="arrayBuffer")
+    assert raw == b"\x00\x01\xff" and isinstance(raw, bytes), repr(raw)
+    await kv.put("json", json.dumps({"a": [1, None]}))
+    assert await kv.get("json", type="json") == {"a": [1, None]}
+    return "ok"
+
+
+async def case_kv_list():
+    kv = env().kv
+    for i in range(3):
+        await kv.put(f"list:{i}", str(i))
+    first = await kv.list(prefix="list:", limit=2)
+    assert [k["name"] for k in first["keys"]] == ["list:0", "list:1"], first
+    assert first["list_complete"] is False and first["cursor"]
+    rest = await kv.list(prefix="list:", cursor=first["cursor"])
+    assert [k["name"] for k in rest["keys"]] == ["list:2"] and rest["list_complete"] is True
+    assert "cursor" not in rest
+    await kv.delete("list:0")
+    assert len((await kv.list(prefix="list:"))["keys"]) == 2
+    return first["keys"]
+
+
+# ---------------------------------------------------------------- Queues
+
+
+class RecordingApp:
+    """Stands in for the built app (pydantic cannot load offline in Pyodide)."""
+
+    def __init__(self):
+        self.batches = []
+
+    async def handle_batch(self, batch, env, wait_until):
+        self.batches.append([(m.body, m.attempts, m.timestamp) for m in batch.messages])
+        for message in batch.messages:
+            if message.body == {"retry": True} and message.attempts == 1:
+                message.retry(delay_seconds=0)
+            else:
+                message.ack()
+
+    async def handle(self, request, env, wait_until):
+        async def later():
+            env.vars["waited"] = "yes"
+
+        wait_until(later())
+        body = json.dumps(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+                "ip": request.client_ip,
+                "json": request.json() if request.body else None,
+                "environment": env.vars.get("ENVIRONMENT"),
+            }
+        ).encode()
+        headers = Headers([("content-type", "application/json"), ("x-echo", "1")])
+        return Response(201, body, headers)
+
+
+async def deliver_next(instance):
+    batch = await js.boundary.nextBatch()
+    await instance.queue(batch)  # what workerd calls: the SDK wraps `batch` first
+    batch.done()
+    return batch
+
+
+async def case_queue_send_batch_and_handler():
+    from entry import Default
+
+    q = env().generation_queue
+    await q.send({"jobId": "j1", "note": None, "ok": True})
+    await q.send_batch([{"body": {"retry": True}}, {"body": [1, "two"], "delaySeconds": 0}])
+    app = RecordingApp()
+    edge.ISOLATE.app = app
+    instance = Default(js.Object.new(), js.boundary.env)
+    seen = []
+    while len(seen) < 4:  # three messages, one of them retried once
+        batch = await deliver_next(instance)
+        seen += [json.loads(json.dumps(c.to_py())) for c in batch.calls]
+    bodies = [body for batch in app.batches for body, _, _ in batch]
+    assert {"jobId": "j1", "note": None, "ok": True} in bodies, bodies
+    assert [1, "two"] in bodies, bodies
+    attempts = [a for batch in app.batches for body, a, _ in batch if body == {"retry": True}]
+    assert attempts == [1, 2], attempts
+    stamps = [t for batch in app.batches for _, _, t in batch]
+    assert all(abs(t - time.time()) < 120 for t in stamps), stamps
+    return seen
+
+
+async def case_queue_message_too_large_refused():
+    q = env().generation_queue
+    return await expect_error(BindingError, "", lambda: q.send("x" * (128 * 1024)))
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+def js_request(method, url, headers, body=None):
+    init = {"method": method, "headers": js.Headers.new(to_js(headers))}
+    if body is not None:
+        init["body"] = to_js(body)
+    return js.Request.new(url, to_js(init, dict_converter=js.Object.fromEntries))
+
+
+def sample_post():
+    headers = [
+        ["content-type", "application/json"],
+        ["cf-connecting-ip", "198.51.100.7"],
+        ["x-custom", "one"],
+        ["x-custom", "two"],
+    ]
+    url = "https://api.example.com/api/v1/capsules?tag=a&tag=b"
+    return js_request("POST", url, headers, json.dumps({"title": "héllo"}).encode())
+
+
+async def case_request_conversion():
+    from workers.rpc import python_from_rpc
+
+    # The SDK's Request (what workerd hands fetch) and a raw JS Request both convert.
+    for request in (python_from_rpc(sample_post()), sample_post()):
+        ours = await edge.to_app_request(request)
+        assert ours.method == "POST" and ours.path == "/api/v1/capsules", ours
+        assert ours.query_all("tag") == ["a", "b"]
+        assert ours.headers["x-custom"] == "one, two"
+        assert ours.client_ip == "198.51.100.7"
+        assert ours.json() == {"title": "héllo"}
+    get = await edge.to_app_request(js_request("GET", "https://x.test/health", []))
+    assert get.method == "GET" and get.body == b"" and get.client_ip is None
+    return "ok"
+
+
+async def case_response_conversion():
+    headers = Headers(
+        [
+            ("vary", "Origin"),
+            ("vary", "Accept-Encoding"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+        ]
+    )
+    body = bytes(range(256))
+    converted = edge.to_js_response(Response(418, body, headers))
+    assert converted.status == 418
+    assert converted.headers.get("vary") == "Origin, Accept-Encoding"
+    assert list(converted.headers.getSetCookie()) == ["a=1", "b=2"]
+    assert (await converted.arrayBuffer()).to_bytes() == body
+    head = edge.to_js_response(Response(200, b"{}", Headers()), method="HEAD")
+    assert head.body is None or head.body is edge.jsnull, head.body
+    empty = edge.to_js_response(Response(204, b"ignored", Headers([("x-a", "1")])))
+    assert empty.status == 204 and empty.headers.get("x-a") == "1"
+    assert empty.body is None or empty.body is edge.jsnull, empty.body
+    return "ok"
+
+
+async def case_fetch_through_entrypoint():
+    from workers.rpc import python_from_rpc, python_to_rpc
+
+    from entry import Default
+
+    waited = []
+    ctx = js.Object.new()
+    ctx.waitUntil = lambda promise: waited.append(promise)
+    edge.ISOLATE.app = RecordingApp()
+    instance = Default(ctx, js.boundary.env)
+    raw = js_request(
+        "POST", "https://api.test/echo?x=1", [["cf-connecting-ip", "203.0.113.5"]], b'{"a": 1}'
+    )
+    # What workerd's introspection does around a WorkerEntrypoint.fetch call:
+    result = python_to_rpc(await instance.fetch(python_from_rpc(raw)))
+    assert result.constructor.name == "Response", result.constructor.name
+    assert result.status == 201 and result.headers.get("x-echo") == "1"
+    echoed = json.loads(await result.text())
+    assert echoed == {
+        "method": "POST",
+        "path": "/echo",
+        "query": {"x": "1"},
+        "ip": "203.0.113.5",
+        "json": {"a": 1},
+        "environment": "development",
+    }, echoed
+    assert len(waited) == 1
+    await waited[0]  # the waitUntil promise settles once the background task is done
+    return echoed
+
+
+# ---------------------------------------------------------------- Web Crypto, imports
+
+
+async def case_pbkdf2_web_crypto():
+    derived = await edge.pbkdf2_sha256(b"correct horse", b"NaCl-salt", 1000, 32)
+    assert isinstance(derived, bytes) and len(derived) == 32
+    await expect_error(ValueError, "100000", lambda: edge.pbkdf2_sha256(b"p", b"s", 100_001))
+    return derived.hex()
+
+
+async def case_import_hygiene():
+    import entry  # noqa: F401  (already imported by other cases; must load cleanly)
+
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "jwt", "httpx"))
+    assert heavy == [], heavy
+    assert edge.Isolate().app is None  # nothing built at import time
+    return sorted(m for m in sys.modules if m.startswith("devcapsules"))
+
+
+# ---------------------------------------------------------------- runner
+
+
+async def run_all(only=None):
+    results = []
+    names = [n for n in sorted(globals()) if n.startswith("case_")]
+    # Import hygiene first: later cases import nothing heavy either, but check it clean.
+    names.sort(key=lambda n: n != "case_import_hygiene")
+    for name in names:
+        if only and name != only:
+            continue
+        started = time.perf_counter()
+        try:
+            value = await globals()[name]()
+            results.append({"name": name, "ok": True, "value": _jsonable(value)})
+        except BaseException:
+            results.append({"name": name, "ok": False, "error": traceback.format_exc()})
+        results[-1]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return to_js(results, dict_converter=js.Object.fromEntries)
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=repr))

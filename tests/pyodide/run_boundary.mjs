@@ -1,0 +1,237 @@
+// Runs our Workers boundary code (src/entry.py, devcapsules.edge) inside Pyodide 0.28,
+// the interpreter the Workers runtime uses, with the real `workers` SDK and Miniflare's
+// own D1/KV/Queue objects, then writes a JSON report (one entry per case).
+//
+//   node tests/pyodide/run_boundary.mjs --sdk DIR --state DIR --report FILE
+//        [--config wrangler.toml] [--only CASE]
+//
+// Stand-ins exist only for what workerd itself provides: the modules
+// `_pyodide_entrypoint_helper` and `_cloudflare_compat_flags`, and the JS constructor
+// names the SDK checks (`D1Database`, `KvNamespace`, `WorkerQueue`): Miniflare's Node
+// proxies have other names, so thin JS classes of those names forward to them.
+
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { loadPyodide } from "pyodide";
+import { startHarness } from "../../tools/miniflare/harness.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, "..", "..");
+const { values: args } = parseArgs({
+  options: {
+    sdk: { type: "string" },
+    state: { type: "string" },
+    report: { type: "string" },
+    config: { type: "string" },
+    only: { type: "string" },
+  },
+});
+
+// ------------------------------------------------ binding objects the SDK recognises
+
+class D1PreparedStatement {
+  constructor(inner) {
+    this.inner = inner;
+  }
+  bind(...values) {
+    return new D1PreparedStatement(this.inner.bind(...values));
+  }
+  first(column) {
+    return column === undefined ? this.inner.first() : this.inner.first(column);
+  }
+  all() {
+    return this.inner.all();
+  }
+  run() {
+    return this.inner.run();
+  }
+  raw(options) {
+    return this.inner.raw(options);
+  }
+}
+
+class D1Database {
+  constructor(inner) {
+    this.inner = inner;
+  }
+  prepare(sql) {
+    return new D1PreparedStatement(this.inner.prepare(sql));
+  }
+  batch(statements) {
+    return this.inner.batch(statements.map((s) => s.inner));
+  }
+  exec(sql) {
+    return this.inner.exec(sql);
+  }
+}
+
+class KvNamespace {
+  constructor(inner) {
+    this.inner = inner;
+  }
+  get(key, options) {
+    return this.inner.get(key, options);
+  }
+  getWithMetadata(key, options) {
+    return this.inner.getWithMetadata(key, options);
+  }
+  put(key, value, options) {
+    return this.inner.put(key, value, options);
+  }
+  delete(key) {
+    return this.inner.delete(key);
+  }
+  list(options) {
+    return this.inner.list(options);
+  }
+}
+
+class WorkerQueue {
+  constructor(inner) {
+    this.inner = inner;
+  }
+  send(body, options) {
+    return this.inner.send(body, options);
+  }
+  sendBatch(messages, options) {
+    return this.inner.sendBatch(messages, options);
+  }
+}
+
+// ------------------------------------------------ queue delivery from Miniflare
+
+// What a delivered batch looks like to the handler; ack/retry calls are recorded and
+// replayed by the bridge worker on Miniflare's real batch.
+class QueueMessage {
+  constructor(description, calls) {
+    Object.assign(this, { id: description.id, attempts: description.attempts });
+    this.timestamp = new Date(description.timestamp);
+    this.body = description.body;
+    this.calls = calls;
+  }
+  ack() {
+    this.calls.push({ call: "ack", id: this.id });
+  }
+  retry(options) {
+    this.calls.push({ call: "retry", id: this.id, delaySeconds: options?.delaySeconds });
+  }
+}
+
+class MessageBatch {
+  constructor(description, settle) {
+    this.queue = description.queue;
+    this.calls = [];
+    this.messages = description.messages.map((m) => new QueueMessage(m, this.calls));
+    this.settle = settle;
+  }
+  ackAll() {
+    this.calls.push({ call: "ackAll" });
+  }
+  retryAll(options) {
+    this.calls.push({ call: "retryAll", delaySeconds: options?.delaySeconds });
+  }
+  done(ok = true, error = undefined) {
+    this.settle({ ok, calls: this.calls, error });
+  }
+}
+
+const delivered = [];
+const waiting = [];
+function onBatch(description) {
+  // The bridge only encodes bodies as JSON; tagged bytes/bigints are not used here.
+  return new Promise((settle) => {
+    const batch = new MessageBatch(description, settle);
+    const waiter = waiting.shift();
+    if (waiter) waiter(batch);
+    else delivered.push(batch);
+  });
+}
+function nextBatch() {
+  const ready = delivered.shift();
+  return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
+}
+
+// ------------------------------------------------ Pyodide file system
+
+function copyTree(pyodide, from, to, filter = () => true) {
+  pyodide.FS.mkdirTree(to);
+  for (const name of readdirSync(from)) {
+    const source = path.join(from, name);
+    if (statSync(source).isDirectory()) {
+      if (name !== "__pycache__") copyTree(pyodide, source, `${to}/${name}`, filter);
+    } else if (filter(name)) {
+      pyodide.FS.writeFile(`${to}/${name}`, readFileSync(source));
+    }
+  }
+}
+
+const STAND_INS = {
+  "_pyodide_entrypoint_helper.py": `
+# Stand-in for workerd's module: what the SDK calls on it, doing nothing more.
+cloudflareWorkersModule = None
+cloudflareSocketsModule = None
+def doAnImport(name):
+    raise ImportError(name)
+def patchWaitUntil(ctx):
+    pass
+def patch_env_helper(kwds):
+    yield
+`,
+  "_cloudflare_compat_flags.py": `
+# Stand-in for workerd's compat-flag module: every flag off unless named here.
+python_request_headers_preserve_commas = True
+def __getattr__(name):
+    return False
+`,
+};
+
+async function main() {
+  const started = Date.now();
+  const harness = await startHarness({
+    config: args.config ?? path.join(REPO, "wrangler.toml"),
+    stateDir: args.state,
+    onBatch,
+  });
+  const { mf } = harness;
+  const env = {
+    ...harness.options.bindings,
+    DB: new D1Database(await mf.getD1Database("DB")),
+    KV: new KvNamespace(await mf.getKVNamespace("KV")),
+    GENERATION_QUEUE: new WorkerQueue(await mf.getQueueProducer("GENERATION_QUEUE")),
+  };
+  globalThis.boundary = { env, nextBatch };
+
+  const loadStarted = Date.now();
+  const pyodide = await loadPyodide();
+  const loadMs = Date.now() - loadStarted;
+  copyTree(pyodide, path.join(args.sdk, "workers"), "/boundary/sdk/workers");
+  copyTree(pyodide, path.join(REPO, "src"), "/boundary/src", (n) => n.endsWith(".py"));
+  pyodide.FS.writeFile("/boundary/cases.py", readFileSync(path.join(HERE, "boundary_cases.py")));
+  for (const [name, source] of Object.entries(STAND_INS)) {
+    pyodide.FS.mkdirTree("/boundary/standins");
+    pyodide.FS.writeFile(`/boundary/standins/${name}`, source);
+  }
+  pyodide.runPython(
+    "import sys; sys.path[:0] = ['/boundary/standins', '/boundary/sdk', '/boundary/src', '/boundary']",
+  );
+  const runCases = pyodide.runPython("import cases; cases.run_all");
+  const results = await runCases(args.only ?? null);
+  const report = {
+    pyodide: pyodide.version,
+    pyodideLoadMs: loadMs,
+    totalMs: Date.now() - started,
+    cases: results,
+  };
+  writeFileSync(args.report, JSON.stringify(report, null, 1));
+  await mf.dispose();
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
