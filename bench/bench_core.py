@@ -1,0 +1,199 @@
+"""Cost of the request path: our chain + router vs. a minimal Starlette app doing the same.
+
+Prints, side by side:
+  1. in-process µs per `GET /health` (no network, no server);
+  2. HTTP requests/s for `GET /health` under the same uvicorn server and load client.
+The Starlette app does the same work: request id, a JSON access-log line (to the
+same null sink), CORS, error handling, and the same JSON body.
+
+Run: .venv/bin/python bench/bench_core.py [--seconds 3] [--requests 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _load import measure_rps  # noqa: E402
+
+from devcapsules.app import build_app  # noqa: E402
+from devcapsules.bindings.env import Env  # noqa: E402
+from devcapsules.http import Request  # noqa: E402
+from devcapsules.local.asgi import AsgiAdapter  # noqa: E402
+from devcapsules.logs import Logger, utc_timestamp  # noqa: E402
+from devcapsules.settings import Settings  # noqa: E402
+
+ORIGINS = ("http://localhost:3000",)
+
+
+def null_sink(line: str) -> None:
+    pass
+
+
+def our_app():
+    settings = Settings(allowed_origins=ORIGINS, jwt_secret="x" * 40)
+    return build_app(settings, logger=Logger(sink=null_sink))
+
+
+def starlette_app():
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.base import BaseHTTPMiddleware
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def health(request):
+        body = {
+            "success": True,
+            "status": "ok",
+            "version": "0.1.0",
+            "environment": "development",
+            "timestamp": utc_timestamp(),
+        }
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    class RequestIdAndLog(BaseHTTPMiddleware):
+        async def dispatch(self, request, call_next):
+            request_id = "req_" + secrets.token_hex(12)
+            started = time.perf_counter()
+            try:
+                response = await call_next(request)
+            except Exception:
+                response = JSONResponse({"success": False}, status_code=500)
+            null_sink(
+                json.dumps(
+                    {
+                        "level": "info",
+                        "action": "request",
+                        "requestId": request_id,
+                        "method": request.method,
+                        "path": request.url.path,
+                        "status": response.status_code,
+                        "durationMs": (time.perf_counter() - started) * 1000,
+                        "timestamp": utc_timestamp(),
+                    }
+                )
+            )
+            response.headers["X-Request-Id"] = request_id
+            return response
+
+    return Starlette(
+        routes=[Route("/health", health)],
+        middleware=[
+            Middleware(RequestIdAndLog),
+            Middleware(CORSMiddleware, allow_origins=list(ORIGINS)),
+        ],
+    )
+
+
+async def asgi_call(app, path: str = "/health") -> None:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"bench")],
+        "scheme": "http",
+        "server": ("bench", 80),
+        "client": ("127.0.0.1", 1),
+        "http_version": "1.1",
+        "root_path": "",
+    }
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        pass
+
+    await app(scope, receive, send)
+
+
+def in_process_us(requests: int) -> tuple[float, float]:
+    app = our_app()
+    env = Env()
+    starlette = starlette_app()
+
+    async def ours():
+        for _ in range(requests):
+            await app.handle(Request("GET", "http://bench/health"), env)
+
+    async def theirs():
+        for _ in range(requests):
+            await asgi_call(starlette)
+
+    return _median_us(ours, requests), _median_us(theirs, requests)
+
+
+def _median_us(factory, requests: int, rounds: int = 5) -> float:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        asyncio.run(factory())
+        samples.append((time.perf_counter() - started) / requests * 1e6)
+    return statistics.median(samples)
+
+
+def serve_in_thread(asgi_app) -> tuple[int, object]:
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        asgi_app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    return port, server
+
+
+def http_rps(asgi_app, seconds: float) -> float:
+    port, server = serve_in_thread(asgi_app)
+    try:
+        return asyncio.run(measure_rps("127.0.0.1", port, "/health", seconds))
+    finally:
+        server.should_exit = True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--requests", type=int, default=20000)
+    args = parser.parse_args()
+
+    ours_us, theirs_us = in_process_us(args.requests)
+    ours_rps = http_rps(AsgiAdapter(our_app(), Env()), args.seconds)
+    theirs_rps = http_rps(starlette_app(), args.seconds)
+    print(f"{'GET /health':<34}{'devcapsules':>14}{'starlette':>14}{'ratio':>9}")
+    print(
+        f"{'in-process (µs/request, median)':<34}{ours_us:>14.1f}{theirs_us:>14.1f}"
+        f"{ours_us / theirs_us:>9.2f}"
+    )
+    print(
+        f"{'HTTP on uvicorn (requests/s)':<34}{ours_rps:>14.0f}{theirs_rps:>14.0f}"
+        f"{ours_rps / theirs_rps:>9.2f}"
+    )
+    print(
+        "(ratio = devcapsules / starlette: below 1 is faster in-process, above 1 is faster"
+        " over HTTP)"
+    )
+
+
+if __name__ == "__main__":
+    main()
