@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _load import measure_rps  # noqa: E402
+from _load import measure_rps
 
-from devcapsules.app import build_app  # noqa: E402
-from devcapsules.bindings.env import Env  # noqa: E402
-from devcapsules.http import Request  # noqa: E402
-from devcapsules.local.asgi import AsgiAdapter  # noqa: E402
-from devcapsules.logs import Logger, utc_timestamp  # noqa: E402
-from devcapsules.settings import Settings  # noqa: E402
+from devcapsules.app import build_app
+from devcapsules.bindings.env import Env
+from devcapsules.http import Request
+from devcapsules.local.asgi import AsgiAdapter
+from devcapsules.logs import Logger, utc_timestamp
+from devcapsules.settings import Settings
 
 ORIGINS = ("http://localhost:3000",)
 
