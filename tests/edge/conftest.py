@@ -74,6 +74,9 @@ def fast_consumer_config(directory: Path, batch_timeout: int = 1) -> Path:
     tests finish in seconds; every other binding and consumer setting is unchanged."""
     text = DEFAULT_CONFIG.read_text()
     fast = re.sub(r"max_batch_timeout\s*=\s*\d+", f"max_batch_timeout = {batch_timeout}", text)
+    # The copy lives elsewhere: keep migrations_dir pointing at the repo's migrations.
+    migrations = DEFAULT_CONFIG.parent / "migrations"
+    fast = re.sub(r'migrations_dir\s*=\s*"migrations"', f'migrations_dir = "{migrations}"', fast)
     path = directory / "wrangler.toml"
     path.write_text(fast)
     return path
