@@ -132,6 +132,28 @@ def test_a_consumer_that_raises_gets_its_batch_redelivered(tmp_path, run):
     assert sorted(deliveries) == [("a", 1), ("a", 2), ("b", 1), ("b", 2)]
 
 
+def test_consumer_can_be_switched_on_a_running_bridge(miniflare, mf_env, run):
+    received: list[Any] = []
+
+    async def handler(batch: MessageBatch) -> None:
+        # Other tests share this Miniflare: keep only this test's messages.
+        received.extend(m.body for m in batch.messages if str(m.body).startswith("switch-"))
+        batch.ack_all()
+
+    async def body():
+        server = QueueCallbackServer(handler)
+        await miniflare.set_consumer(await server.start())
+        try:
+            await mf_env.generation_queue.send_batch([{"body": f"switch-{i}"} for i in range(10)])
+            await wait_for(lambda: len(received) >= 10)
+        finally:
+            await miniflare.set_consumer(None)
+            await server.close()
+
+    run(body())
+    assert sorted(received) == sorted(f"switch-{i}" for i in range(10))
+
+
 def test_producer_limits(mf_env, run):
     with pytest.raises(BindingError):
         run(mf_env.generation_queue.send("x" * (128 * 1024)))

@@ -115,6 +115,14 @@ async function dispatch(env, req) {
   if (family === "kv") return kv(env, req);
   if (family === "queue") return queue(env, req);
   if (req.op === "ping") return "pong";
+  if (req.op === "consumer.set") {
+    // Point queue delivery at another consumer URL (kept by the Node side).
+    const response = await env.CALLBACK.fetch("http://callback/consumer", {
+      method: "POST",
+      body: JSON.stringify({ url: req.url ?? null }),
+    });
+    return response.json();
+  }
   throw new TypeError(`unknown op ${req.op}`);
 }
 

@@ -45,6 +45,10 @@ const harness = await startHarness({
   environment: args.env,
   stateDir: args.state,
   onBatch: forwardBatch,
+  onConsumer(url) {
+    args.callback = url ?? undefined;
+    return true;
+  },
   host: args.host,
   port: Number(args.port),
 });

@@ -42,12 +42,14 @@ class StderrLog extends Log {
 /**
  * onBatch(batchDescription) -> {ok, calls, error?}: the consumer. The bridge worker
  * replays `calls` (ack/retry/ackAll/retryAll) on the real batch.
+ * onConsumer(url) -> bool: the RPC op `consumer.set` changes where batches go.
  */
 export async function startHarness({
   config = path.join(REPO_ROOT, "wrangler.toml"),
   environment,
   stateDir,
   onBatch,
+  onConsumer = () => false,
   host = "127.0.0.1",
   port = 0,
 }) {
@@ -59,7 +61,7 @@ export async function startHarness({
     // The bridge is JavaScript: the Worker's python_workers flag does not apply to it.
     compatibilityDate,
     ...picked,
-    serviceBindings: { CALLBACK: (request) => consumerCallback(request, onBatch) },
+    serviceBindings: { CALLBACK: (request) => consumerCallback(request, onBatch, onConsumer) },
     // wrangler's layout: `wrangler d1 migrations apply DB --local --persist-to STATE`
     // writes the very database this Miniflare then serves.
     defaultPersistRoot: path.join(stateDir, "v3"),
@@ -78,7 +80,11 @@ export async function startHarness({
   return { mf, url: url.toString().replace(/\/$/, ""), options: picked };
 }
 
-async function consumerCallback(request, onBatch) {
+async function consumerCallback(request, onBatch, onConsumer) {
+  if (new URL(request.url).pathname === "/consumer") {
+    const { url } = await request.json();
+    return Response.json({ changed: Boolean(onConsumer(url)) });
+  }
   let outcome;
   try {
     outcome = await onBatch(await request.json());

@@ -222,6 +222,14 @@ class MiniflareHandle:
     def client(self) -> BridgeClient:
         return BridgeClient(self.url)
 
+    async def set_consumer(self, callback_url: str | None) -> None:
+        """Send delivered batches to another callback (None: nobody; they are retried)."""
+        client = self.client()
+        try:
+            await client.call("consumer.set", url=callback_url)
+        finally:
+            await client.aclose()
+
     def env(self, vars: dict[str, str] | None = None) -> Env:
         """An `Env` whose bindings all go to this Miniflare (one shared HTTP client)."""
         client = self.client()

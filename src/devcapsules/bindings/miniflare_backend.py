@@ -61,15 +61,8 @@ class MiniflareBackend:
 
     async def reset(self) -> None:
         """Empty every application table and KV key (between tests; schema stays)."""
-        assert self.env is not None and self.env.db is not None and self.env.kv is not None
-        exclude = " AND ".join(f"name NOT LIKE '{pattern}'" for pattern in _SYSTEM_TABLES)
-        tables = await self.env.db.prepare(
-            f"SELECT name FROM sqlite_master WHERE type = 'table' AND {exclude}"
-        ).raw()
-        statements = [self.env.db.prepare("PRAGMA defer_foreign_keys = ON")]
-        statements += [self.env.db.prepare(f'DELETE FROM "{name}"') for (name,) in tables]
-        await self.env.db.batch(statements)
-        await _delete_all_keys(self.env.kv)
+        assert self.env is not None
+        await reset_state(self.env)
 
     async def close(self) -> None:
         if self.env is not None and self.env.db is not None:
@@ -79,6 +72,19 @@ class MiniflareBackend:
         if self.server is not None:
             await self.server.close()
         self.env = self.handle = self.server = None
+
+
+async def reset_state(env: Env) -> None:
+    """Empty every application table (foreign keys deferred) and every KV key."""
+    assert env.db is not None and env.kv is not None
+    exclude = " AND ".join(f"name NOT LIKE '{pattern}'" for pattern in _SYSTEM_TABLES)
+    tables = await env.db.prepare(
+        f"SELECT name FROM sqlite_master WHERE type = 'table' AND {exclude}"
+    ).raw()
+    statements = [env.db.prepare("PRAGMA defer_foreign_keys = ON")]
+    statements += [env.db.prepare(f'DELETE FROM "{name}"') for (name,) in tables]
+    await env.db.batch(statements)
+    await _delete_all_keys(env.kv)
 
 
 async def _delete_all_keys(kv: MiniflareKV) -> None:
