@@ -6,6 +6,6 @@ from devcapsules.routing import Route
 
 
 def all_routes() -> list[Route]:
-    from devcapsules.routes import auth, health
+    from devcapsules.routes import auth, capsules, health
 
-    return [*health.routes, *auth.routes]
+    return [*health.routes, *auth.routes, *capsules.routes]

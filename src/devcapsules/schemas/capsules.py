@@ -1,0 +1,289 @@
+"""Request and response models of /api/v1/capsules, with a limit on every string and list.
+
+Test cases come in the two kinds the executor runs (one kind per capsule):
+- function tests: `{"input": [positional args], "expected": any JSON, "description"?,
+  "hidden"?}`, called as `functionName(*input)`; compared by deep JSON equality with a
+  float tolerance (rel/abs 1e-9; `true` never equals `1`), see executor/matching.py;
+- I/O tests: `{"stdin": "...", "expectedOutput": "...", "description"?, "hidden"?}`;
+  compared after normalising line endings and dropping trailing whitespace per line and
+  trailing blank lines.
+
+The per-field limits keep a whole capsule well below D1's 2 MB row limit and below the
+1 MiB request body limit (bodies above that are a 413 before any parsing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from devcapsules.schemas import QueryModel, StrictModel
+from devcapsules.services.cursors import decode_cursor
+
+# Canonical language name -> accepted aliases. The executor discovers toolchains at run
+# time (subprocesses: impossible on the edge), so the API keeps its own static list; the
+# aliases mirror executor/languages.py. Unknown names are refused at write time.
+LANGUAGES: dict[str, tuple[str, ...]] = {
+    "python": ("python", "py", "python3"),
+    "javascript": ("javascript", "js", "node", "nodejs"),
+    "c": ("c", "gcc"),
+    "cpp": ("cpp", "c++", "g++", "cxx"),
+    "java": ("java",),
+    "rust": ("rust", "rs"),
+}
+_ALIASES = {alias: name for name, aliases in LANGUAGES.items() for alias in aliases}
+
+Difficulty = Literal["easy", "medium", "hard"]
+Visibility = Literal["private", "unlisted", "public"]
+Status = Literal["draft", "published", "archived"]
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 2_000
+PROBLEM_MAX = 50_000
+CODE_MAX = 64 * 1024
+TEST_CASES_MAX = 100  # the executor's max_test_cases per run
+TEST_TEXT_MAX = 64 * 1024  # stdin / expectedOutput, and each JSON input/expected
+TEST_CASES_TOTAL_MAX = 512 * 1024  # all test cases together, as JSON
+HINTS_MAX, HINT_MAX = 10, 1_000
+TAGS_MAX = 10
+_TAG = re.compile(r"^[a-z0-9][a-z0-9+#._-]{0,31}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")
+
+
+def normalise_language(value: str) -> str:
+    name = _ALIASES.get(value.strip().lower())
+    if name is None:
+        raise ValueError(f"unsupported language; choose one of {', '.join(LANGUAGES)}")
+    return name
+
+
+def json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+class FunctionTest(StrictModel):
+    input: list[Any] = Field(max_length=20, description="Positional arguments")
+    expected: Any = Field(description="Any JSON value; deep equality, floats within 1e-9")
+    description: str | None = Field(default=None, max_length=200)
+    hidden: bool = False
+
+    @field_validator("input", "expected")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        if json_size(value) > TEST_TEXT_MAX:
+            raise ValueError(f"must be at most {TEST_TEXT_MAX} bytes as JSON")
+        return value
+
+
+class IOTest(StrictModel):
+    stdin: str = Field(default="", max_length=TEST_TEXT_MAX)
+    expectedOutput: str = Field(max_length=TEST_TEXT_MAX)
+    description: str | None = Field(default=None, max_length=200)
+    hidden: bool = False
+
+
+def _test_kind(value: Any) -> str:
+    # No explicit tag in the JSON: a case is an I/O test when it has I/O fields.
+    if isinstance(value, dict):
+        return "io" if "expectedOutput" in value or "stdin" in value else "function"
+    return "io" if isinstance(value, IOTest) else "function"
+
+
+TestCase = Annotated[
+    Annotated[FunctionTest, Tag("function")] | Annotated[IOTest, Tag("io")],
+    Discriminator(_test_kind),
+]
+TEST_CASES = TypeAdapter(list[TestCase])
+
+
+def dump_test_case(case: FunctionTest | IOTest) -> dict[str, Any]:
+    """JSON shape of a case; `expected: null` is a real value, so only `description` drops."""
+    data = case.model_dump(mode="json")
+    if data.get("description") is None:
+        data.pop("description", None)
+    return data
+
+
+class CapsuleContent(StrictModel):
+    """Every field a client may write; shared by create and (merged) update validation."""
+
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    problem: str = Field(default="", max_length=PROBLEM_MAX, description="Markdown")
+    language: str = Field(max_length=20, examples=["python"])
+    difficulty: Difficulty = "medium"
+    starterCode: str = Field(default="", max_length=CODE_MAX)
+    solution: str = Field(default="", max_length=CODE_MAX, description="Private to the owner")
+    functionName: str | None = Field(default=None, max_length=64)
+    testCases: list[TestCase] = Field(default_factory=list, max_length=TEST_CASES_MAX)
+    hints: list[Annotated[str, Field(min_length=1, max_length=HINT_MAX)]] = Field(
+        default_factory=list, max_length=HINTS_MAX
+    )
+    tags: list[Annotated[str, Field(max_length=32)]] = Field(
+        default_factory=list, max_length=TAGS_MAX
+    )
+    visibility: Visibility = "private"
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return normalise_language(value)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("functionName")
+    @classmethod
+    def _function_name(cls, value: str | None) -> str | None:
+        if value is not None and not _IDENTIFIER.match(value):
+            raise ValueError("must be an identifier, e.g. two_sum")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        tags = list(dict.fromkeys(tag.strip().lower() for tag in value))
+        for tag in tags:
+            if not _TAG.match(tag):
+                raise ValueError(f"tag {tag!r}: lower-case letters, digits and + # . _ -")
+        return tags
+
+    @field_validator("testCases")
+    @classmethod
+    def _test_cases(cls, value: list, info: ValidationInfo) -> list:
+        # A field validator (functionName is declared above, so it is in `info.data`)
+        # keeps the error path at ["testCases"] instead of the model's root.
+        kinds = {type(case) for case in value}
+        if len(kinds) > 1:
+            raise ValueError("use one kind (function tests or I/O tests), not both")
+        if FunctionTest in kinds and info.data.get("functionName", "?") is None:
+            raise ValueError("function tests (input/expected) need functionName")
+        if json_size([dump_test_case(case) for case in value]) > TEST_CASES_TOTAL_MAX:
+            raise ValueError(f"at most {TEST_CASES_TOTAL_MAX} bytes of test cases in all")
+        return value
+
+
+class CapsuleCreate(CapsuleContent):
+    pass
+
+
+class CapsuleUpdate(StrictModel):
+    """PATCH: any subset of the content fields, plus status (draft/archived; publishing has
+    its own route because it runs the tests). `functionName: null` clears it."""
+
+    title: str | None = None
+    description: str | None = None
+    problem: str | None = None
+    language: str | None = None
+    difficulty: Difficulty | None = None
+    starterCode: str | None = None
+    solution: str | None = None
+    functionName: str | None = None
+    testCases: list[Any] | None = None
+    hints: list[Any] | None = None
+    tags: list[Any] | None = None
+    visibility: Visibility | None = None
+    status: Literal["draft", "archived"] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty_or_null(self) -> CapsuleUpdate:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        for name in self.model_fields_set - {"functionName"}:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the client sent (types are checked again on the merged capsule)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class CapsuleListQuery(QueryModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=20)
+    difficulty: Difficulty | None = None
+    tag: str | None = Field(default=None, max_length=32)
+    status: Status | None = None
+    visibility: Visibility | None = None
+    owner: Literal["me"] | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_language(value)
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)  # InvalidCursor is a ValueError: 422 on ["cursor"]
+        return value
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        return None if value is None else value.strip().lower()
+
+
+class TestCaseOut(BaseModel):
+    input: list[Any] | None = None
+    expected: Any = None
+    stdin: str | None = None
+    expectedOutput: str | None = None
+    description: str | None = None
+    hidden: bool = False
+
+
+class CapsuleOut(BaseModel):
+    id: str
+    ownerId: str
+    title: str
+    description: str
+    problem: str
+    language: str
+    difficulty: Difficulty
+    starterCode: str
+    solution: str | None = Field(default=None, description="Only in the owner's view")
+    functionName: str | None
+    testCases: list[TestCaseOut] = Field(description="Hidden cases only in the owner's view")
+    hiddenTestCount: int
+    hints: list[str]
+    tags: list[str]
+    visibility: Visibility
+    status: Status
+    source: Literal["manual", "generated"]
+    generationJobId: str | None
+    qualityScore: float | None
+    version: int
+    createdAt: str
+    updatedAt: str
+
+
+class CapsuleResponse(BaseModel):
+    success: Literal[True] = True
+    capsule: CapsuleOut
+
+
+class CapsuleListResponse(BaseModel):
+    success: Literal[True] = True
+    capsules: list[CapsuleOut]
+    nextCursor: str | None
