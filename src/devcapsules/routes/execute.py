@@ -1,0 +1,68 @@
+"""/api/v1/execute: run a program, run a test suite, list languages.
+
+Anonymous callers may run code (the seed's examples send no credentials) with the
+smallest limits; users and API keys with the `execute` scope get their plan's.
+"""
+
+from __future__ import annotations
+
+from devcapsules.context import Context
+from devcapsules.http import Request, Response, json_response
+from devcapsules.routing import Route
+from devcapsules.schemas import execution as schemas
+from devcapsules.services.execution import executor_for
+from devcapsules.services.execution.runs import run_program, run_suite
+
+PREFIX = "/api/v1/execute"
+TAGS = ("execute",)
+
+
+async def execute(request: Request, ctx: Context) -> Response:
+    result = await run_program(ctx, executor_for(ctx), request.data)
+    return json_response({"success": True, **result})
+
+
+async def execute_tests(request: Request, ctx: Context) -> Response:
+    result = await run_suite(ctx, executor_for(ctx), request.data)
+    return json_response({"success": True, **result})
+
+
+async def languages(request: Request, ctx: Context) -> Response:
+    listed = await executor_for(ctx).languages()
+    return json_response(
+        {"success": True, "languages": listed}, headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+_anyone = {"auth": "optional", "scopes": ["execute"], "tags": TAGS}
+
+routes = [
+    Route(
+        PREFIX,
+        execute,
+        ["POST"],
+        body=schemas.ExecuteRequest,
+        response=schemas.ExecuteResponse,
+        errors=(413, 422, 502, 503, 504),
+        summary="Run a program in a sandbox (limits capped by plan)",
+        **_anyone,
+    ),
+    Route(
+        f"{PREFIX}/tests",
+        execute_tests,
+        ["POST"],
+        body=schemas.RunTestsRequest,
+        response=schemas.RunTestsResponse,
+        errors=(404, 413, 422, 502, 503, 504),
+        summary="Run test cases (or a capsule's tests) against user code in one sandbox run",
+        **_anyone,
+    ),
+    Route(
+        f"{PREFIX}/languages",
+        languages,
+        ["GET"],
+        response=schemas.LanguagesResponse,
+        tags=TAGS,
+        summary="Languages, versions and aliases this deployment can run",
+    ),
+]

@@ -1,0 +1,121 @@
+"""Request and response models of /api/v1/execute (shared with the executor service).
+
+Field names follow the seed (`source_code`, `time_limit`, `userCode`, `testCases`,
+`functionName`); new fields are camelCase. `time_limit` is seconds and `memory_limit`
+megabytes, both capped by the caller's plan. Sizes are not limited here: an oversized
+source or stdin is a 413 with the plan's limit, not a validation error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from devcapsules.schemas import StrictModel
+
+Language = Field(min_length=1, max_length=32, examples=["python"])
+TimeLimit = Field(default=None, gt=0, le=3600, description="seconds; capped by plan")
+MemoryLimit = Field(default=None, gt=0, le=65536, description="MB; capped by plan")
+
+
+class ExecuteRequest(StrictModel):
+    source_code: str = Field(examples=["print('Hello World')"])
+    language: str = Language
+    time_limit: float | None = TimeLimit
+    memory_limit: int | None = MemoryLimit
+    stdin: str = ""
+
+
+class RunTestsRequest(StrictModel):
+    """Either `testCases` + `language` (+ `functionName` for function tests), or a
+    `capsuleId` whose stored tests (hidden ones included) are used."""
+
+    userCode: str
+    testCases: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=100)
+    language: str | None = Field(default=None, min_length=1, max_length=32)
+    functionName: str | None = Field(
+        default=None, max_length=100, pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*$"
+    )
+    capsuleId: str | None = Field(default=None, min_length=1, max_length=64)
+    time_limit: float | None = TimeLimit
+    memory_limit: int | None = MemoryLimit
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> RunTestsRequest:
+        if self.capsuleId is not None:
+            if self.testCases is not None or self.language is not None:
+                raise ValueError("with capsuleId, the capsule's own tests and language are used")
+        elif self.testCases is None or self.language is None:
+            raise ValueError("send testCases and language, or a capsuleId")
+        return self
+
+
+class Limits(BaseModel):
+    timeLimit: float
+    memoryLimit: int
+
+
+class ExecuteResponse(BaseModel):
+    success: Literal[True] = True
+    status: str
+    stdout: str
+    stderr: str
+    exitCode: int | None
+    signal: int | None
+    compileOutput: str
+    timeMs: int
+    memoryKb: int
+    stdoutTruncated: bool
+    stderrTruncated: bool
+    language: str
+    version: str
+    backend: str
+    limits: Limits
+    executionId: str
+
+
+class Summary(BaseModel):
+    passed: int
+    total: int
+    status: str
+
+
+class TestResult(BaseModel):
+    passed: bool
+    hidden: bool = False
+    actual: Any = None
+    expected: Any = None
+    error: str | None = None
+    timeMs: int = 0
+    stdout: str | None = None
+    stderr: str | None = None
+    description: str | None = None
+
+
+class RunTestsResponse(BaseModel):
+    success: Literal[True] = True
+    summary: Summary
+    results: list[TestResult]
+    compileOutput: str
+    error: str | None
+    timeMs: int
+    memoryKb: int
+    language: str
+    version: str
+    backend: str
+    limits: Limits
+    executionId: str
+    capsuleId: str | None = None
+
+
+class LanguageOut(BaseModel):
+    language: str
+    version: str
+    aliases: list[str]
+    backend: str
+
+
+class LanguagesResponse(BaseModel):
+    success: Literal[True] = True
+    languages: list[LanguageOut]

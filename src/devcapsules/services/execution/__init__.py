@@ -1,0 +1,24 @@
+"""Code execution for the API: the `Executor` interface, its backends and the hybrid.
+
+- `base.Executor`: execute / run_tests / languages, results in the public shape.
+- Backends: `LocalExecutor` (the sandbox library in-process; imported lazily, never on the
+  edge), `RemoteExecutor` (our executor service over HTTP with `AWS_EXECUTOR_API_KEY`),
+  `PistonExecutor` (a Piston v2 server, for languages we do not run ourselves).
+- `hybrid`: the language -> backend table from vars, and `executor_for(ctx)`.
+- `limits`: per-plan maximums; `runs`: what the routes do; `records`: the executions table.
+
+Importing this package imports no backend: each is loaded when first chosen.
+"""
+
+from devcapsules.services.execution.base import Executor
+from devcapsules.services.execution.hybrid import ExecutorConfig, HybridExecutor, executor_for
+from devcapsules.services.execution.limits import PLAN_LIMITS, limits_for
+
+__all__ = [
+    "PLAN_LIMITS",
+    "Executor",
+    "ExecutorConfig",
+    "HybridExecutor",
+    "executor_for",
+    "limits_for",
+]

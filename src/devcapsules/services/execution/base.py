@@ -1,0 +1,83 @@
+"""The `Executor` interface every backend implements, and the shapes it returns.
+
+Results are plain dicts in the public camelCase shape, so a backend's answer can go
+straight into a response and the remote backend is a pass-through:
+- execute   -> {status, stdout, stderr, exitCode, signal, compileOutput, timeMs, memoryKb,
+                stdoutTruncated, stderrTruncated, language, version}
+- run_tests -> {summary: {passed, total, status}, results: [per test], compileOutput,
+                error, timeMs, memoryKb, language, version}
+- languages -> [{language, version, aliases}]
+Client mistakes are raised as `HTTPError` (422, 413); an executor that cannot serve is a
+503 (with `Retry-After` when it is only busy), a broken one a 502, a slow one a 504.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from devcapsules.http import HTTPError
+from devcapsules.services.execution.limits import RunLimits
+
+# Enough aliases to route requests by language before any backend is asked; each
+# backend still resolves names itself (the local sandbox and Piston know more).
+LANGUAGE_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "js": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
+    "c++": "cpp",
+    "g++": "cpp",
+    "cxx": "cpp",
+    "gcc": "c",
+    "rs": "rust",
+    "golang": "go",
+    "ts": "typescript",
+    "rb": "ruby",
+    "cs": "csharp",
+    "c#": "csharp",
+    "kt": "kotlin",
+}
+
+
+def canonical_language(name: str) -> str:
+    wanted = name.strip().lower()
+    return LANGUAGE_ALIASES.get(wanted, wanted)
+
+
+class Executor(Protocol):
+    name: str
+
+    async def execute(
+        self, source_code: str, language: str, *, stdin: str, limits: RunLimits
+    ) -> dict[str, Any]: ...
+
+    async def run_tests(
+        self,
+        user_code: str,
+        test_cases: list[dict[str, Any]],
+        language: str,
+        function_name: str | None,
+        *,
+        limits: RunLimits,
+    ) -> dict[str, Any]: ...
+
+    async def languages(self) -> list[dict[str, Any]]: ...
+
+
+def unsupported_language(name: str, supported: list[str]) -> HTTPError:
+    return HTTPError(
+        422,
+        "unsupported_language",
+        f"Unsupported language {name!r}; supported: {', '.join(supported)}",
+        details={"language": name, "supported": supported},
+    )
+
+
+def invalid_test_cases(message: str) -> HTTPError:
+    return HTTPError(422, "invalid_test_cases", message)
+
+
+def unavailable(code: str, message: str, retry_after_s: int | None = None) -> HTTPError:
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
+    return HTTPError(503, code, message, headers=headers)

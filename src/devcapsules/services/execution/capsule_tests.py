@@ -1,0 +1,36 @@
+"""The test suite of a capsule, for `POST /execute/tests` with `capsuleId`.
+
+Whoever may read a capsule (services/capsule_access.can_read: its owner, or anyone for a
+published public/unlisted one) may run its tests, hidden ones included; the hidden
+expectations go to the executor only and never into the response. Anything else is a
+404, exactly like a missing capsule, so existence is not revealed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from devcapsules.context import Context
+from devcapsules.http import HTTPError
+from devcapsules.services import capsule_access, capsules
+
+
+@dataclass(frozen=True)
+class CapsuleSuite:
+    capsule_id: str
+    language: str
+    function_name: str | None
+    test_cases: list[dict[str, Any]]
+
+
+async def load_capsule_suite(ctx: Context, capsule_id: str) -> CapsuleSuite:
+    capsule = await capsules.get(ctx.env.db, capsule_id)
+    who = capsule_access.audience(ctx.principal)
+    if capsule is None or not capsule_access.can_read(who, capsule):
+        raise HTTPError(404, "not_found", "No such capsule")
+    if not capsule.test_cases:
+        raise HTTPError(422, "capsule_has_no_tests", f"Capsule {capsule_id} has no test cases")
+    return CapsuleSuite(
+        capsule.id, capsule.language, capsule.function_name, list(capsule.test_cases)
+    )

@@ -1,0 +1,219 @@
+"""The hybrid: which backend runs which language, from configuration.
+
+Vars (wrangler.toml [vars] / secrets on the edge, `.dev.vars` or the environment locally):
+- `EXECUTOR_BACKEND_DEFAULT`  local | remote | piston. Default: `remote` in staging and
+  production and wherever no sandbox can run (the Worker), else `local`.
+- `EXECUTOR_ROUTES`           per-language overrides, e.g. "java=piston,rust=piston".
+- `EXECUTOR_URL`              our executor service (`devcapsules executor serve`).
+- `AWS_EXECUTOR_API_KEY`      its bearer key (a secret; the seed's name).
+- `EXECUTOR_TIMEOUT_S`        optional HTTP timeout towards it (default: from the limits).
+- `PISTON_URL`, `PISTON_API_KEY`  a Piston v2 server (key optional).
+A configuration that cannot work (unknown backend, `remote` without `EXECUTOR_URL`) is
+refused when first read, as a 500 `configuration_error` that names the variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from devcapsules.context import Context
+from devcapsules.http import HTTPError
+from devcapsules.logs import Logger
+from devcapsules.services.execution.base import Executor, canonical_language
+from devcapsules.services.execution.limits import RunLimits
+
+BACKENDS = ("local", "remote", "piston")
+_VARS = (
+    "ENVIRONMENT",
+    "EXECUTOR_BACKEND_DEFAULT",
+    "EXECUTOR_ROUTES",
+    "EXECUTOR_URL",
+    "AWS_EXECUTOR_API_KEY",
+    "EXECUTOR_TIMEOUT_S",
+    "PISTON_URL",
+    "PISTON_API_KEY",
+)
+
+
+class ExecutorConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    default: str
+    routes: Mapping[str, str] = field(default_factory=dict)
+    executor_url: str | None = None
+    executor_key: str | None = None
+    executor_timeout_s: float | None = None
+    piston_url: str | None = None
+    piston_key: str | None = None
+
+    def backend_for(self, language: str) -> str:
+        return self.routes.get(canonical_language(language), self.default)
+
+    @classmethod
+    def from_vars(cls, values: Mapping[str, str]) -> ExecutorConfig:
+        return _parse(tuple((name, values.get(name) or "") for name in _VARS))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(items: tuple[tuple[str, str], ...]) -> ExecutorConfig:
+    # Cached on the relevant vars: parsed once per isolate, not per request.
+    values = dict(items)
+    default = values["EXECUTOR_BACKEND_DEFAULT"].strip().lower() or default_backend(
+        values["ENVIRONMENT"]
+    )
+    config = ExecutorConfig(
+        default=_backend(default, "EXECUTOR_BACKEND_DEFAULT"),
+        routes=parse_routes(values["EXECUTOR_ROUTES"]),
+        executor_url=values["EXECUTOR_URL"].strip() or None,
+        executor_key=values["AWS_EXECUTOR_API_KEY"] or None,
+        executor_timeout_s=_timeout(values["EXECUTOR_TIMEOUT_S"]),
+        piston_url=values["PISTON_URL"].strip() or None,
+        piston_key=values["PISTON_API_KEY"] or None,
+    )
+    used = {config.default, *config.routes.values()}
+    if "remote" in used and not config.executor_url:
+        raise ExecutorConfigError("EXECUTOR_URL is required for the remote executor backend")
+    if "piston" in used and not config.piston_url:
+        raise ExecutorConfigError("PISTON_URL is required for the piston executor backend")
+    return config
+
+
+def default_backend(environment: str) -> str:
+    """`remote` on the deployed Worker or wherever untrusted code cannot be sandboxed."""
+    if environment.strip().lower() in ("staging", "production") or not sandbox_possible():
+        return "remote"
+    return "local"
+
+
+def sandbox_possible() -> bool:
+    if sys.platform == "emscripten":  # Pyodide: the Worker has no processes at all
+        return False
+    return bool(shutil.which("bwrap") or shutil.which("unshare"))
+
+
+def parse_routes(raw: str) -> dict[str, str]:
+    routes: dict[str, str] = {}
+    for entry in raw.split(","):
+        if not entry.strip():
+            continue
+        language, sep, backend = entry.partition("=")
+        if not sep or not language.strip():
+            raise ExecutorConfigError(
+                f"EXECUTOR_ROUTES entry {entry.strip()!r} is not lang=backend"
+            )
+        routes[canonical_language(language)] = _backend(backend, "EXECUTOR_ROUTES")
+    return routes
+
+
+def _backend(name: str, variable: str) -> str:
+    name = name.strip().lower()
+    if name not in BACKENDS:
+        raise ExecutorConfigError(f"{variable}: unknown backend {name!r}; use one of {BACKENDS}")
+    return name
+
+
+def _timeout(raw: str) -> float | None:
+    if not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ExecutorConfigError(f"EXECUTOR_TIMEOUT_S must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ExecutorConfigError("EXECUTOR_TIMEOUT_S must be positive")
+    return value
+
+
+class HybridExecutor:
+    """Dispatches each call to the backend the routing table names for its language."""
+
+    name = "hybrid"
+
+    def __init__(self, config: ExecutorConfig, logger: Logger | None = None):
+        self.config = config
+        self.logger = logger or Logger()
+        self._backends: dict[str, Executor] = {}
+
+    def backend(self, name: str) -> Executor:
+        if name not in self._backends:
+            self._backends[name] = make_backend(name, self.config, self.logger)
+        return self._backends[name]
+
+    def for_language(self, language: str) -> Executor:
+        return self.backend(self.config.backend_for(language))
+
+    async def execute(
+        self, source_code: str, language: str, *, stdin: str, limits: RunLimits
+    ) -> dict[str, Any]:
+        backend = self.for_language(language)
+        return await backend.execute(source_code, language, stdin=stdin, limits=limits)
+
+    async def run_tests(
+        self,
+        user_code: str,
+        test_cases: list[dict[str, Any]],
+        language: str,
+        function_name: str | None,
+        *,
+        limits: RunLimits,
+    ) -> dict[str, Any]:
+        backend = self.for_language(language)
+        return await backend.run_tests(
+            user_code, test_cases, language, function_name, limits=limits
+        )
+
+    async def languages(self) -> list[dict[str, Any]]:
+        """Each language once, from the backend that would run it; a backend that cannot
+        answer is logged and left out rather than failing the whole list."""
+        listed: dict[str, dict[str, Any]] = {}
+        for name in dict.fromkeys([self.config.default, *self.config.routes.values()]):
+            try:
+                found = await self.backend(name).languages()
+            except HTTPError as exc:
+                self.logger.warn("executor_languages_unavailable", backend=name, code=exc.code)
+                continue
+            for item in found:
+                language = canonical_language(str(item.get("language", "")))
+                if language and self.config.backend_for(language) == name:
+                    listed.setdefault(language, {**item, "backend": name})
+        return sorted(listed.values(), key=lambda item: item["language"])
+
+
+def make_backend(name: str, config: ExecutorConfig, logger: Logger) -> Executor:
+    if name == "local":
+        from devcapsules.services.execution.local import LocalExecutor
+
+        return LocalExecutor()
+    if name == "remote":
+        from devcapsules.services.execution.remote import RemoteExecutor
+
+        assert config.executor_url is not None  # checked when the config was parsed
+        return RemoteExecutor(
+            config.executor_url, config.executor_key, config.executor_timeout_s, logger
+        )
+    from devcapsules.services.execution.piston import PistonExecutor
+
+    assert config.piston_url is not None
+    only = None
+    if config.default != "piston":
+        only = frozenset(lang for lang, backend in config.routes.items() if backend == "piston")
+    return PistonExecutor(config.piston_url, config.piston_key, only, logger)
+
+
+def executor_for(ctx: Context) -> HybridExecutor:
+    try:
+        config = ExecutorConfig.from_vars(ctx.settings.extra or ctx.env.vars)
+    except ExecutorConfigError as exc:
+        ctx.logger.error("executor_configuration_error", message=str(exc))
+        raise HTTPError(
+            500, "configuration_error", f"Code execution misconfigured: {exc}"
+        ) from None
+    return HybridExecutor(config, ctx.logger)

@@ -1,0 +1,140 @@
+"""`LocalExecutor`: the sandbox library in this process (`devcapsules dev`, tests, and the
+executor service). The library is imported on first use only: the Worker never loads
+this module's subprocess machinery, and neither does anything that merely imports routes.
+
+The library is asyncio-native (subprocesses awaited on the loop); only toolchain discovery
+is blocking (it probes compilers once), so it runs in a thread the first time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from devcapsules.http import HTTPError
+from devcapsules.services.execution.base import (
+    invalid_test_cases,
+    unavailable,
+    unsupported_language,
+)
+from devcapsules.services.execution.limits import RunLimits
+
+
+class LocalExecutor:
+    name = "local"
+
+    async def execute(
+        self, source_code: str, language: str, *, stdin: str, limits: RunLimits
+    ) -> dict[str, Any]:
+        lib = await _library()
+        with library_errors():
+            result = await lib.execute(
+                source_code,
+                language,
+                stdin=stdin,
+                time_limit_s=limits.time_limit_s,
+                memory_limit_mb=limits.memory_limit_mb,
+                limits=_library_limits(lib, limits),
+            )
+        return execution_dict(result)
+
+    async def run_tests(
+        self,
+        user_code: str,
+        test_cases: list[dict[str, Any]],
+        language: str,
+        function_name: str | None,
+        *,
+        limits: RunLimits,
+    ) -> dict[str, Any]:
+        lib = await _library()
+        with library_errors():
+            result = await lib.run_tests(
+                user_code,
+                test_cases,
+                language,
+                function_name,
+                time_limit_s=limits.time_limit_s,
+                memory_limit_mb=limits.memory_limit_mb,
+                limits=_library_limits(lib, limits),
+            )
+        return suite_dict(result)
+
+    async def languages(self) -> list[dict[str, Any]]:
+        lib = await _library()
+        return [
+            {"language": lang.name, "version": lang.version, "aliases": list(lang.aliases)}
+            for lang in lib.available_languages()
+        ]
+
+
+async def _library() -> Any:
+    from devcapsules import executor
+
+    # Discovery probes every compiler once (javac alone ~0.5 s): keep it off the loop.
+    await asyncio.to_thread(executor.available_languages)
+    return executor
+
+
+def _library_limits(lib: Any, limits: RunLimits) -> Any:
+    plan = limits.plan
+    return lib.Limits(
+        default_time_limit_s=plan.default_time_limit_s,
+        max_time_limit_s=plan.max_time_limit_s,
+        default_memory_limit_mb=plan.default_memory_limit_mb,
+        max_memory_limit_mb=plan.max_memory_limit_mb,
+        max_test_cases=plan.max_test_cases,
+        max_source_bytes=plan.max_source_bytes,
+        max_stdin_bytes=plan.max_stdin_bytes,
+    )
+
+
+@contextlib.contextmanager
+def library_errors() -> Iterator[None]:
+    """The library's exceptions -> the HTTP errors its docstring promises."""
+    from devcapsules import executor as lib
+
+    try:
+        yield
+    except lib.UnknownLanguage as exc:
+        raise unsupported_language(exc.name, exc.supported) from None
+    except lib.InvalidTestCases as exc:
+        raise invalid_test_cases(str(exc)) from None
+    except lib.SourceTooLarge as exc:
+        raise HTTPError(413, "source_too_large", str(exc)) from None
+    except lib.StdinTooLarge as exc:
+        raise HTTPError(413, "stdin_too_large", str(exc)) from None
+    except lib.SandboxUnavailable as exc:
+        raise unavailable("sandbox_unavailable", str(exc)) from None
+
+
+def execution_dict(result: Any) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "exitCode": result.exit_code,
+        "signal": result.signal,
+        "compileOutput": result.compile_output,
+        "timeMs": result.time_ms,
+        "memoryKb": result.memory_kb,
+        "stdoutTruncated": result.stdout_truncated,
+        "stderrTruncated": result.stderr_truncated,
+        "language": result.language,
+        "version": result.version,
+    }
+
+
+def suite_dict(result: Any) -> dict[str, Any]:
+    return {
+        "summary": {"passed": result.passed, "total": result.total, "status": result.status},
+        "results": [test.as_dict() for test in result.tests],
+        "compileOutput": result.compile_output,
+        "error": result.error,
+        "timeMs": result.time_ms,
+        "memoryKb": result.memory_kb,
+        "language": result.language,
+        "version": result.version,
+    }

@@ -1,0 +1,282 @@
+"""`PistonExecutor`: a Piston v2 server for languages our executor lacks.
+
+Piston v2 (docs/api-v2.md of engineer-man/piston): `GET {base}/api/v2/runtimes` lists
+`[{language, version, aliases, runtime?}]`; `POST {base}/api/v2/execute` takes
+`{language, version, files: [{name?, content}], stdin, args, run_timeout,
+compile_timeout (ms), run_memory_limit, compile_memory_limit (bytes)}` and answers
+`{language, version, run: {stdout, stderr, output, code, signal, ...}, compile?: {...}}`;
+newer servers add `run.status` ("TO" timed out, "OL"/"EL" output limit, "SG" signal,
+"RE" runtime error, "XX" internal), `wall_time` (ms) and `memory` (bytes).
+
+What Piston cannot do: run N test cases in one sandbox, or function tests (our harnesses
+live in our sandbox). Here I/O tests run one Piston request per case, compared on this
+side with the same rules as the sandbox library (`devcapsules.executor.matching`, whose
+import would pull the sandbox into the Worker, hence the few lines below); function tests
+are refused with a 422 that says to use stdin/expectedOutput.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from devcapsules.http import HTTPError
+from devcapsules.logs import Logger
+from devcapsules.services.execution.base import (
+    invalid_test_cases,
+    unavailable,
+    unsupported_language,
+)
+from devcapsules.services.execution.limits import RunLimits
+
+MAX_OUTPUT_CHARS = 64 * 1024  # per stream, like our own sandbox
+COMPILE_TIMEOUT_MS = 10_000
+SIGNALS = {"SIGABRT": 6, "SIGBUS": 7, "SIGFPE": 8, "SIGKILL": 9, "SIGSEGV": 11, "SIGTERM": 15}
+SIGXCPU = 24
+
+
+class PistonExecutor:
+    name = "piston"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        languages: frozenset[str] | None = None,
+        logger: Logger | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.only = languages  # when Piston serves only some languages (the routing table)
+        self.logger = logger or Logger()
+
+    async def execute(
+        self, source_code: str, language: str, *, stdin: str, limits: RunLimits
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        answer = await self._post_execute(source_code, language, stdin, limits)
+        return to_execution(answer, limits, elapsed_ms(started))
+
+    async def run_tests(
+        self,
+        user_code: str,
+        test_cases: list[dict[str, Any]],
+        language: str,
+        function_name: str | None,
+        *,
+        limits: RunLimits,
+    ) -> dict[str, Any]:
+        cases = [_io_case(i, case) for i, case in enumerate(test_cases)]
+        started = time.perf_counter()
+        results, last = [], {}
+        for case in cases:
+            last = await self.execute(user_code, language, stdin=case["stdin"], limits=limits)
+            if last["status"] == "compile_error":
+                return _compile_failure(last, len(cases))
+            results.append(_case_result(case, last))
+        passed = sum(result["passed"] for result in results)
+        status = "passed" if passed == len(cases) else "failed"
+        return {
+            "summary": {"passed": passed, "total": len(cases), "status": status},
+            "results": results,
+            "compileOutput": last.get("compileOutput", ""),
+            "error": None,
+            "timeMs": elapsed_ms(started),
+            "memoryKb": last.get("memoryKb", 0),
+            "language": last.get("language", language),
+            "version": last.get("version", ""),
+        }
+
+    async def languages(self) -> list[dict[str, Any]]:
+        runtimes = await self._request("GET", "/api/v2/runtimes", None)
+        listed = [
+            {
+                "language": item.get("language"),
+                "version": item.get("version"),
+                "aliases": list(item.get("aliases") or []),
+            }
+            for item in runtimes or []
+            if isinstance(item, dict)
+        ]
+        if self.only is None:
+            return listed
+        return [item for item in listed if item["language"] in self.only]
+
+    async def _post_execute(
+        self, source_code: str, language: str, stdin: str, limits: RunLimits
+    ) -> dict[str, Any]:
+        body = {
+            "language": language,
+            "version": "*",  # a SemVer selector: the newest installed runtime
+            "files": [{"content": source_code}],
+            "stdin": stdin,
+            "args": [],
+            "run_timeout": int(limits.time_limit_s * 1000),
+            "compile_timeout": COMPILE_TIMEOUT_MS,
+            "run_memory_limit": limits.memory_limit_mb * 1024 * 1024,
+        }
+        try:
+            return await self._request("POST", "/api/v2/execute", body)
+        except _PistonRefused as refused:
+            if "runtime" in refused.message.lower():
+                supported = sorted({item["language"] for item in await self.languages()})
+                raise unsupported_language(language, supported) from None
+            raise HTTPError(422, "piston_refused", refused.message) from None
+
+    async def _request(self, method: str, path: str, body: Any) -> Any:
+        import httpx
+
+        headers = {"Authorization": self.api_key} if self.api_key else {}
+        try:
+            async with httpx.AsyncClient(timeout=60.0) as client:
+                response = await client.request(
+                    method, self.base_url + path, json=body, headers=headers
+                )
+        except httpx.TimeoutException:
+            raise HTTPError(504, "executor_timeout", "Piston did not answer in time") from None
+        except httpx.HTTPError as exc:
+            self.logger.warn("piston_unreachable", url=self.base_url, error=str(exc))
+            raise unavailable("executor_unavailable", "Piston cannot be reached") from None
+        return _piston_answer(response, self.logger)
+
+
+class _PistonRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _piston_answer(response: Any, logger: Logger) -> Any:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.status_code == 200 and data is not None:
+        return data
+    message = data.get("message") if isinstance(data, dict) else None
+    if response.status_code == 400 and isinstance(message, str):
+        raise _PistonRefused(message)
+    if response.status_code == 429:
+        raise unavailable("executor_busy", "Piston is rate limiting us", retry_after_s=1)
+    logger.error("piston_error", status=response.status_code, message=message)
+    raise HTTPError(502, "executor_error", "Piston failed to answer properly")
+
+
+def to_execution(answer: dict[str, Any], limits: RunLimits, wall_ms: int) -> dict[str, Any]:
+    """A Piston answer in our execution shape, with our status vocabulary."""
+    compiled = answer.get("compile") or {}
+    run = answer.get("run") or {}
+    base = {"language": answer.get("language", ""), "version": answer.get("version", "")}
+    compile_output = str(compiled.get("output") or "")
+    if compiled and (compiled.get("code") not in (0, None) or compiled.get("signal")):
+        return {**_empty_run(), **base, "status": "compile_error", "compileOutput": compile_output}
+    stdout, stdout_cut = _cap(run.get("stdout"))
+    stderr, stderr_cut = _cap(run.get("stderr"))
+    signal = SIGNALS.get(run.get("signal") or "")
+    memory = run.get("memory")
+    return {
+        **base,
+        "status": _status(run, signal, limits),
+        "stdout": stdout,
+        "stderr": stderr,
+        "exitCode": run.get("code"),
+        "signal": signal,
+        "compileOutput": compile_output,
+        "timeMs": int(run.get("wall_time") or wall_ms),
+        "memoryKb": int(memory) // 1024 if isinstance(memory, int) else 0,
+        "stdoutTruncated": stdout_cut,
+        "stderrTruncated": stderr_cut,
+    }
+
+
+def _status(run: dict[str, Any], signal: int | None, limits: RunLimits) -> str:
+    marker = run.get("status")
+    if marker in ("OL", "EL"):
+        return "output_limit_exceeded"
+    if marker == "TO" or run.get("signal") == "SIGXCPU":
+        return "time_limit_exceeded"
+    if marker == "XX":
+        return "internal_error"
+    # Older servers only say SIGKILL: at the deadline that was the timeout.
+    wall = run.get("wall_time")
+    if signal == SIGNALS["SIGKILL"] and (wall is None or wall >= limits.time_limit_s * 1000):
+        return "time_limit_exceeded"
+    if run.get("code") not in (0, None) or signal is not None:
+        return "runtime_error"
+    return "ok"
+
+
+def _empty_run() -> dict[str, Any]:
+    return {
+        "stdout": "",
+        "stderr": "",
+        "exitCode": None,
+        "signal": None,
+        "timeMs": 0,
+        "memoryKb": 0,
+        "stdoutTruncated": False,
+        "stderrTruncated": False,
+    }
+
+
+def _cap(text: Any) -> tuple[str, bool]:
+    text = "" if text is None else str(text)
+    return (text[:MAX_OUTPUT_CHARS], True) if len(text) > MAX_OUTPUT_CHARS else (text, False)
+
+
+def _io_case(index: int, case: dict[str, Any]) -> dict[str, Any]:
+    if "expectedOutput" not in case:
+        raise invalid_test_cases(
+            "function tests need our own executor; for this language use stdin/expectedOutput"
+        )
+    stdin, expected = case.get("stdin", ""), case["expectedOutput"]
+    if not isinstance(stdin, str) or not isinstance(expected, str):
+        raise invalid_test_cases(f"testCases[{index}]: stdin/expectedOutput must be strings")
+    return {**case, "stdin": stdin, "hidden": bool(case.get("hidden", False))}
+
+
+def _case_result(case: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    error = None if run["status"] == "ok" else run["status"].replace("_", " ")
+    passed = error is None and output_equal(run["stdout"], case["expectedOutput"])
+    if case["hidden"]:
+        return {"passed": passed, "hidden": True, "error": error, "timeMs": run["timeMs"]}
+    return {
+        "passed": passed,
+        "actual": run["stdout"],
+        "expected": case["expectedOutput"],
+        "error": error,
+        "timeMs": run["timeMs"],
+        "stdout": run["stdout"],
+        "stderr": run["stderr"],
+        "description": case.get("description"),
+    }
+
+
+def _compile_failure(run: dict[str, Any], total: int) -> dict[str, Any]:
+    return {
+        "summary": {"passed": 0, "total": total, "status": "compile_error"},
+        "results": [],
+        "compileOutput": run["compileOutput"],
+        "error": None,
+        "timeMs": 0,
+        "memoryKb": 0,
+        "language": run["language"],
+        "version": run["version"],
+    }
+
+
+def normalise_output(text: str) -> str:
+    """Same rule as devcapsules.executor.matching (tests check they agree)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = [line.rstrip(" \t\f\v") for line in lines]
+    while lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines)
+
+
+def output_equal(actual: str, expected: str) -> bool:
+    return normalise_output(actual) == normalise_output(expected)
+
+
+def elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

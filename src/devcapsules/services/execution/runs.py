@@ -1,0 +1,67 @@
+"""What `/execute` and `/execute/tests` do, whichever backend runs the code: cap limits
+by plan, refuse oversized input, dispatch, and record the execution without waiting."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from devcapsules.context import Context
+from devcapsules.schemas.execution import ExecuteRequest, RunTestsRequest
+from devcapsules.services.execution.base import Executor
+from devcapsules.services.execution.capsule_tests import load_capsule_suite
+from devcapsules.services.execution.limits import limits_for
+from devcapsules.services.execution.records import ExecutionRecord, record_later
+
+
+async def run_program(ctx: Context, executor: Executor, body: ExecuteRequest) -> dict[str, Any]:
+    limits = limits_for(ctx.principal).effective(body.time_limit, body.memory_limit)
+    limits.check_sizes(body.source_code, body.stdin)
+    backend = _backend_name(executor, body.language)
+    started = time.perf_counter()
+    result = await executor.execute(
+        body.source_code, body.language, stdin=body.stdin, limits=limits
+    )
+    record = ExecutionRecord(
+        "run", result.get("language") or body.language, result["status"], _ms(started)
+    )
+    execution_id = record_later(ctx, record)
+    return {**result, "backend": backend, "limits": limits.public(), "executionId": execution_id}
+
+
+async def run_suite(ctx: Context, executor: Executor, body: RunTestsRequest) -> dict[str, Any]:
+    limits = limits_for(ctx.principal).effective(body.time_limit, body.memory_limit)
+    limits.check_sizes(body.userCode)
+    cases, language, function_name = body.testCases, body.language, body.functionName
+    if body.capsuleId is not None:
+        suite = await load_capsule_suite(ctx, body.capsuleId)
+        cases, language, function_name = suite.test_cases, suite.language, suite.function_name
+    assert cases is not None and language is not None  # the request model guarantees it
+    limits.check_test_count(len(cases))
+    backend = _backend_name(executor, language)
+    started = time.perf_counter()
+    result = await executor.run_tests(body.userCode, cases, language, function_name, limits=limits)
+    summary = result["summary"]
+    record = ExecutionRecord(
+        "tests",
+        result.get("language") or language,
+        summary["status"],
+        _ms(started),
+        capsule_id=body.capsuleId,
+        tests_passed=summary["passed"],
+        tests_total=summary["total"],
+    )
+    execution_id = record_later(ctx, record)
+    extra = {"backend": backend, "limits": limits.public(), "executionId": execution_id}
+    if body.capsuleId is not None:
+        extra["capsuleId"] = body.capsuleId
+    return {**result, **extra}
+
+
+def _backend_name(executor: Executor, language: str) -> str:
+    pick = getattr(executor, "for_language", None)
+    return pick(language).name if pick else executor.name
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
