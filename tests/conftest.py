@@ -101,6 +101,10 @@ def test_vars() -> dict[str, str]:
         # Fewer PBKDF2 rounds keep the suite fast; the format records the count, and
         # tests/auth checks the production default separately.
         "PBKDF2_ITERATIONS": "1000",
+        # The suite registers many users from one client IP (anonymous = free numbers):
+        # headroom here; tests/limits sets small limits explicitly. Production is untouched.
+        "PLAN_FREE_REQUESTS_PER_MINUTE": "100000",
+        "PLAN_FREE_REQUESTS_PER_DAY": "1000000",
     }
 
 

@@ -19,6 +19,7 @@ from devcapsules.middleware.body_limit import body_limit_middleware
 from devcapsules.middleware.cors import cors_middleware
 from devcapsules.middleware.errors import errors_middleware, render_http_error
 from devcapsules.middleware.logging import logging_middleware
+from devcapsules.middleware.rate_limit import rate_limit_middleware
 from devcapsules.middleware.request_id import new_request_id, request_id_middleware
 from devcapsules.routing import Route, Router
 from devcapsules.settings import Settings, SettingsError
@@ -27,7 +28,8 @@ QueueHandler = Callable[[MessageBatch, Context], "object"]
 
 
 def default_middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: request-id → logging → CORS → errors → body limit → authenticate.
+    """Outermost first: request-id → logging → CORS → errors → body limit → authenticate
+    → rate limit.
 
     CORS sits outside the error layer so that rendered errors carry CORS headers;
     it renders its own refusals. `App.handle` is the last safety net around all.
@@ -39,6 +41,8 @@ def default_middleware(settings: Settings) -> list[Middleware]:
         errors_middleware(),
         body_limit_middleware(settings.max_body_bytes),
         authenticate_middleware(),
+        # After authenticate: counts by principal and plan, else by client IP.
+        rate_limit_middleware(settings.limits),
     ]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from devcapsules import __version__
+from devcapsules.services import limits as plan_limits
 
 ENVIRONMENTS = ("development", "staging", "production")
 # A shorter HS256 key can be brute-forced offline from any token it signed.
@@ -32,6 +33,8 @@ class Settings:
     log_level: str = "info"
     # PBKDF2 rounds for new password hashes (at most 100,000: Web Crypto's cap on the edge).
     password_iterations: int = 100_000
+    # Plan table (requests/minute, requests/day, generations/day) with PLAN_* overrides.
+    limits: plan_limits.LimitsConfig = field(default_factory=plan_limits.LimitsConfig)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -51,8 +54,16 @@ class Settings:
             jwt_secret=values.get("JWT_SECRET") or None,
             log_level=values.get("LOG_LEVEL", "info").lower(),
             password_iterations=_bounded_int(values, "PBKDF2_ITERATIONS", 100_000, 1_000, 100_000),
+            limits=_plan_limits(values),
             extra=dict(values),
         )
+
+
+def _plan_limits(values: Mapping[str, str]) -> plan_limits.LimitsConfig:
+    try:
+        return plan_limits.from_vars(values)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _parse_origins(raw: str) -> tuple[str, ...]:

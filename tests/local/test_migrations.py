@@ -2,7 +2,12 @@ import sqlite3
 
 import pytest
 
-from devcapsules.local.migrations import MigrationError, apply_migrations, pending_migrations
+from devcapsules.local.migrations import (
+    MigrationError,
+    apply_migrations,
+    migration_files,
+    pending_migrations,
+)
 from tests.support.bindings import MIGRATIONS
 
 
@@ -13,7 +18,9 @@ def tables(connection):
 
 def test_initial_schema_creates_every_table():
     connection = sqlite3.connect(":memory:")
-    assert apply_migrations(connection, MIGRATIONS) == ["0001_initial_schema.sql"]
+    applied = apply_migrations(connection, MIGRATIONS)
+    assert applied[0] == "0001_initial_schema.sql"
+    assert applied == [path.name for path in migration_files(MIGRATIONS)]
     assert {
         "users",
         "refresh_tokens",
@@ -26,6 +33,7 @@ def test_initial_schema_creates_every_table():
         "analytics_daily",
         "analytics_sessions",
         "usage_counters",
+        "quota_charges",
         "d1_migrations",
     } <= tables(connection)
 
@@ -36,7 +44,7 @@ def test_migrations_are_idempotent():
     assert apply_migrations(connection, MIGRATIONS) == []
     assert pending_migrations(connection, MIGRATIONS) == []
     names = connection.execute("SELECT name FROM d1_migrations").fetchall()
-    assert names == [("0001_initial_schema.sql",)]
+    assert names == [(path.name,) for path in migration_files(MIGRATIONS)]
 
 
 def test_enum_check_constraints_hold():
