@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     set_plan.add_argument("plan", choices=PLANS)
     _state_dir_option(set_plan)
     set_plan.set_defaults(command_handler=_run_set_plan)
+
+    from devcapsules.executor_service.cli import add_commands as add_executor_commands
+
+    add_executor_commands(commands)
     return parser
 
 

@@ -1,0 +1,104 @@
+"""The service application: routes over a `LocalExecutor`, guarded by key and capacity."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from devcapsules.app import App
+from devcapsules.context import Context
+from devcapsules.executor_service.guards import Capacity, service_auth_middleware
+from devcapsules.http import HTTPError, Request, Response, json_response
+from devcapsules.logs import Logger
+from devcapsules.middleware.body_limit import body_limit_middleware
+from devcapsules.middleware.errors import errors_middleware
+from devcapsules.middleware.logging import logging_middleware
+from devcapsules.middleware.request_id import request_id_middleware
+from devcapsules.routing import Route
+from devcapsules.schemas import execution as schemas
+from devcapsules.services.execution.limits import SERVICE_LIMITS
+from devcapsules.services.execution.local import LocalExecutor
+from devcapsules.settings import Settings
+
+# Room for 100 test cases with sizeable inputs on top of a 256 KiB source.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    api_key: str | None  # None only with --insecure-no-auth
+    concurrency: int = os.cpu_count() or 1
+    queue_depth: int | None = None  # default: 4 x concurrency
+    retry_after_s: int = 1
+    log_level: str = "info"
+
+    @property
+    def effective_queue_depth(self) -> int:
+        return self.concurrency * 4 if self.queue_depth is None else self.queue_depth
+
+
+class ExecutorService:
+    def __init__(self, capacity: Capacity):
+        self.capacity = capacity
+        self.executor = LocalExecutor()
+
+    async def execute(self, request: Request, ctx: Context) -> Response:
+        body: schemas.ExecuteRequest = request.data
+        limits = SERVICE_LIMITS.effective(body.time_limit, body.memory_limit)
+        limits.check_sizes(body.source_code, body.stdin)
+        async with self.capacity.slot():
+            result = await self.executor.execute(
+                body.source_code, body.language, stdin=body.stdin, limits=limits
+            )
+        return json_response({"success": True, **result, "limits": limits.public()})
+
+    async def execute_tests(self, request: Request, ctx: Context) -> Response:
+        body: schemas.RunTestsRequest = request.data
+        if body.testCases is None or body.language is None:
+            raise HTTPError(422, "capsules_not_served", "Send testCases and language")
+        limits = SERVICE_LIMITS.effective(body.time_limit, body.memory_limit)
+        limits.check_sizes(body.userCode)
+        async with self.capacity.slot():
+            result = await self.executor.run_tests(
+                body.userCode, body.testCases, body.language, body.functionName, limits=limits
+            )
+        return json_response({"success": True, **result, "limits": limits.public()})
+
+    async def languages(self, request: Request, ctx: Context) -> Response:
+        return json_response({"success": True, "languages": await self.executor.languages()})
+
+    async def health(self, request: Request, ctx: Context) -> Response:
+        capacity = self.capacity
+        return json_response(
+            {
+                "success": True,
+                "status": "ok",
+                "running": capacity.running,
+                "queued": capacity.admitted - capacity.running,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    def routes(self) -> list[Route]:
+        prefix = "/api/v1/execute"
+        return [
+            Route(prefix, self.execute, ["POST"], body=schemas.ExecuteRequest),
+            Route(f"{prefix}/tests", self.execute_tests, ["POST"], body=schemas.RunTestsRequest),
+            Route(f"{prefix}/languages", self.languages, ["GET"]),
+            Route("/health", self.health, ["GET"]),
+        ]
+
+
+def build_service_app(config: ServiceConfig, logger: Logger | None = None) -> App:
+    settings = Settings(max_body_bytes=MAX_BODY_BYTES, log_level=config.log_level)
+    capacity = Capacity(config.concurrency, config.effective_queue_depth, config.retry_after_s)
+    service = ExecutorService(capacity)
+    middleware = [
+        request_id_middleware(),
+        logging_middleware(),
+        errors_middleware(),
+        body_limit_middleware(MAX_BODY_BYTES),
+        service_auth_middleware(config.api_key),
+    ]
+    app = App(settings, service.routes(), middleware=middleware, logger=logger)
+    return app

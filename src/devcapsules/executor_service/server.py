@@ -1,0 +1,60 @@
+"""`devcapsules executor serve`: the service under uvicorn, logging JSON lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from devcapsules.bindings.env import Env
+from devcapsules.executor_service.app import ServiceConfig, build_service_app
+from devcapsules.local.asgi import AsgiAdapter
+from devcapsules.logs import Logger
+
+
+def make_asgi(config: ServiceConfig, logger: Logger | None = None) -> AsgiAdapter:
+    app = build_service_app(config, logger)
+    return AsgiAdapter(app, Env())
+
+
+async def announce(config: ServiceConfig, logger: Logger, url: str) -> None:
+    """Discover toolchains before the first request, and say what this host can run."""
+    from devcapsules.services.execution.hybrid import sandbox_possible
+    from devcapsules.services.execution.local import LocalExecutor
+
+    languages = [item["language"] for item in await LocalExecutor().languages()]
+    logger.info(
+        "executor_service_started",
+        url=url,
+        concurrency=config.concurrency,
+        queueDepth=config.effective_queue_depth,
+        languages=languages,
+        authentication=config.api_key is not None,
+    )
+    if not sandbox_possible():
+        logger.error("sandbox_unavailable", message="install bubblewrap (bwrap) to run code")
+    if config.api_key is None:
+        logger.warn("insecure_no_auth", message="anyone who can reach this port can run code")
+
+
+async def serve(config: ServiceConfig, host: str, port: int) -> None:
+    import uvicorn
+
+    logger = Logger(level=config.log_level)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            make_asgi(config, logger),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            server_header=False,
+        )
+    )
+    await announce(config, logger, f"http://{host}:{port}")
+    await server.serve()
+
+
+def run(config: ServiceConfig, host: str, port: int) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config, host, port))
