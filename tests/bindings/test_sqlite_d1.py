@@ -53,8 +53,15 @@ def test_null_and_booleans_bind_like_d1(db):
 
 
 def test_integers_beyond_the_safe_range_are_refused(db):
+    assert run(db.prepare("SELECT ? AS x").bind(2**53 - 2).first("x")) == 2**53 - 2
     with pytest.raises(D1Error, match="D1_TYPE_ERROR"):
-        db.prepare("SELECT ?").bind(2**53)
+        db.prepare("SELECT ?").bind(2**53 - 1)
+
+
+def test_numbers_read_back_as_js_doubles(db):
+    row = run(db.prepare("SELECT 9007199254740993 AS big, CAST(2 AS REAL) AS r, 2.5 AS f").first())
+    assert row == {"big": 9007199254740992.0, "r": 2, "f": 2.5}
+    assert isinstance(row["big"], float) and isinstance(row["r"], int)
 
 
 def test_unsupported_types_are_refused(db):

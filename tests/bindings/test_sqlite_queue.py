@@ -65,9 +65,9 @@ def test_producer_implements_the_protocol(store):
 
 def test_message_over_128_kb_is_refused(store):
     producer = SqliteQueue(store, "jobs")
-    run(producer.send("x" * (128 * 1024 - 2)))
+    run(producer.send("x" * (128_000 - 2)))  # 128,000 bytes once JSON-quoted
     with pytest.raises(BindingError, match="exceeds limit"):
-        run(producer.send("x" * (128 * 1024)))
+        run(producer.send("x" * (128_000 - 1)))
 
 
 def test_send_batch_limits_and_delay(store, clock):

@@ -18,8 +18,9 @@ from typing import Any, Protocol, runtime_checkable
 D1_MAX_BOUND_PARAMETERS = 100
 # Cloudflare KV refuses an expirationTtl below 60 seconds.
 KV_MIN_TTL_SECONDS = 60
-# Cloudflare Queues refuse a message body over 128 KB.
-QUEUE_MAX_MESSAGE_BYTES = 128 * 1024
+# Cloudflare Queues refuse a message body over 128 KB, counted as 128,000 bytes
+# (Miniflare's simulator measures the serialised body against exactly this).
+QUEUE_MAX_MESSAGE_BYTES = 128_000
 # Cloudflare Queues accept at most 100 messages per sendBatch call.
 QUEUE_MAX_BATCH_MESSAGES = 100
 

@@ -4,7 +4,10 @@ D1 is SQLite behind an API, so the SQL is the same; what this module adds are
 the rules the API imposes, each checked against Miniflare's simulator:
 - at most 100 bound parameters per statement (`SQLITE_LIMIT_VARIABLE_NUMBER`);
 - no `BEGIN`/`COMMIT`/`SAVEPOINT`: `batch()` is the transaction;
-- bound values are None, bool, int within ±(2**53 - 1), float, str or bytes;
+- bound values are None, bool, int of magnitude below 2**53 - 1, float, str or bytes
+  (Pyodide sends larger ints as BigInt, which D1 refuses);
+- numbers read back as D1 returns them through JS doubles: an INTEGER beyond the safe
+  range becomes a float, a REAL with an integral value an int;
 - errors are raised with D1's `D1_ERROR: ...` / `D1_TYPE_ERROR: ...` messages;
 - foreign keys are enforced (D1 enables them);
 - results are `{"results", "success", "meta": {"changes", "last_row_id", ...}}`.
@@ -40,7 +43,7 @@ def check_bind_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
+        if abs(value) >= MAX_SAFE_INTEGER:
             # On the edge such an int becomes a JS BigInt, which D1 refuses.
             raise D1Error(f"D1_TYPE_ERROR: Type 'bigint' not supported for value '{value}'")
         return value
@@ -177,8 +180,14 @@ class SqliteD1:
 
 
 def _from_sqlite(value: Any) -> Any:
-    # D1 returns BLOBs as arrays of byte values in JSON.
-    return list(value) if isinstance(value, bytes) else value
+    """A column value as it reaches Python on the edge, where D1 speaks JS values."""
+    if isinstance(value, bytes):
+        return list(value)  # D1 returns BLOBs as arrays of byte values
+    if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        return float(value)  # a JS double: precision beyond 2**53 is lost
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)  # JS has one number type; Pyodide maps integral ones to int
+    return value
 
 
 def _elapsed_ms(started: float) -> float:
