@@ -6,6 +6,6 @@ from devcapsules.routing import Route
 
 
 def all_routes() -> list[Route]:
-    from devcapsules.routes import auth, capsules, execute, health
+    from devcapsules.routes import analytics, auth, capsules, execute, health
 
-    return [*health.routes, *auth.routes, *capsules.routes, *execute.routes]
+    return [*health.routes, *auth.routes, *capsules.routes, *execute.routes, *analytics.routes]

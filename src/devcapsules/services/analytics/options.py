@@ -1,0 +1,71 @@
+"""Analytics settings, read from the Worker's vars (validated, with safe defaults).
+
+- `ANALYTICS_RETENTION_DAYS` (default 90): raw events older than this are refused
+  on ingestion and pruned by the scheduled handler; daily rollups are kept.
+- `ANALYTICS_CACHE_TTL` (default 60, at least 60 = KV's minimum): how long a cached
+  report may be served, i.e. the documented staleness bound.
+- `ANALYTICS_SESSION_SALT`: salt for session hashes. Without it the salt is derived
+  from `JWT_SECRET`, so rotating that secret restarts unique-session identity
+  (counts already rolled up are unaffected).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from devcapsules.bindings.protocols import KV_MIN_TTL_SECONDS
+from devcapsules.settings import SettingsError
+
+DEFAULT_RETENTION_DAYS = 90
+DEFAULT_CACHE_TTL = 60
+# Only for a development host without any secret: hashes are still unlinkable
+# across capsules, just not secret.
+_DEVELOPMENT_SALT = "devcapsules-analytics-development"
+
+
+@dataclass(frozen=True)
+class AnalyticsOptions:
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    cache_ttl: int = DEFAULT_CACHE_TTL
+    session_salt: str = _DEVELOPMENT_SALT
+
+
+def analytics_options(values: Mapping[str, str]) -> AnalyticsOptions:
+    """From the raw vars (`ctx.settings.extra` or `env.vars`: the same mapping)."""
+    retention = _int(values.get("ANALYTICS_RETENTION_DAYS"), DEFAULT_RETENTION_DAYS)
+    ttl = _int(values.get("ANALYTICS_CACHE_TTL"), DEFAULT_CACHE_TTL)
+    if not 1 <= retention <= 3650:
+        raise SettingsError(f"ANALYTICS_RETENTION_DAYS must be 1..3650, got {retention}")
+    if ttl < KV_MIN_TTL_SECONDS:
+        raise SettingsError(f"ANALYTICS_CACHE_TTL must be at least {KV_MIN_TTL_SECONDS}")
+    return AnalyticsOptions(retention, ttl, _salt(values))
+
+
+def _salt(values: Mapping[str, str]) -> str:
+    explicit = values.get("ANALYTICS_SESSION_SALT")
+    if explicit:
+        return explicit
+    jwt_secret = values.get("JWT_SECRET")
+    if jwt_secret:
+        # A derived key, so the JWT secret itself never meets the session ids.
+        digest = hmac.new(jwt_secret.encode(), b"analytics-session-salt", "sha256")
+        return digest.hexdigest()
+    return _DEVELOPMENT_SALT
+
+
+def session_hash(salt: str, capsule_id: str, session_id: str) -> str:
+    """Salted, per-capsule: the same learner cannot be linked across capsules."""
+    message = f"{capsule_id}\x00{session_id}".encode()
+    return hashlib.sha256(salt.encode() + b"\x00" + message).hexdigest()[:32]
+
+
+def _int(raw: str | None, default: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"expected an integer, got {raw!r}") from None
