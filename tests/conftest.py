@@ -19,10 +19,19 @@ from devcapsules.bindings.env import Env
 from devcapsules.http import Headers, Request, Response
 from devcapsules.logs import Logger
 from devcapsules.settings import Settings
-from tests.support.bindings import open_test_env
+from tests.support.bindings import backend, open_test_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def pytest_collection_modifyitems(config, items):
+    if backend() == "sqlite":
+        return
+    skip = pytest.mark.skip(reason=f"exercises SQLite internals; bindings are {backend()}")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
 
 
 class LogCapture:

@@ -1,3 +1,5 @@
+import pytest
+
 from devcapsules.bindings.env import Env
 
 
@@ -38,6 +40,7 @@ def test_deep_health_names_the_failed_check(client, env):
     assert error["details"]["checks"]["d1"]["ok"] is True
 
 
+@pytest.mark.sqlite_only
 def test_deep_health_reports_a_broken_database(client, env):
     env.db.close()
     response = client.get("/health?deep=true")

@@ -1,9 +1,17 @@
-"""Open the bindings the API suite runs against, chosen by DEVCAPSULES_BINDINGS."""
+"""Open the bindings the API suite runs against, chosen by DEVCAPSULES_BINDINGS.
+
+- `sqlite` (default): the embedded SQLite bindings, a fresh state dir per test.
+- `miniflare`: Miniflare's D1/KV/Queues (one bridge per test session, D1 migrated by
+  wrangler itself), emptied between tests. Tests that exercise SQLite internals
+  carry the `sqlite_only` mark and are skipped there.
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +23,14 @@ from devcapsules.local.migrations import apply_migrations
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "migrations"
+BACKENDS = ("sqlite", "miniflare")
 
 
 def backend() -> str:
-    return os.environ.get("DEVCAPSULES_BINDINGS", "sqlite")
+    name = os.environ.get("DEVCAPSULES_BINDINGS", "sqlite")
+    if name not in BACKENDS:
+        raise RuntimeError(f"DEVCAPSULES_BINDINGS must be one of {BACKENDS}, got {name!r}")
+    return name
 
 
 @contextlib.contextmanager
@@ -36,10 +48,38 @@ def open_sqlite_env(state: Path, vars: dict[str, str]) -> Iterator[Env]:
         store.close()
 
 
+_miniflare_handle = None
+
+
+def shared_miniflare():
+    """One Miniflare bridge for the whole test session (start-up costs seconds)."""
+    global _miniflare_handle
+    if _miniflare_handle is None:
+        from devcapsules.bindings.miniflare import start_miniflare
+
+        state = Path(tempfile.mkdtemp(prefix="devcapsules-mf-"))
+        _miniflare_handle = start_miniflare(state, None, migrate=True)
+        atexit.register(_miniflare_handle.close)
+    return _miniflare_handle
+
+
+@contextlib.contextmanager
+def open_miniflare_env(vars: dict[str, str], loop) -> Iterator[Env]:
+    from devcapsules.bindings.miniflare_backend import reset_state
+
+    env = shared_miniflare().env(vars)
+    loop.run_until_complete(reset_state(env))  # empty tables and KV; the schema stays
+    try:
+        yield env
+    finally:
+        loop.run_until_complete(env.db.client.aclose())
+
+
 @contextlib.contextmanager
 def open_test_env(state: Path, vars: dict[str, str], loop) -> Iterator[Env]:
-    if backend() == "sqlite":
+    if backend() == "miniflare":
+        with open_miniflare_env(vars, loop) as env:
+            yield env
+    else:
         with open_sqlite_env(state, vars) as env:
             yield env
-        return
-    raise RuntimeError(f"Unknown DEVCAPSULES_BINDINGS backend {backend()!r}")

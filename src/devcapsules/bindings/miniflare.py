@@ -131,8 +131,10 @@ class MiniflareD1:
     def __init__(self, client: BridgeClient, binding: str = DB_BINDING):
         self.client = client
         self.binding = binding
+        self.round_trips = 0  # per binding, like the SQLite bindings' counters
 
     async def call(self, op: str, **fields: Any) -> Any:
+        self.round_trips += 1
         return await self.client.call(op, binding=self.binding, **fields)
 
     def prepare(self, sql: str) -> MiniflareStatement:
@@ -154,8 +156,10 @@ class MiniflareKV:
     def __init__(self, client: BridgeClient, binding: str = KV_BINDING):
         self.client = client
         self.binding = binding
+        self.round_trips = 0
 
     async def call(self, op: str, **fields: Any) -> Any:
+        self.round_trips += 1
         return await self.client.call(op, binding=self.binding, **fields)
 
     async def get(self, key: str, type: str = "text") -> Any:
@@ -200,14 +204,17 @@ class MiniflareQueue:
     def __init__(self, client: BridgeClient, binding: str = GENERATION_QUEUE_BINDING):
         self.client = client
         self.binding = binding
+        self.round_trips = 0
 
     async def send(self, body: Any, *, delay_seconds: int | None = None) -> None:
+        self.round_trips += 1
         options = {} if delay_seconds is None else {"delaySeconds": delay_seconds}
         await self.client.call(
             "queue.send", binding=self.binding, body=encode(body), options=options
         )
 
     async def send_batch(self, messages: Sequence[dict[str, Any]]) -> None:
+        self.round_trips += 1
         await self.client.call("queue.sendBatch", binding=self.binding, messages=encode(messages))
 
 
