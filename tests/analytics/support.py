@@ -31,7 +31,7 @@ def event(capsule_id: str, kind: str = "capsule_view", **fields: Any) -> dict[st
     return body
 
 
-def test_run(capsule_id: str, passed: int, total: int, **fields: Any) -> dict[str, Any]:
+def graded_run(capsule_id: str, passed: int, total: int, **fields: Any) -> dict[str, Any]:
     return event(capsule_id, "test_run", properties={"passed": passed, "total": total}, **fields)
 
 
