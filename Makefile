@@ -36,11 +36,25 @@ format: install
 check-edge: install
 	bash scripts/check_edge.sh
 
+# Rung 1: everything on the embedded SQLite bindings (incl. the sandbox attack suites).
 test-sqlite: install
-	@echo "=== API suite on the embedded SQLite bindings ==="
-	$(BIN)/pytest -q
+	@echo "=== rung 1: the suite on the embedded SQLite bindings ==="
+	$(BIN)/pytest -q --ignore=tests/edge
 
-test: lint test-sqlite check-edge
+# Rung 2: the API suite again, on Miniflare's D1/KV/Queues, plus the Miniflare client and
+# parity tests. (The sandbox and SQLite-implementation tests touch no binding: skipped.)
+test-miniflare: install
+	@echo "=== rung 2: the API suite on Miniflare's D1/KV/Queues ==="
+	DEVCAPSULES_BINDINGS=miniflare $(BIN)/pytest -q --ignore=tests/executor \
+		--ignore=tests/bindings --ignore=tests/local \
+		--ignore=tests/edge/test_pyodide_boundary.py
+
+# Rung 3: the Workers boundary code inside Pyodide 0.28 against Miniflare's bindings.
+test-pyodide: install
+	@echo "=== rung 3: the edge adapter inside Pyodide 0.28 ==="
+	$(BIN)/pytest -q tests/edge/test_pyodide_boundary.py
+
+test: lint test-sqlite test-miniflare test-pyodide check-edge
 
 bench: install
 	$(BIN)/python bench/bench_core.py
