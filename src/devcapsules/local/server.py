@@ -17,6 +17,7 @@ from devcapsules.local.runtime import (
     resolve_state_dir,
 )
 from devcapsules.logs import Logger
+from devcapsules.maintenance import run_periodically
 from devcapsules.settings import Settings
 
 
@@ -61,6 +62,8 @@ async def serve(runtime: LocalRuntime, host: str, port: int) -> None:
     stop = asyncio.Event()
     broker = make_broker(app, runtime)
     workers = [asyncio.create_task(broker.run(stop))] if broker else []
+    # The local stand-in for the edge's cron trigger: prune old rate-limit counters.
+    workers.append(asyncio.create_task(run_periodically(runtime.env, settings, stop, app.logger)))
     app.logger.info("dev_server_started", url=f"http://{host}:{port}", state=str(runtime.state_dir))
     try:
         await server.serve()

@@ -1,0 +1,105 @@
+"""Scheduled maintenance: prune old counter rows.
+
+On the edge the Worker's `scheduled` handler (cron in wrangler.toml `[triggers]`) calls
+`await run_scheduled(env, settings, cron)`; locally `devcapsules dev` runs the same
+function every 10 minutes (`run_periodically`).
+
+Retention, per window (only the current window is ever read for limiting):
+- minute: 2 hours. A minute row is dead 60 s after it starts; keeping every minute for
+  days would be most of the table (one row per active subject per minute) for no use.
+- day: 2 days (today and yesterday, for support questions).
+- generation_day and quota charges: 35 days, the usage history a month view needs.
+
+Deletes go in bounded batches (`DELETE ... WHERE rowid IN (SELECT ... LIMIT n)`; D1 has
+no `DELETE ... LIMIT`), at most `MAX_STATEMENTS` per run, so one run never holds D1's
+single writer for long; whatever is left is picked up by the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from devcapsules.bindings.env import Env
+from devcapsules.bindings.protocols import Database
+from devcapsules.logs import Logger
+from devcapsules.services.limits import DAY_SECONDS
+from devcapsules.settings import Settings
+
+RETENTION_SECONDS = {
+    "minute": 2 * 3600,
+    "day": 2 * DAY_SECONDS,
+    "generation_day": 35 * DAY_SECONDS,
+}
+CHARGES_RETENTION_SECONDS = 35 * DAY_SECONDS
+BATCH_ROWS = 1000
+MAX_STATEMENTS = 50
+LOCAL_INTERVAL_SECONDS = 600
+
+_PRUNE_COUNTERS = (
+    "DELETE FROM usage_counters WHERE rowid IN (SELECT rowid FROM usage_counters "
+    "WHERE window = ? AND window_start < ? LIMIT ?)"
+)
+_PRUNE_CHARGES = (
+    "DELETE FROM quota_charges WHERE rowid IN (SELECT rowid FROM quota_charges "
+    "WHERE window_start < ? LIMIT ?)"
+)
+
+
+async def run_scheduled(
+    env: Env, settings: Settings, cron: str = "", logger: Logger | None = None
+) -> dict[str, Any]:
+    """Prune expired counter rows; returns what was deleted (also logged)."""
+    logger = logger or Logger(level=settings.log_level)
+    now = settings.limits.now()
+    budget = Budget(MAX_STATEMENTS)
+    deleted: dict[str, int] = {}
+    for window, keep in RETENTION_SECONDS.items():
+        deleted[window] = await _prune(env.db, _PRUNE_COUNTERS, (window, now - keep), budget)
+    cutoff = now - CHARGES_RETENTION_SECONDS
+    deleted["quota_charges"] = await _prune(env.db, _PRUNE_CHARGES, (cutoff,), budget)
+    summary = {"cron": cron, "deleted": deleted, "complete": not budget.exhausted}
+    logger.info("counters_pruned", **summary)
+    return summary
+
+
+class Budget:
+    def __init__(self, statements: int):
+        self.left = statements
+        self.exhausted = False
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            self.exhausted = True
+            return False
+        self.left -= 1
+        return True
+
+
+async def _prune(db: Database, sql: str, args: tuple[Any, ...], budget: Budget) -> int:
+    total = 0
+    while budget.take():
+        result = await db.prepare(sql).bind(*args, BATCH_ROWS).run()
+        changes = result["meta"]["changes"]
+        total += changes
+        if changes < BATCH_ROWS:
+            break
+    return total
+
+
+async def run_periodically(
+    env: Env,
+    settings: Settings,
+    stop: asyncio.Event,
+    logger: Logger,
+    interval: float = LOCAL_INTERVAL_SECONDS,
+) -> None:
+    """The local stand-in for the cron trigger: prune now, then every `interval` seconds."""
+    while not stop.is_set():
+        try:
+            await run_scheduled(env, settings, "local", logger)
+        except Exception as exc:  # a failed run must not stop the next one
+            logger.error("counters_prune_failed", error=f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,0 +1,78 @@
+"""The one plan table and its PLAN_* overrides, validated when settings are built."""
+
+from __future__ import annotations
+
+import pytest
+
+from devcapsules.services.limits import DEFAULT_PLANS, PlanLimits
+from devcapsules.settings import Settings, SettingsError
+from tests.limits.conftest import make_user
+
+
+def test_defaults_are_the_seed_table():
+    assert {
+        "free": PlanLimits(10, 100, 5),
+        "creator": PlanLimits(60, 5_000, 100),
+        "team": PlanLimits(300, 25_000, 500),
+        "enterprise": PlanLimits(1_000, None, None),
+    } == DEFAULT_PLANS
+    assert Settings().limits.plans == DEFAULT_PLANS
+    assert Settings.from_vars({}).limits.plans == DEFAULT_PLANS
+
+
+def test_vars_override_single_numbers_and_leave_the_rest():
+    limits = Settings.from_vars(
+        {
+            "PLAN_CREATOR_REQUESTS_PER_MINUTE": "120",
+            "PLAN_TEAM_REQUESTS_PER_DAY": "unlimited",
+            "PLAN_ENTERPRISE_GENERATIONS_PER_DAY": "10000",
+            "PLAN_FREE_GENERATIONS_PER_DAY": "0",
+        }
+    ).limits
+    assert limits.for_plan("creator") == PlanLimits(120, 5_000, 100)
+    assert limits.for_plan("team") == PlanLimits(300, None, 500)
+    assert limits.for_plan("enterprise") == PlanLimits(1_000, None, 10_000)
+    assert limits.for_plan("free") == PlanLimits(10, 100, 0)
+    assert limits.anonymous == limits.for_plan("free")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PLAN_GOLD_REQUESTS_PER_MINUTE", "5", "not a plan-limit var"),
+        ("PLAN_FREE_REQUEST_PER_MINUTE", "5", "not a plan-limit var"),
+        ("PLAN_FREE_REQUESTS_PER_MINUTE", "ten", "must be an integer"),
+        ("PLAN_FREE_REQUESTS_PER_MINUTE", "0", "at least 1"),
+        ("PLAN_FREE_REQUESTS_PER_DAY", "-5", "at least 1"),
+        ("PLAN_FREE_GENERATIONS_PER_DAY", "-1", "at least 0"),
+    ],
+)
+def test_a_wrong_override_stops_the_worker_with_a_clear_message(name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_vars({name: value})
+
+
+def test_an_unknown_plan_gets_the_free_numbers():
+    assert Settings().limits.for_plan("retired-plan") == DEFAULT_PLANS["free"]
+
+
+def test_me_shows_limits_and_usage_for_the_callers_plan(client):
+    caller = make_user(client, "creator")
+    client.get("/api/v1/auth/me", headers=caller.headers)
+    body = client.get("/api/v1/auth/me", headers=caller.headers).json()
+    assert body["limits"] == {
+        "requestsPerMinute": 4,
+        "requestsPerDay": 100,
+        "generationsPerDay": 100,
+    }
+    requests = body["usage"]["requests"]
+    # The asking request is counted already, like its RateLimit headers say.
+    assert requests["minute"] == {
+        "used": 2,
+        "limit": 4,
+        "remaining": 2,
+        "resetAt": "2026-03-01T12:01:00.000Z",
+    }
+    assert requests["day"]["used"] == 2 and requests["day"]["remaining"] == 98
+    assert requests["day"]["resetAt"] == "2026-03-02T00:00:00.000Z"
+    assert body["usage"]["generations"]["day"]["used"] == 0
