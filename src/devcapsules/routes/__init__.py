@@ -6,6 +6,13 @@ from devcapsules.routing import Route
 
 
 def all_routes() -> list[Route]:
-    from devcapsules.routes import analytics, auth, capsules, execute, health
+    from devcapsules.routes import analytics, auth, capsules, execute, generate, health
 
-    return [*health.routes, *auth.routes, *capsules.routes, *execute.routes, *analytics.routes]
+    return [
+        *health.routes,
+        *auth.routes,
+        *capsules.routes,
+        *execute.routes,
+        *analytics.routes,
+        *generate.routes,
+    ]

@@ -1,0 +1,177 @@
+"""/api/v1/generate: accept a generation job, report its status, list the caller's jobs.
+
+The work happens in the queue consumer (services/generation/consumer.py); this module
+only validates, counts the quota, writes the job and hands it to the queue.
+"""
+
+from __future__ import annotations
+
+import re
+
+from devcapsules.context import Context
+from devcapsules.http import HTTPError, Request, Response, json_response
+from devcapsules.routing import Route
+from devcapsules.schemas import generation as schemas
+from devcapsules.services.clock import iso, utc_now
+from devcapsules.services.generation import dispatch, jobs, wiring
+
+PREFIX = "/api/v1/generate"
+TAGS = ("generation",)
+# Printable ASCII without spaces, like the IETF draft's examples (UUIDs, ULIDs...).
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def status_url(job_id: str) -> str:
+    return f"{PREFIX}/{job_id}/status"
+
+
+def job_view(job: jobs.Job) -> dict:
+    error = {"code": job.error_code, "message": job.error_message} if job.error_code else None
+    return {
+        "jobId": job.id,
+        "status": job.status,
+        "stage": job.stage,
+        "progress": job.progress,
+        "attempts": job.attempts,
+        "prompt": job.prompt,
+        "language": job.language,
+        "difficulty": job.difficulty,
+        "capsuleId": job.capsule_id,
+        "qualityScore": job.quality_score,
+        "provider": job.provider,
+        # For a failed job: why. For a queued one: the transient error being retried.
+        "error": error,
+        "generationTime": job.generation_time_ms,
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+        "startedAt": job.started_at,
+        "completedAt": job.completed_at,
+        "statusUrl": status_url(job.id),
+    }
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise HTTPError(
+            400,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-255 printable ASCII characters without spaces",
+        )
+    return key
+
+
+def _accepted(job: jobs.Job, status: int, replayed: bool = False) -> Response:
+    body = {"success": True, "jobId": job.id, "statusUrl": status_url(job.id)}
+    headers = {"Location": status_url(job.id)}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(body, status=status, headers=headers)
+
+
+def _replay(job: jobs.Job, body: schemas.GenerateRequest) -> Response:
+    """Same key + same request: the same job. Same key + another request: a client bug."""
+    if job.request_hash != jobs.request_hash(body.prompt, body.language, body.difficulty):
+        raise HTTPError(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request body",
+            details={"jobId": job.id},
+        )
+    return _accepted(job, 200, replayed=True)
+
+
+async def create_job(request: Request, ctx: Context) -> Response:
+    body: schemas.GenerateRequest = request.data
+    principal, db = ctx.principal, ctx.env.db
+    key = idempotency_key(request)
+    if key and (existing := await jobs.find_by_idempotency_key(db, principal.user_id, key)):
+        return _replay(existing, body)
+    await wiring.consume_quota(ctx.env, principal)
+    counted_at = iso(utc_now())
+    job = await jobs.insert(
+        db,
+        user_id=principal.user_id,
+        prompt=body.prompt,
+        language=body.language,
+        difficulty=body.difficulty,
+        api_key_id=principal.api_key_id,
+        idempotency_key=key,
+    )
+    if job is None:  # a concurrent request with the same key won the insert
+        await wiring.refund_quota(ctx.env, principal.user_id, counted_at)
+        return _replay(await jobs.find_by_idempotency_key(db, principal.user_id, key), body)
+    try:
+        await dispatch.enqueue(ctx.env, job.id)
+    except Exception as exc:
+        # The row is durable and unsent: the recovery sweep sends it. The client's job
+        # is accepted either way, so this is not the client's error.
+        ctx.logger.error("generation_enqueue_deferred", jobId=job.id, error=str(exc))
+    ctx.logger.info("generation_queued", jobId=job.id, userId=principal.user_id)
+    return _accepted(job, 202)
+
+
+async def get_status(request: Request, ctx: Context) -> Response:
+    job_id = request.path_params["job_id"]
+    job = await jobs.get_owned(ctx.env.db, job_id, ctx.principal.user_id)
+    if job is None:
+        # Someone else's job answers exactly like a missing one.
+        raise HTTPError(404, "job_not_found", f"No generation job {job_id}")
+    return json_response({"success": True, **job_view(job)})
+
+
+async def list_jobs(request: Request, ctx: Context) -> Response:
+    query: schemas.JobListQuery = request.params
+    found, cursor = await jobs.list_for_user(
+        ctx.env.db,
+        ctx.principal.user_id,
+        limit=query.limit,
+        status=query.status,
+        cursor=query.cursor,
+    )
+    return json_response(
+        {"success": True, "jobs": [job_view(job) for job in found], "nextCursor": cursor}
+    )
+
+
+routes = [
+    Route(
+        PREFIX,
+        create_job,
+        methods=["POST"],
+        auth="required",
+        scopes=["generate"],
+        body=schemas.GenerateRequest,
+        response=schemas.GenerateAccepted,
+        status=202,
+        summary="Start generating a capsule (async); honours Idempotency-Key",
+        tags=TAGS,
+        errors=(400, 401, 403, 422, 429),
+    ),
+    Route(
+        PREFIX,
+        list_jobs,
+        methods=["GET"],
+        auth="required",
+        scopes=["generate"],
+        query=schemas.JobListQuery,
+        response=schemas.GenerationJobList,
+        summary="The caller's generation jobs, newest first",
+        tags=TAGS,
+        errors=(401, 403),
+    ),
+    Route(
+        f"{PREFIX}/{{job_id}}/status",
+        get_status,
+        methods=["GET"],
+        auth="required",
+        scopes=["generate"],
+        response=schemas.GenerationStatus,
+        summary="Status, stage and progress of a generation job (owner only)",
+        tags=TAGS,
+        errors=(401, 403, 404),
+    ),
+]

@@ -1,0 +1,85 @@
+"""Generation settings, read from the Worker's vars and secrets.
+
+Which provider runs is decided by what is configured, most specific first:
+- Azure OpenAI when AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT and the
+  AZURE_OPENAI_API_KEY secret are all set;
+- an OpenAI-compatible server when OPENAI_BASE_URL and OPENAI_MODEL are set
+  (OPENAI_API_KEY optional: local servers take none);
+- otherwise the offline `catalog`. GENERATION_PROVIDER=catalog|azure_openai|
+  openai_compatible forces one (a forced provider missing its vars is an error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PROVIDERS = ("azure_openai", "openai_compatible", "catalog")
+
+
+class GenerationConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    provider: str = "catalog"
+    vars: Mapping[str, str] | None = None
+    # Messages of one batch processed at once; the batch size (10) by default, so a
+    # full batch costs about one model latency, not ten.
+    concurrency: int = 10
+    # How long a delivery owns a job; a crashed delivery's job is retaken after this.
+    lease_seconds: int = 300
+    # Model calls per delivery: the first draft plus corrections with concrete failures.
+    max_model_attempts: int = 3
+    # Below this the consumer asks again (the best attempt is still kept).
+    min_quality: float = 0.7
+    model_timeout_seconds: float = 60.0
+
+    def var(self, name: str) -> str:
+        return str((self.vars or {}).get(name) or "").strip()
+
+
+def _number(values: Mapping[str, str], name: str, default: float, low: float, high: float):
+    raw = values.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        number = type(default)(raw)
+    except ValueError:
+        raise GenerationConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= number <= high:
+        raise GenerationConfigError(f"{name} must be between {low} and {high}, got {raw}")
+    return number
+
+
+def _provider(values: Mapping[str, str]) -> str:
+    def has(*names: str) -> bool:
+        return all(str(values.get(n) or "").strip() for n in names)
+
+    azure = has("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_API_KEY")
+    compatible = has("OPENAI_BASE_URL", "OPENAI_MODEL")
+    forced = str(values.get("GENERATION_PROVIDER") or "").strip().lower()
+    if forced:
+        if forced not in PROVIDERS:
+            raise GenerationConfigError(f"GENERATION_PROVIDER must be one of {PROVIDERS}")
+        if (forced == "azure_openai" and not azure) or (
+            forced == "openai_compatible" and not compatible
+        ):
+            raise GenerationConfigError(f"GENERATION_PROVIDER={forced} but its vars are missing")
+        return forced
+    return "azure_openai" if azure else "openai_compatible" if compatible else "catalog"
+
+
+def from_vars(values: Mapping[str, str]) -> GenerationConfig:
+    return GenerationConfig(
+        provider=_provider(values),
+        vars=dict(values),
+        concurrency=_number(values, "GENERATION_CONCURRENCY", 10, 1, 100),
+        lease_seconds=_number(values, "GENERATION_LEASE_SECONDS", 300, 5, 3600),
+        max_model_attempts=_number(values, "GENERATION_MAX_MODEL_ATTEMPTS", 3, 1, 5),
+        min_quality=_number(values, "GENERATION_MIN_QUALITY", 0.7, 0.0, 1.0),
+        model_timeout_seconds=_number(
+            values, "GENERATION_MODEL_TIMEOUT_SECONDS", 60.0, 0.05, 600.0
+        ),
+    )

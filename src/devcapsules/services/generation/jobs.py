@@ -1,0 +1,312 @@
+"""Generation jobs in D1: the only module with `generation_jobs` SQL, and the state machine.
+
+    queued ──claim──▶ processing ──complete──▶ completed
+      ▲                   │ └──────fail──────▶ failed
+      └─────release───────┘   (transient error: back to queued, the message is retried)
+
+Concurrency rules, because queue delivery is at-least-once:
+- `claim` is one conditional UPDATE: a job is worked on only by the delivery holding an
+  unexpired lease. The lease value (`lease_until`) doubles as a fencing token: `complete`,
+  `fail` and `release` only apply while the caller's token is still the row's token, so a
+  delivery whose lease expired cannot overwrite the one that took over.
+- Terminal states are final: no statement moves a job out of completed/failed.
+- Rows are inserted with `enqueued_at` NULL and marked after the queue accepted the
+  message, so a crash between the two leaves a row the recovery sweep can find.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from devcapsules.bindings.protocols import Database
+from devcapsules.services.clock import iso, parse_iso, utc_now
+
+TERMINAL = ("completed", "failed")
+# Stage -> progress shown to pollers.
+PROGRESS = {
+    "queued": 0,
+    "generating": 10,
+    "validating": 40,
+    "testing": 60,
+    "saving": 90,
+    "done": 100,
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    user_id: str
+    prompt: str
+    language: str
+    difficulty: str
+    status: str
+    stage: str
+    progress: int
+    attempts: int
+    created_at: str
+    updated_at: str
+    api_key_id: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    capsule_id: str | None = None
+    quality_score: float | None = None
+    provider: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    enqueued_at: str | None = None
+    lease_until: str | None = None
+    quota_refunded: int = 0
+    generation_time_ms: int | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+_FIELDS = tuple(Job.__dataclass_fields__)
+_COLUMNS = ", ".join(_FIELDS)
+
+
+def _job(row: dict[str, Any] | None) -> Job | None:
+    return Job(**{k: row[k] for k in _FIELDS}) if row else None
+
+
+def new_job_id() -> str:
+    """`gen_<epoch-ms>_<8 hex>`, the seed's shape; sorts by creation time."""
+    return f"gen_{int(time.time() * 1000)}_{secrets.token_hex(4)}"
+
+
+def request_hash(prompt: str, language: str, difficulty: str) -> str:
+    """What an Idempotency-Key is bound to: the validated request, canonically encoded."""
+    canonical = json.dumps(
+        {"prompt": prompt, "language": language, "difficulty": difficulty},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# ------------------------------------------------------------ creating and reading
+
+
+async def insert(
+    db: Database,
+    *,
+    user_id: str,
+    prompt: str,
+    language: str,
+    difficulty: str,
+    api_key_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> Job | None:
+    """A new queued, not-yet-enqueued job; None if the idempotency key is already taken."""
+    now = iso(utc_now())
+    job_id = new_job_id()
+    digest = request_hash(prompt, language, difficulty)
+    statement = db.prepare(
+        "INSERT INTO generation_jobs (id, user_id, api_key_id, prompt, language, difficulty,"
+        " idempotency_key, request_hash, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    args = (user_id, api_key_id, prompt, language, difficulty, idempotency_key, digest)
+    result = await statement.bind(job_id, *args, now, now).run()
+    if result["meta"]["changes"] == 0:
+        return None
+    return await get(db, job_id)
+
+
+async def get(db: Database, job_id: str) -> Job | None:
+    row = (
+        await db.prepare(f"SELECT {_COLUMNS} FROM generation_jobs WHERE id = ?")
+        .bind(job_id)
+        .first()
+    )
+    return _job(row)
+
+
+async def get_owned(db: Database, job_id: str, user_id: str) -> Job | None:
+    row = await (
+        db.prepare(f"SELECT {_COLUMNS} FROM generation_jobs WHERE id = ? AND user_id = ?")
+        .bind(job_id, user_id)
+        .first()
+    )
+    return _job(row)
+
+
+async def find_by_idempotency_key(db: Database, user_id: str, key: str) -> Job | None:
+    row = await (
+        db.prepare(
+            f"SELECT {_COLUMNS} FROM generation_jobs WHERE user_id = ? AND idempotency_key = ?"
+        )
+        .bind(user_id, key)
+        .first()
+    )
+    return _job(row)
+
+
+async def list_for_user(
+    db: Database, user_id: str, *, limit: int, status: str | None = None, cursor: str | None = None
+) -> tuple[list[Job], str | None]:
+    """Newest first; the cursor is `created_at|id` of the last row (keyset pagination)."""
+    sql = f"SELECT {_COLUMNS} FROM generation_jobs WHERE user_id = ?"
+    args: list[Any] = [user_id]
+    if status:
+        sql += " AND status = ?"
+        args.append(status)
+    if cursor and "|" in cursor:
+        created, last_id = cursor.split("|", 1)
+        sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
+        args += [created, created, last_id]
+    sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+    args.append(limit + 1)
+    rows = (await db.prepare(sql).bind(*args).all())["results"]
+    found = [_job(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = f"{found[-1].created_at}|{found[-1].id}" if more and found else None
+    return found, next_cursor
+
+
+# ------------------------------------------------------------ the queue hand-off
+
+
+async def mark_enqueued(db: Database, job_ids: list[str]) -> None:
+    now = iso(utc_now())
+    statements = [
+        db.prepare(
+            "UPDATE generation_jobs SET enqueued_at = ?, updated_at = ?"
+            " WHERE id = ? AND enqueued_at IS NULL"
+        ).bind(now, now, job_id)
+        for job_id in job_ids
+    ]
+    if statements:
+        await db.batch(statements)
+
+
+async def find_unsent(db: Database, *, older_than_seconds: float, limit: int) -> list[Job]:
+    """Queued rows whose message never reached the queue (the partial index serves this)."""
+    cutoff = iso(utc_now() - timedelta(seconds=older_than_seconds))
+    rows = await (
+        db.prepare(
+            f"SELECT {_COLUMNS} FROM generation_jobs WHERE enqueued_at IS NULL"
+            " AND status = 'queued' AND created_at <= ? ORDER BY created_at LIMIT ?"
+        )
+        .bind(cutoff, limit)
+        .all()
+    )
+    return [_job(row) for row in rows["results"]]
+
+
+# ------------------------------------------------------------ the state machine
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of trying to take a job for one delivery."""
+
+    outcome: str  # "claimed", "missing", "terminal", "leased"
+    job: Job | None = None
+    retry_after: int = 0  # for "leased": seconds until the other lease runs out
+
+
+async def claim(db: Database, job_id: str, provider: str, lease_seconds: int) -> Claim:
+    """Take the job unless it is finished or another delivery holds an unexpired lease."""
+    now = utc_now()
+    token = iso(now + timedelta(seconds=lease_seconds))
+    stamp = iso(now)
+    row = await (
+        db.prepare(
+            "UPDATE generation_jobs SET status = 'processing', stage = 'generating',"
+            " progress = ?, attempts = attempts + 1, lease_until = ?, provider = ?,"
+            " started_at = coalesce(started_at, ?), updated_at = ?"
+            " WHERE id = ? AND status IN ('queued', 'processing')"
+            " AND (lease_until IS NULL OR lease_until <= ?)"
+            f" RETURNING {_COLUMNS}"
+        )
+        .bind(PROGRESS["generating"], token, provider, stamp, stamp, job_id, stamp)
+        .first()
+    )
+    if row:
+        return Claim("claimed", _job(row))
+    job = await get(db, job_id)
+    if job is None:
+        return Claim("missing")
+    if job.is_terminal:
+        return Claim("terminal", job)
+    remaining = (parse_iso(job.lease_until) - now).total_seconds() if job.lease_until else 0
+    return Claim("leased", job, retry_after=max(1, int(remaining) + 1))
+
+
+async def set_stage(db: Database, job: Job, stage: str) -> None:
+    now = iso(utc_now())
+    await (
+        db.prepare(
+            "UPDATE generation_jobs SET stage = ?, progress = ?, updated_at = ?"
+            " WHERE id = ? AND lease_until = ? AND status = 'processing'"
+        )
+        .bind(stage, PROGRESS[stage], now, job.id, job.lease_until)
+        .run()
+    )
+
+
+def complete_statement(
+    db: Database, job: Job, capsule_id: str, score: float, generation_ms: int
+) -> Any:
+    """The job's final UPDATE, for a D1 batch with the capsule insert (one transaction)."""
+    now = iso(utc_now())
+    return db.prepare(
+        "UPDATE generation_jobs SET status = 'completed', stage = 'done', progress = 100,"
+        " capsule_id = ?, quality_score = ?, generation_time_ms = ?, error_code = NULL,"
+        " error_message = NULL, lease_until = NULL, completed_at = ?, updated_at = ?"
+        " WHERE id = ? AND lease_until = ? AND status = 'processing'"
+    ).bind(capsule_id, score, generation_ms, now, now, job.id, job.lease_until)
+
+
+async def fail(db: Database, job: Job, code: str, message: str, *, fenced: bool = True) -> bool:
+    """Mark failed. `fenced=False` (the DLQ) fails any unfinished job regardless of leases."""
+    now = iso(utc_now())
+    sql = (
+        "UPDATE generation_jobs SET status = 'failed', error_code = ?, error_message = ?,"
+        " lease_until = NULL, completed_at = ?, updated_at = ?"
+        " WHERE id = ? AND status IN ('queued', 'processing')"
+    )
+    args: list[Any] = [code, message[:1000], now, now, job.id]
+    if fenced:
+        sql += " AND lease_until = ?"
+        args.append(job.lease_until)
+    result = await db.prepare(sql).bind(*args).run()
+    return result["meta"]["changes"] == 1
+
+
+async def release(db: Database, job: Job, code: str, message: str) -> None:
+    """Give the job back after a transient error; the error is kept as the last one seen."""
+    now = iso(utc_now())
+    await (
+        db.prepare(
+            "UPDATE generation_jobs SET status = 'queued', stage = 'queued', progress = 0,"
+            " lease_until = NULL, error_code = ?, error_message = ?, updated_at = ?"
+            " WHERE id = ? AND lease_until = ? AND status = 'processing'"
+        )
+        .bind(code, message[:1000], now, job.id, job.lease_until)
+        .run()
+    )
+
+
+async def mark_refunded(db: Database, job_id: str) -> bool:
+    """True exactly once per job: the caller that flips the flag issues the refund."""
+    result = await (
+        db.prepare(
+            "UPDATE generation_jobs SET quota_refunded = 1 WHERE id = ? AND quota_refunded = 0"
+        )
+        .bind(job_id)
+        .run()
+    )
+    return result["meta"]["changes"] == 1
