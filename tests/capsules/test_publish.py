@@ -1,38 +1,42 @@
 """POST /{id}/publish: the reference solution must pass its own tests.
 
-Most tests plug a fake runner into the seam (`env.test_runner`); one runs the real
-executor when this host has a sandbox.
+Most tests replace the executor seam (`solution_check.executor_for`, the hybrid executor
+that `/execute/tests` uses too) with a fake; one runs the real local sandbox when this
+host has one.
 """
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import pytest
 
 from devcapsules import executor
 from devcapsules.http import HTTPError
+from devcapsules.services import solution_check
 from tests.capsules.support import create, url
 
 
-class FakeRunner:
+class FakeExecutor:
+    """Answers like services.execution's executors: the public run_tests dict."""
+
     def __init__(self, failing: tuple[int, ...] = (), error: HTTPError | None = None):
         self.failing, self.error, self.calls = failing, error, []
 
-    async def __call__(self, code, test_cases, language, function_name):
-        self.calls.append((code, test_cases, language, function_name))
+    async def run_tests(self, code, test_cases, language, function_name, *, limits):
+        self.calls.append((code, test_cases, language, function_name, limits))
         if self.error is not None:
             raise self.error
-        tests = [SimpleNamespace(passed=i not in self.failing) for i in range(len(test_cases))]
-        passed = sum(test.passed for test in tests)
-        status = "passed" if passed == len(tests) else "failed"
-        return SimpleNamespace(status=status, passed=passed, total=len(tests), tests=tests)
+        results = [{"passed": i not in self.failing} for i in range(len(test_cases))]
+        passed = sum(result["passed"] for result in results)
+        status = "passed" if passed == len(results) else "failed"
+        summary = {"passed": passed, "total": len(results), "status": status}
+        return {"summary": summary, "results": results, "compileOutput": "", "error": None}
 
 
 @pytest.fixture
-def runner(env) -> FakeRunner:
-    env.test_runner = FakeRunner()
-    return env.test_runner
+def runner(monkeypatch) -> FakeExecutor:
+    fake = FakeExecutor()
+    monkeypatch.setattr(solution_check, "executor_for", lambda ctx: fake)
+    return fake
 
 
 def publish(client, account, capsule_id, **headers):
@@ -46,9 +50,11 @@ def test_publish_runs_every_test_including_hidden_ones(client, owner, runner):
     published = response.json()["capsule"]
     assert (published["status"], published["version"]) == ("published", 2)
     assert response.headers["etag"] == 'W/"2"'
-    code, cases, language, function_name = runner.calls[0]
+    code, cases, language, function_name, limits = runner.calls[0]
     assert code == capsule["solution"] and (language, function_name) == ("python", "add")
     assert [case.get("hidden") for case in cases] == [False, True]
+    # The owner's plan limits, but a capsule's own suite is never cut by the plan.
+    assert limits.plan.max_test_cases >= 100
 
 
 def test_publishing_twice_is_idempotent(client, owner, runner):
@@ -73,8 +79,8 @@ def test_a_capsule_without_a_solution_is_refused(client, owner, runner):
     assert (response.status, response.json()["error"]["code"]) == (422, "no_solution")
 
 
-def test_a_failing_solution_is_refused_with_the_failing_tests(client, owner, env):
-    env.test_runner = FakeRunner(failing=(1,))
+def test_a_failing_solution_is_refused_with_the_failing_tests(client, owner, runner):
+    runner.failing = (1,)
     capsule = create(client, owner)
     response = publish(client, owner, capsule["id"])
     assert response.status == 422
@@ -86,35 +92,42 @@ def test_a_failing_solution_is_refused_with_the_failing_tests(client, owner, env
     assert (current["status"], current["version"]) == ("draft", 1)
 
 
-def test_an_unavailable_executor_is_503(client, owner, env, monkeypatch):
+def test_an_unavailable_sandbox_is_503(client, owner, monkeypatch):
     async def no_sandbox(*args, **kwargs):
         raise executor.SandboxUnavailable("install bubblewrap")
 
-    monkeypatch.setattr(executor, "run_tests", no_sandbox)  # the default, local runner
+    monkeypatch.setattr(executor, "run_tests", no_sandbox)  # under the local backend
     capsule = create(client, owner)
     response = publish(client, owner, capsule["id"])
     assert response.status == 503
-    assert response.json()["error"]["code"] == "executor_unavailable"
-    assert response.headers["retry-after"] == "60"
+    assert response.json()["error"]["code"] == "sandbox_unavailable"
+    current = client.get(url(capsule["id"]), headers=owner.headers).json()["capsule"]
+    assert current["status"] == "draft"
 
 
-def test_changing_tested_fields_of_a_published_capsule_checks_again(client, owner, env):
-    env.test_runner = FakeRunner()
+def test_executor_refusals_pass_through(client, owner, runner):
+    runner.error = HTTPError(422, "unsupported_language", "no rust here")
+    capsule = create(client, owner)
+    response = publish(client, owner, capsule["id"])
+    assert (response.status, response.json()["error"]["code"]) == (422, "unsupported_language")
+
+
+def test_changing_tested_fields_of_a_published_capsule_checks_again(client, owner, runner):
     capsule = create(client, owner)
     publish(client, owner, capsule["id"])
-    env.test_runner.failing = (0,)
+    runner.failing = (0,)
     broken = {"solution": "def add(a, b):\n    return a - b\n"}
     response = client.patch(url(capsule["id"]), json=broken, headers=owner.headers)
     assert (response.status, response.json()["error"]["code"]) == (422, "solution_fails_tests")
-    assert env.test_runner.calls[-1][0] == broken["solution"]
+    assert runner.calls[-1][0] == broken["solution"]
     # Fields the tests do not depend on change without a run; unpublishing needs none.
-    calls = len(env.test_runner.calls)
+    calls = len(runner.calls)
     assert (
         client.patch(url(capsule["id"]), json={"title": "T"}, headers=owner.headers).status == 200
     )
     unpublish = {**broken, "status": "draft"}
     assert client.patch(url(capsule["id"]), json=unpublish, headers=owner.headers).status == 200
-    assert len(env.test_runner.calls) == calls
+    assert len(runner.calls) == calls
 
 
 def test_publish_needs_the_owner(client, owner, other, runner):

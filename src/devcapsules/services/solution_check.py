@@ -1,87 +1,64 @@
 """Publishing's gate: a capsule's reference solution must pass its own test cases.
 
-The seam: `verify_solution(ctx, capsule)` runs the tests through `test_runner(ctx)`:
-- `ctx.env.test_runner`, when a host sets it (the edge will set the remote executor's
-  client here), else
-- the local executor library (`devcapsules.executor.run_tests`), imported on first use.
-
-A runner is `async (code, test_cases, language, function_name) -> result`, where the
-result has `.status` ("passed" when all pass), `.passed`, `.total` and `.tests` (each with
-`.passed`), like `executor.TestRunResult`. A runner that cannot run at all raises
-`HTTPError(503, "executor_unavailable", ...)`; one refusing the input raises a 422.
+The tests run through the same seam as `POST /api/v1/execute/tests`:
+`services.execution.executor_for(ctx)`, the hybrid executor that routes each language to
+the local sandbox, the remote executor service or Piston according to the vars. So the
+edge and the local host check solutions exactly where they run learners' code, and an
+executor that cannot serve surfaces as its 503 (`sandbox_unavailable`, or the remote
+backend's code) instead of a publish that silently skips the check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import dataclasses
 from typing import Any
 
 from devcapsules.context import Context
 from devcapsules.http import HTTPError
-
-TestRunner = Callable[[str, list[dict], str, str | None], Awaitable[Any]]
-
-
-def test_runner(ctx: Context) -> TestRunner:
-    return getattr(ctx.env, "test_runner", None) or run_locally
+from devcapsules.schemas.capsules import CODE_MAX, TEST_CASES_MAX
+from devcapsules.services.execution import executor_for, limits_for
+from devcapsules.services.execution.limits import RunLimits
 
 
-async def run_locally(
-    code: str, test_cases: list[dict], language: str, function_name: str | None
-) -> Any:
-    """The in-process executor; its exceptions become the API's errors here."""
-    try:
-        from devcapsules import executor
-    except ImportError as exc:  # e.g. a host without the executor's dependencies
-        raise unavailable(str(exc)) from None
-    try:
-        return await executor.run_tests(code, test_cases, language, function_name)
-    except executor.SandboxUnavailable as exc:
-        raise unavailable(str(exc)) from None
-    except executor.UnknownLanguage as exc:
-        raise HTTPError(
-            422,
-            "language_not_executable",
-            f"This host cannot run {language} code",
-            details={"supported": exc.supported},
-        ) from None
-    except (executor.InvalidTestCases, executor.SourceTooLarge) as exc:
-        raise HTTPError(422, "invalid_test_cases", str(exc)) from None
-
-
-def unavailable(reason: str) -> HTTPError:
-    return HTTPError(
-        503,
-        "executor_unavailable",
-        "Code execution is unavailable, so the solution cannot be checked; try again later",
-        details={"reason": reason},
-        headers={"Retry-After": "60"},
+def publish_limits(ctx: Context) -> RunLimits:
+    """The owner's plan limits (time, memory), except that the capsule's own suite is
+    bounded by the capsule schema (<= 100 cases, <= 64 Ki characters of code), not by the
+    plan's per-request caps: a capsule the API accepted must be publishable."""
+    plan = limits_for(ctx.principal)
+    plan = dataclasses.replace(
+        plan,
+        max_test_cases=max(plan.max_test_cases, TEST_CASES_MAX),
+        max_source_bytes=max(plan.max_source_bytes, 4 * CODE_MAX),  # UTF-8: <= 4 bytes/char
     )
+    return plan.effective(None, None)
 
 
 async def verify_solution(ctx: Context, capsule: Any) -> None:
     """Return if the reference solution passes every test case (hidden ones included);
-    otherwise raise 422 `no_test_cases`, `no_solution` or `solution_fails_tests`."""
+    otherwise raise 422 `no_test_cases`, `no_solution` or `solution_fails_tests`, or the
+    executor's own error (422 for input it refuses, 503 when it cannot run)."""
     if not capsule.test_cases:
         raise HTTPError(422, "no_test_cases", "Add test cases before publishing")
     if not capsule.solution.strip():
         raise HTTPError(422, "no_solution", "Add a reference solution before publishing")
-    run = test_runner(ctx)
-    result = await run(
-        capsule.solution, capsule.test_cases, capsule.language, capsule.function_name
+    result = await executor_for(ctx).run_tests(
+        capsule.solution,
+        capsule.test_cases,
+        capsule.language,
+        capsule.function_name,
+        limits=publish_limits(ctx),
     )
-    if result.status != "passed":
-        failed = [i for i, test in enumerate(result.tests) if not test.passed]
+    summary = result["summary"]
+    if summary["status"] != "passed":
+        failed = [i for i, test in enumerate(result.get("results", [])) if not test["passed"]]
         raise HTTPError(
             422,
             "solution_fails_tests",
-            f"The reference solution passes {result.passed} of {result.total} test cases",
+            f"The reference solution passes {summary['passed']} of {summary['total']} tests",
             details={
-                "status": result.status,
-                "passed": result.passed,
-                "total": result.total,
+                **summary,
                 "failedTestIndexes": failed,
-                "error": getattr(result, "error", None),
-                "compileOutput": (getattr(result, "compile_output", "") or "")[:2000],
+                "error": result.get("error"),
+                "compileOutput": (result.get("compileOutput") or "")[:2000],
             },
         )
