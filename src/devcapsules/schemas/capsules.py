@@ -31,19 +31,25 @@ from pydantic import (
 
 from devcapsules.schemas import QueryModel, StrictModel
 from devcapsules.services.cursors import decode_cursor
+from devcapsules.services.execution.base import canonical_language
 
-# Canonical language name -> accepted aliases. The executor discovers toolchains at run
-# time (subprocesses: impossible on the edge), so the API keeps its own static list; the
-# aliases mirror executor/languages.py. Unknown names are refused at write time.
-LANGUAGES: dict[str, tuple[str, ...]] = {
-    "python": ("python", "py", "python3"),
-    "javascript": ("javascript", "js", "node", "nodejs"),
-    "c": ("c", "gcc"),
-    "cpp": ("cpp", "c++", "g++", "cxx"),
-    "java": ("java",),
-    "rust": ("rust", "rs"),
-}
-_ALIASES = {alias: name for name, aliases in LANGUAGES.items() for alias in aliases}
+# Languages a capsule may be written in (canonical names). Aliases ("py", "js", "c++",
+# "golang"...) are resolved by the execution layer's table, so capsules and /execute agree
+# on names; whether this host can *run* a language is checked when publishing, because
+# the executor backends (local sandbox, executor service, Piston) are chosen at run time.
+LANGUAGES = (
+    "python",
+    "javascript",
+    "typescript",
+    "c",
+    "cpp",
+    "java",
+    "rust",
+    "go",
+    "ruby",
+    "csharp",
+    "kotlin",
+)
 
 Difficulty = Literal["easy", "medium", "hard"]
 Visibility = Literal["private", "unlisted", "public"]
@@ -63,8 +69,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")
 
 
 def normalise_language(value: str) -> str:
-    name = _ALIASES.get(value.strip().lower())
-    if name is None:
+    name = canonical_language(value)
+    if name not in LANGUAGES:
         raise ValueError(f"unsupported language; choose one of {', '.join(LANGUAGES)}")
     return name
 
