@@ -225,7 +225,29 @@ async def soft_delete(db: Database, capsule_id: str, expected_version: int) -> b
 
 async def list_visible(db: Database, query: ListQuery) -> tuple[list[Capsule], str | None]:
     """One page, newest first, and the cursor of the next page (None on the last)."""
-    where, args = _visibility_clause(query.audience, query.own_only)
+    where, args = _list_conditions(query)
+    order = "ORDER BY created_at DESC, id DESC LIMIT ?"
+    # One row more than asked tells whether another page exists, in the same query.
+    limit = query.limit + 1
+    selects, bound = [], []
+    for clause, clause_args in _visibility_branches(query.audience, query.own_only):
+        selects.append(
+            f"SELECT * FROM (SELECT {_COLUMNS} FROM capsules WHERE deleted_at IS NULL"
+            f" AND {clause}{where} {order})"
+        )
+        bound += [*clause_args, *args, limit]
+    sql = " UNION ALL ".join(selects) + f" {order}"
+    result = await db.prepare(sql).bind(*bound, limit).all()
+    capsules = [_from_row(row) for row in result["results"]]
+    if len(capsules) <= query.limit:
+        return capsules, None
+    last = capsules[query.limit - 1]
+    return capsules[: query.limit], encode_cursor(last.created_at, last.id)
+
+
+def _list_conditions(query: ListQuery) -> tuple[str, list[Any]]:
+    """Filters, text search and the cursor position, as `AND ...` and their arguments."""
+    where, args = [], []
     for column, value in query.filters.items():
         where.append(f"{column} = ?")
         args.append(value)
@@ -240,29 +262,25 @@ async def list_visible(db: Database, query: ListQuery) -> tuple[list[Capsule], s
         created_at, last_id = decode_cursor(query.cursor)
         where.append("(created_at < ? OR (created_at = ? AND id < ?))")
         args += [created_at, created_at, last_id]
-    sql = (
-        f"SELECT {_COLUMNS} FROM capsules WHERE deleted_at IS NULL AND {' AND '.join(where)}"
-        " ORDER BY created_at DESC, id DESC LIMIT ?"
-    )
-    # One row more than asked tells whether another page exists, in the same query.
-    result = await db.prepare(sql).bind(*args, query.limit + 1).all()
-    capsules = [_from_row(row) for row in result["results"]]
-    if len(capsules) <= query.limit:
-        return capsules, None
-    last = capsules[query.limit - 1]
-    return capsules[: query.limit], encode_cursor(last.created_at, last.id)
+    return "".join(f" AND {condition}" for condition in where), args
 
 
-def _visibility_clause(who: Audience, own_only: bool) -> tuple[list[str], list[Any]]:
+def _visibility_branches(who: Audience, own_only: bool) -> list[tuple[str, list[Any]]]:
     """Lists show own capsules (widget keys: own published ones) and everyone's public
-    published ones; unlisted capsules of others never appear in lists."""
-    public = "(status = 'published' AND visibility = 'public')"
+    published ones; unlisted capsules of others never appear in lists.
+
+    Two branches, each served by its index (capsules_owner_list, capsules_public_list)
+    and merged with UNION ALL: a single `owner_id = ? OR ...` makes SQLite scan the
+    table and sort. The public branch leaves out the viewer's own rows, so no row
+    appears twice.
+    """
+    public = "status = 'published' AND visibility = 'public'"
     if who.user_id is None:
-        return [public], []
+        return [(public, [])]
     own = "owner_id = ?" + (" AND status = 'published'" if who.own_published_only else "")
     if own_only:
-        return [f"({own})"], [who.user_id]
-    return [f"(({own}) OR {public})"], [who.user_id]
+        return [(own, [who.user_id])]
+    return [(own, [who.user_id]), (f"{public} AND owner_id != ?", [who.user_id])]
 
 
 def escape_like(text: str) -> str:
