@@ -6,16 +6,32 @@ Each row is a name and an async callable doing one unit of work; to add a row (e
 HTTP endpoints through the local host) append a `Row` to `rows()` or pass extra rows to
 `main()`. Runs are sequential, after one warm-up call per row (toolchain discovery,
 the sandbox smoke test and page cache are not what we measure).
+
+The HTTP rows start the real local host (`devcapsules dev`, local backend) and, for the
+hybrid row, `devcapsules executor serve` plus a second local host whose default backend
+is `remote`: API -> executor service -> sandbox, the path the Worker takes. Plan request
+limits are lifted for these servers (PLAN_FREE_* vars) so the bench measures execution,
+not the rate limiter.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import secrets
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
 
 from devcapsules.executor import execute, run_tests
 from devcapsules.executor.runner import workspace
@@ -72,6 +88,112 @@ def rows() -> list[Row]:
     ]
 
 
+# ---------------------------------------------------------------- over HTTP
+
+ROOT = Path(__file__).resolve().parents[1]
+UNLIMITED = {
+    "PLAN_FREE_REQUESTS_PER_MINUTE": "unlimited",
+    "PLAN_FREE_REQUESTS_PER_DAY": "unlimited",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _process(args: list[str], env: dict[str, str], health: str) -> Iterator[None]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devcapsules.local.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(health, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{args[0]} did not start")
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def local_host(extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`devcapsules dev` on a free port with a throw-away state directory."""
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as state:
+        args = ["dev", "--port", str(port), "--state-dir", state]
+        env = {**UNLIMITED, "LOG_LEVEL": "error", **(extra_env or {})}
+        with _process(args, env, f"http://127.0.0.1:{port}/health"):
+            yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def executor_service(key: str) -> Iterator[str]:
+    port = _free_port()
+    env = {"AWS_EXECUTOR_API_KEY": key, "LOG_LEVEL": "error"}
+    with _process(
+        ["executor", "serve", "--port", str(port)], env, f"http://127.0.0.1:{port}/health"
+    ):
+        yield f"http://127.0.0.1:{port}"
+
+
+def http_rows(client: httpx.AsyncClient, base: str, label: str) -> list[Row]:
+    async def hello() -> None:
+        body = {"source_code": "print('Hello World')", "language": "python", "time_limit": 10}
+        response = await client.post(f"{base}/api/v1/execute", json=body)
+        assert response.json().get("stdout") == "Hello World\n", response.text
+
+    async def suite(n: int) -> None:
+        body = {
+            "userCode": "def add(a, b): return a + b",
+            "testCases": add_tests(n),
+            "language": "python",
+            "functionName": "add",
+        }
+        response = await client.post(f"{base}/api/v1/execute/tests", json=body)
+        assert response.json().get("summary", {}).get("status") == "passed", response.text
+
+    return [
+        Row(f"POST /execute hello world ({label})", hello),
+        Row(f"POST /execute/tests 1 case ({label})", lambda: suite(1)),
+        Row(f"POST /execute/tests 20 cases ({label})", lambda: suite(20)),
+    ]
+
+
+async def main_with_http(runs: int, remote: bool) -> None:
+    key = secrets.token_urlsafe(32)
+    with contextlib.ExitStack() as stack:
+        local = stack.enter_context(local_host())
+        client = httpx.AsyncClient(timeout=60)
+        extra = http_rows(client, local, "local host, HTTP")
+        if remote:
+            service = stack.enter_context(executor_service(key))
+            hybrid_env = {
+                "EXECUTOR_BACKEND_DEFAULT": "remote",
+                "EXECUTOR_URL": service,
+                "AWS_EXECUTOR_API_KEY": key,
+            }
+            hybrid = stack.enter_context(local_host(hybrid_env))
+            extra += http_rows(client, hybrid, "via executor service")
+        try:
+            await main(runs, extra)
+        finally:
+            await client.aclose()
+
+
 async def measure(row: Row, runs: int) -> float:
     await row.call()  # warm-up
     samples = []
@@ -94,4 +216,10 @@ async def main(runs: int, extra: list[Row] | None = None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--no-http", action="store_true", help="library rows only")
+    parser.add_argument("--no-remote", action="store_true", help="skip the executor-service rows")
+    options = parser.parse_args()
+    if options.no_http:
+        asyncio.run(main(options.runs))
+    else:
+        asyncio.run(main_with_http(options.runs, remote=not options.no_remote))

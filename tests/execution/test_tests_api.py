@@ -132,3 +132,13 @@ def test_test_runs_are_recorded_with_capsule_and_counts(client):
     assert (inline["tests_passed"], inline["tests_total"], inline["status"]) == (2, 2, "passed")
     assert capsule["capsule_id"] == capsule_id and capsule["user_id"] == owner.id
     assert (capsule["tests_passed"], capsule["tests_total"], capsule["status"]) == (1, 3, "failed")
+
+
+def test_suite_runner_serves_the_publish_check(client):
+    from devcapsules.services.execution.runs import suite_runner
+
+    ctx = client.app.context(client.env)
+    run = suite_runner(ctx)
+    outcome = client.run(run(ADD["userCode"], ADD["testCases"], "python", "add"))
+    assert (outcome.status, outcome.passed, outcome.total) == ("passed", 2, 2)
+    assert [test.passed for test in outcome.tests] == [True, True]

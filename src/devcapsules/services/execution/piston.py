@@ -126,9 +126,11 @@ class PistonExecutor:
     async def _request(self, method: str, path: str, body: Any) -> Any:
         import httpx
 
+        from devcapsules.services.execution.http_client import new_client
+
         headers = {"Authorization": self.api_key} if self.api_key else {}
         try:
-            async with httpx.AsyncClient(timeout=60.0) as client:
+            async with new_client(60.0) as client:
                 response = await client.request(
                     method, self.base_url + path, json=body, headers=headers
                 )

@@ -73,10 +73,12 @@ class RemoteExecutor:
     async def _call(self, method: str, path: str, body: Any, run_s: float) -> dict[str, Any]:
         import httpx
 
+        from devcapsules.services.execution.http_client import new_client
+
         timeout = self.timeout_s or run_s * 1.5 + NETWORK_SLACK_S
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         try:
-            async with httpx.AsyncClient(timeout=timeout) as client:
+            async with new_client(timeout) as client:
                 response = await client.request(
                     method, self.base_url + path, json=body, headers=headers
                 )
