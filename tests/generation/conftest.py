@@ -29,17 +29,6 @@ def failing_capsule() -> dict[str, Any]:
     return capsule
 
 
-@pytest.fixture
-def test_vars(test_vars: dict[str, str]) -> dict[str, str]:
-    # Headroom: these suites make many requests per minute from one client.
-    return {
-        **test_vars,
-        "PLAN_FREE_REQUESTS_PER_MINUTE": "10000",
-        "PLAN_FREE_REQUESTS_PER_DAY": "100000",
-        "PLAN_CREATOR_REQUESTS_PER_MINUTE": "10000",
-    }
-
-
 class QueueDriver:
     """Delivers what is in the local queue now (`deliver`), with a clock tests can move."""
 

@@ -12,8 +12,8 @@ from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.routing import Route
 from devcapsules.schemas import generation as schemas
-from devcapsules.services.clock import iso, utc_now
-from devcapsules.services.generation import dispatch, jobs, wiring
+from devcapsules.services import quota
+from devcapsules.services.generation import dispatch, jobs
 
 PREFIX = "/api/v1/generate"
 TAGS = ("generation",)
@@ -90,10 +90,13 @@ async def create_job(request: Request, ctx: Context) -> Response:
     key = idempotency_key(request)
     if key and (existing := await jobs.find_by_idempotency_key(db, principal.user_id, key)):
         return _replay(existing, body)
-    await wiring.consume_quota(ctx.env, principal)
-    counted_at = iso(utc_now())
+    job_id = jobs.new_job_id()
+    # Charged first, keyed by the job id: a failed insert is refunded below, and a
+    # quota refusal writes no job at all.
+    await quota.consume_generation(ctx, principal.user_id, principal.plan, job_id)
     job = await jobs.insert(
         db,
+        job_id=job_id,
         user_id=principal.user_id,
         prompt=body.prompt,
         language=body.language,
@@ -102,7 +105,7 @@ async def create_job(request: Request, ctx: Context) -> Response:
         idempotency_key=key,
     )
     if job is None:  # a concurrent request with the same key won the insert
-        await wiring.refund_quota(ctx.env, principal.user_id, counted_at)
+        await quota.refund_generation(ctx.env, job_id)
         return _replay(await jobs.find_by_idempotency_key(db, principal.user_id, key), body)
     try:
         await dispatch.enqueue(ctx.env, job.id)

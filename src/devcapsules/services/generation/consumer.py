@@ -23,6 +23,7 @@ from typing import Any
 
 from devcapsules.bindings.protocols import Message, MessageBatch
 from devcapsules.context import Context
+from devcapsules.services import quota
 from devcapsules.services.generation import config as generation_config
 from devcapsules.services.generation import jobs, pipeline, wiring
 from devcapsules.services.generation.providers import http_client, make_provider
@@ -36,6 +37,9 @@ from devcapsules.services.generation.providers.base import (
 BACKOFF_BASE_SECONDS = 10
 BACKOFF_MAX_SECONDS = 15 * 60
 QUEUE_MAX_DELAY_SECONDS = 12 * 60 * 60
+# Failures the request itself caused keep their charge; every other failure is ours
+# (provider down, bad model output, dead-lettered) and is refunded.
+USER_CAUSED = frozenset({"content_filtered", "model_refused"})
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> int:
@@ -52,12 +56,15 @@ def job_id_of(message: Message) -> str | None:
 
 
 async def fail_job(ctx: Context, job: jobs.Job, code: str, reason: str, *, fenced=True) -> bool:
-    """Mark failed, refund the quota once, log `generation_failed`. False if already final."""
+    """Mark failed, refund the quota (once; not for failures the prompt caused), log
+    `generation_failed`. False if the job was already final."""
     if not await jobs.fail(ctx.env.db, job, code, reason, fenced=fenced):
         return False
-    refunded = await jobs.mark_refunded(ctx.env.db, job.id)
-    if refunded:
-        await wiring.refund_quota(ctx.env, job.user_id, job.created_at)
+    refunded = False
+    if code not in USER_CAUSED:
+        refunded = await quota.refund_generation(ctx.env, job.id)
+        if refunded:
+            await jobs.mark_refunded(ctx.env.db, job.id)
     ctx.logger.error(
         "generation_failed",
         jobId=job.id,
@@ -176,7 +183,7 @@ async def consume_generation_batch(batch: MessageBatch, ctx: Context) -> None:
     config = generation_config.from_vars(ctx.env.vars)
     limit = asyncio.Semaphore(config.concurrency)
     async with http_client(config) as client:
-        worker = JobWorker(ctx, config, make_provider(config, client), wiring.test_runner(ctx.env))
+        worker = JobWorker(ctx, config, make_provider(config, client), wiring.test_runner(ctx))
 
         async def one(message: Message) -> None:
             async with limit:

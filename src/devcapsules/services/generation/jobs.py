@@ -101,6 +101,7 @@ def request_hash(prompt: str, language: str, difficulty: str) -> str:
 async def insert(
     db: Database,
     *,
+    job_id: str,
     user_id: str,
     prompt: str,
     language: str,
@@ -110,7 +111,6 @@ async def insert(
 ) -> Job | None:
     """A new queued, not-yet-enqueued job; None if the idempotency key is already taken."""
     now = iso(utc_now())
-    job_id = new_job_id()
     digest = request_hash(prompt, language, difficulty)
     statement = db.prepare(
         "INSERT INTO generation_jobs (id, user_id, api_key_id, prompt, language, difficulty,"

@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from devcapsules.schemas.capsules import CapsuleContent
 from devcapsules.schemas.generation import GeneratedCapsule
 
 WEIGHTS = {
@@ -77,7 +78,7 @@ class Candidate:
 # ------------------------------------------------------------ parsing
 
 
-def parse_output(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
+def parse_output(raw: Any, language: str) -> tuple[dict[str, Any] | None, list[str]]:
     """Model output -> capsule dict with decoded test cases, or None and the problems."""
     if isinstance(raw, (str, bytes)):
         try:
@@ -87,16 +88,28 @@ def parse_output(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
     try:
         model = GeneratedCapsule.model_validate(raw)
     except ValidationError as exc:
-        return None, [_schema_problem(error) for error in exc.errors()[:10]]
+        return None, [_schema_problem(error, "Schema") for error in exc.errors()[:10]]
     capsule = model.model_dump()
     cases, problems = _decode_tests(model)
     capsule["testCases"] = cases
+    capsule["tags"] = [re.sub(r"\s+", "-", tag.strip().lower()) for tag in capsule["tags"]]
+    if not problems:
+        problems = _capsule_rules(capsule, language)
     return (capsule, []) if not problems else (None, problems)
 
 
-def _schema_problem(error: dict[str, Any]) -> str:
+def _capsule_rules(capsule: dict[str, Any], language: str) -> list[str]:
+    """What the capsules API itself demands of stored content (sizes, tag syntax...)."""
+    try:
+        CapsuleContent.model_validate({**capsule, "language": language}, strict=False)
+    except ValidationError as exc:
+        return [_schema_problem(error, "Capsule") for error in exc.errors()[:10]]
+    return []
+
+
+def _schema_problem(error: dict[str, Any], where: str) -> str:
     path = ".".join(str(part) for part in error["loc"]) or "(root)"
-    return f"Schema: {path}: {error['msg']}"
+    return f"{where}: {path}: {error['msg']}"
 
 
 def _decode_tests(model: GeneratedCapsule) -> tuple[list[dict[str, Any]], list[str]]:
@@ -235,7 +248,7 @@ async def verify(
     on_stage: Callable[[str], Awaitable[None]] = _no_stage,
 ) -> Candidate:
     """Parse, run the solution and the starter (concurrently), score."""
-    capsule, problems = parse_output(raw)
+    capsule, problems = parse_output(raw, language)
     if capsule is None:
         return Candidate(None, problems=problems, raw=raw)
     problems = syntax_problems(capsule["solution"], language, "reference solution")

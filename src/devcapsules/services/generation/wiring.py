@@ -1,147 +1,116 @@
-"""Seams to features other modules own. Each is ONE function, so wiring is a one-line swap.
+"""Where generation meets features other modules own: capsules and the executor.
 
-Until those modules are committed these fallbacks do the job themselves, against the
-committed schema (0001): the generation quota on `usage_counters` (window
-`generation_day`, subject = user id), the capsule row in `capsules`, and the tests in
-the local sandbox library (`devcapsules.executor`).
+- `save_capsule`: the draft through the capsules repository (`services.capsules.create`,
+  source="generated"), then the job's completion. `create` is its own D1 batch, so the
+  two writes are not one transaction: a crash between them leaves a capsule and a job
+  still processing. The redelivery (after the lease) finds that capsule by its job id and
+  completes the job with it instead of creating a second one.
+- `test_runner`: the execution service's hybrid executor (`services.execution`).
 
-To wire (see the report to the lead):
-- `consume_quota`  -> `services.quota.consume_generation(...)`
-- `refund_quota`   -> `services.quota.refund_generation(...)`
-- `save_capsule`   -> `services.capsules.create(..., source="generated", ...)` plus the
-  job's `complete_statement` in the same D1 batch, if `create` can take extra statements
-- `test_runner`    -> the execution service's Executor (`services.execution`), which on
-  the edge calls the remote executor; the sandbox library only runs on CPython.
+The quota is called directly (`services.quota.consume_generation/refund_generation`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
-from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import Database
+from devcapsules.context import Context
 from devcapsules.http import HTTPError
-from devcapsules.principal import Principal
-from devcapsules.services.clock import iso, new_id, parse_iso, utc_now
+from devcapsules.schemas.capsules import CapsuleContent
+from devcapsules.services import capsules
 from devcapsules.services.generation import jobs
 from devcapsules.services.generation.providers.base import ExecutorUnavailable
 
-DAY_SECONDS = 86_400
-# The seed's generation limits; None = unlimited.
-GENERATIONS_PER_DAY = {"free": 5, "creator": 100, "team": 500, "enterprise": None}
-
 TestRunner = Callable[[str, list[dict], str, str], Awaitable[Any]]
 
-
-def _day_start(epoch: int) -> int:
-    return epoch - epoch % DAY_SECONDS
-
-
-def _limit(vars: dict[str, str], plan: str) -> int | None:
-    raw = vars.get(f"PLAN_{plan.upper()}_GENERATIONS_PER_DAY")
-    if raw is None:
-        return GENERATIONS_PER_DAY.get(plan, GENERATIONS_PER_DAY["free"])
-    return None if raw.strip().lower() == "unlimited" else int(raw)
+_CONTENT_FIELDS = (
+    "title", "description", "problem", "difficulty", "starterCode", "solution",
+    "functionName", "testCases", "hints", "tags",
+)  # fmt: skip
 
 
-async def consume_quota(env: Env, principal: Principal) -> None:
-    """Count one generation for today (UTC) or raise 429 when the plan's day is used up."""
-    now = int(utc_now().timestamp())
-    limit = _limit(dict(env.vars), principal.plan)
-    cap = "" if limit is None else " WHERE usage_counters.count < ?"
-    sql = (
-        "INSERT INTO usage_counters (subject, window, window_start, count)"
-        " VALUES (?, 'generation_day', ?, 1)"
-        f" ON CONFLICT (subject, window, window_start) DO UPDATE SET count = count + 1{cap}"
-        " RETURNING count"
-    )
-    args: list[Any] = [principal.user_id, _day_start(now)]
-    if limit is not None:
-        args.append(limit)
-    # A limit of 0 must refuse even the first generation of the day.
-    row = None if limit == 0 else await env.db.prepare(sql).bind(*args).first()
-    if row is None:
-        reset = _day_start(now) + DAY_SECONDS
-        raise HTTPError(
-            429,
-            "generation_quota_exceeded",
-            f"Daily generation quota of {limit} reached for the {principal.plan} plan",
-            details={"limit": limit, "plan": principal.plan, "resetAt": reset},
-            headers={"Retry-After": str(reset - now)},
+async def existing_capsule_id(db: Database, job_id: str) -> str | None:
+    """A capsule an earlier delivery of this job already created (uses the partial index
+    `capsules_generation_job`). Belongs in the capsules repository; see the report."""
+    return await (
+        db.prepare(
+            "SELECT id FROM capsules WHERE generation_job_id = ? AND deleted_at IS NULL"
+            " ORDER BY created_at LIMIT 1"
         )
-
-
-async def refund_quota(env: Env, user_id: str, counted_at: str) -> None:
-    """Give back one generation on the UTC day it was counted (never below zero)."""
-    day = _day_start(int(parse_iso(counted_at).timestamp()))
-    await (
-        env.db.prepare(
-            "UPDATE usage_counters SET count = max(count - 1, 0)"
-            " WHERE subject = ? AND window = 'generation_day' AND window_start = ?"
-        )
-        .bind(user_id, day)
-        .run()
+        .bind(job_id)
+        .first("id")
     )
 
 
 async def save_capsule(
     db: Database, job: jobs.Job, capsule: dict[str, Any], score: float, generation_ms: int
 ) -> str | None:
-    """Insert the draft capsule and complete the job in one D1 batch (one transaction).
+    """Create (or reuse) the job's draft capsule and complete the job; returns the capsule
+    id, or None when this delivery's lease was lost (another one owns the job now)."""
+    capsule_id = await existing_capsule_id(db, job.id)
+    if capsule_id is None:
+        content = CapsuleContent.model_validate(
+            {name: capsule[name] for name in _CONTENT_FIELDS} | {"language": job.language},
+            strict=False,
+        )
+        created = await capsules.create(
+            db,
+            job.user_id,
+            content,
+            source="generated",
+            generation_job_id=job.id,
+            quality_score=score,
+        )
+        capsule_id = created.id
+    result = await jobs.complete_statement(db, job, capsule_id, score, generation_ms).run()
+    return capsule_id if result["meta"]["changes"] == 1 else None
 
-    The insert is guarded by the job's lease token, so a delivery that lost its lease
-    writes nothing; returns the capsule id, or None when the lease was lost.
+
+# Verification runs are the service's own, not a learner's: one fixed budget for all.
+def _run_limits() -> Any:
+    from devcapsules.services.execution import PLAN_LIMITS
+
+    return PLAN_LIMITS["creator"].effective(None, None)
+
+
+def test_runner(ctx: Context) -> TestRunner:
+    """(code, test_cases, language, function_name) -> a suite result with `.status`,
+    `.passed`, `.total`, `.tests[i].passed/.actual/.error`, `.error`, `.compile_output`.
+
+    Runs through the execution service's hybrid executor, so the edge verifies where it
+    runs learners' code (remote executor) and the local host in the sandbox library.
     """
-    capsule_id = new_id("cap")
-    now = iso(utc_now())
-    values = {
-        "id": capsule_id,
-        "owner_id": job.user_id,
-        "title": capsule["title"],
-        "description": capsule["description"],
-        "problem": capsule["problem"],
-        "language": job.language,
-        "difficulty": capsule["difficulty"],
-        "starter_code": capsule["starterCode"],
-        "solution": capsule["solution"],
-        "function_name": capsule["functionName"],
-        "test_cases": json.dumps(capsule["testCases"], separators=(",", ":")),
-        "hints": json.dumps(capsule["hints"]),
-        "tags": json.dumps(capsule["tags"]),
-        "status": "draft",
-        "source": "generated",
-        "generation_job_id": job.id,
-        "quality_score": score,
-        "created_at": now,
-        "updated_at": now,
-    }
-    guard = (
-        "EXISTS (SELECT 1 FROM generation_jobs WHERE id = ? AND lease_until = ?"
-        " AND status = 'processing')"
-    )
-    insert = db.prepare(
-        f"INSERT INTO capsules ({', '.join(values)})"
-        f" SELECT {', '.join('?' * len(values))} WHERE {guard}"
-    ).bind(*values.values(), job.id, job.lease_until)
-    tags = db.prepare(
-        "INSERT OR IGNORE INTO capsule_tags (capsule_id, tag)"
-        " SELECT ?, value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM capsules WHERE id = ?)"
-    ).bind(capsule_id, values["tags"], capsule_id)
-    done = jobs.complete_statement(db, job, capsule_id, score, generation_ms)
-    results = await db.batch([insert, tags, done])
-    return capsule_id if results[2]["meta"]["changes"] == 1 else None
+    from devcapsules.services.execution import executor_for
 
-
-def test_runner(env: Env) -> TestRunner:
-    """Runs (code, test_cases, language, function_name) -> executor TestRunResult."""
-    from devcapsules.executor import SandboxUnavailable, run_tests
+    executor = executor_for(ctx)
+    limits = _run_limits()
 
     async def run(code: str, cases: list[dict], language: str, function_name: str) -> Any:
+        # Hidden flags only matter to learners; here they would hide the actual values
+        # the model needs to hear about.
+        visible = [{**case, "hidden": False} for case in cases]
         try:
-            return await run_tests(code, cases, language, function_name)
-        except SandboxUnavailable as exc:
-            raise ExecutorUnavailable(str(exc)) from None
+            result = await executor.run_tests(code, visible, language, function_name, limits=limits)
+        except HTTPError as exc:
+            if exc.status >= 500 or exc.status == 429:
+                raise ExecutorUnavailable(f"{exc.code}: {exc.message}") from None
+            raise ValueError(f"{exc.code}: {exc.message}") from None
+        return suite_view(result)
 
     return run
+
+
+def suite_view(result: dict[str, Any]) -> SimpleNamespace:
+    """The executor's public suite dict as attributes (the shape verify.py reads)."""
+    summary = result["summary"]
+    return SimpleNamespace(
+        status=summary["status"],
+        passed=summary["passed"],
+        total=summary["total"],
+        tests=[SimpleNamespace(**{"actual": None, "error": None, **t}) for t in result["results"]],
+        error=result.get("error"),
+        compile_output=result.get("compileOutput") or "",
+    )
