@@ -1,11 +1,12 @@
 """The one seam between analytics and capsules: who owns which capsule, in bulk.
 
-Capsule SQL belongs to `services/capsules.py`. It exports `get` (one capsule, full
-row), which the reports use; ingestion (up to 100 ids at once) and the overview
-(all of an owner's capsules) need a light bulk lookup it does not have yet. This
-function is that lookup, and the only capsule query analytics makes: moving it
-into the capsules module is a one-function change. Access rules are the capsules
-module's own (`capsule_access.can_read`), applied to these refs.
+Capsule SQL belongs to `services/capsules.py`, which exports `get` (one capsule,
+the full row, JSON columns parsed). Analytics needs a light bulk lookup instead:
+ingestion checks up to 100 ids in one query, the overview lists an owner's
+capsules, and reports need only the owner and title. This function is that
+lookup and the only capsule query analytics makes: moving it into the capsules
+module is a one-function change. Access rules stay the capsules module's own
+(`capsule_access.can_read`), applied to these refs.
 """
 
 from __future__ import annotations

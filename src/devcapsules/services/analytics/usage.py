@@ -4,7 +4,9 @@ Reads the rate limiter's exact counters (`usage_counters`, windows `day` and
 `generation_day`, `window_start` = UTC midnight in epoch seconds, subject = the
 user id): one D1 query for the whole range, never cached (quota numbers must be
 current). A plan without a daily request cap keeps no daily request counter, so
-its `apiRequests` are null rather than a misleading zero.
+its `apiRequests` are null rather than a misleading zero. How far back a day can
+be answered is the counters' retention (`maintenance.RETENTION_SECONDS`): older
+days read as zero once their rows are pruned.
 """
 
 from __future__ import annotations
