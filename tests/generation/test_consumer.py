@@ -1,0 +1,100 @@
+"""Consumer robustness: leases, crashes, poison messages, environment queue names."""
+
+from __future__ import annotations
+
+from devcapsules.bindings.sqlite_queue import LocalMessage, LocalMessageBatch
+from devcapsules.consumers import base_queue_name, consumers
+from devcapsules.services.generation import jobs, pipeline
+from tests.generation.conftest import status, submit
+
+
+def expire_lease(client, job_id):
+    client.run(
+        client.env.db.prepare(
+            "UPDATE generation_jobs SET lease_until = '2000-01-01T00:00:00.000Z' WHERE id = ?"
+        )
+        .bind(job_id)
+        .run()
+    )
+
+
+def test_a_job_held_by_a_crashed_delivery_is_taken_over_after_its_lease(client, creator, queue):
+    job_id = submit(client, creator)
+    # A delivery claimed the job, then its isolate died (no ack, no release).
+    claim = client.run(jobs.claim(client.env.db, job_id, "catalog", 300))
+    assert claim.outcome == "claimed"
+    queue.deliver()
+    job = status(client, creator, job_id)
+    assert job["status"] == "processing" and queue.pending() == 1
+    assert 250 < min(queue.visible_in()) <= 301  # retried when the lease runs out
+    expire_lease(client, job_id)
+    queue.advance(302)
+    queue.deliver()
+    assert status(client, creator, job_id)["status"] == "completed"
+
+
+def test_a_delivery_that_lost_its_lease_cannot_finish(client, creator):
+    job_id = submit(client, creator)
+    first = client.run(jobs.claim(client.env.db, job_id, "catalog", 300)).job
+    expire_lease(client, job_id)
+    second = client.run(jobs.claim(client.env.db, job_id, "catalog", 300)).job
+    stale = client.run(jobs.complete_statement(client.env.db, first, "cap_x", 0.9, 5).run())
+    assert stale["meta"]["changes"] == 0
+    assert client.run(jobs.fail(client.env.db, first, "x", "stale")) is False
+    fresh = client.run(jobs.complete_statement(client.env.db, second, "cap_y", 0.9, 5).run())
+    assert fresh["meta"]["changes"] == 1
+
+
+def test_a_crash_in_one_job_loses_neither_it_nor_the_others(client, creator, queue, monkeypatch):
+    victim = submit(client, creator)
+    others = [submit(client, creator, "Compute the factorial of n") for _ in range(3)]
+    real = pipeline.generate_verified
+    crashed = []
+
+    async def flaky(provider, request, *args, **kwargs):
+        if request.prompt == "Reverse a string" and not crashed:
+            crashed.append(True)
+            raise RuntimeError("isolate hiccup")
+        return await real(provider, request, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "generate_verified", flaky)
+    queue.deliver()
+    assert all(status(client, creator, j)["status"] == "completed" for j in others)
+    job = status(client, creator, victim)
+    assert job["status"] == "queued" and job["error"]["code"] == "internal_error"
+    queue.advance(60)
+    queue.deliver()
+    assert status(client, creator, victim)["status"] == "completed"
+
+
+def test_a_batch_that_raises_as_a_whole_is_redelivered(client, creator, queue, monkeypatch):
+    job_id = submit(client, creator)
+    from devcapsules.services.generation import consumer
+
+    def broken_config(values):
+        raise consumer.generation_config.GenerationConfigError("bad vars")
+
+    monkeypatch.setattr(consumer.generation_config, "from_vars", broken_config)
+    queue.deliver()  # the broker retries every message of a failed batch
+    assert queue.pending() == 1
+    monkeypatch.undo()
+    queue.deliver()
+    assert status(client, creator, job_id)["status"] == "completed"
+
+
+def test_poison_message_is_acked(client, app, env):
+    batch = LocalMessageBatch("generation-jobs", [LocalMessage("m1", {"nope": 1}, 1, 0.0)])
+    client.run(app.handle_batch(batch, env))
+    assert batch.messages[0].decision == ("ack", 0)
+
+
+def test_staging_queue_names_reach_the_same_consumers(client, creator, app, env):
+    assert base_queue_name("generation-jobs-staging") == "generation-jobs"
+    registry = consumers()
+    assert registry["generation-jobs-staging"] is registry["generation-jobs"]
+    assert registry["generation-dlq-staging"] is registry["generation-dlq"]
+    job_id = submit(client, creator)
+    message = LocalMessage("m1", {"jobId": job_id, "v": 1}, 1, 0.0)
+    client.run(app.handle_batch(LocalMessageBatch("generation-jobs-staging", [message]), env))
+    assert message.decision == ("ack", 0)
+    assert status(client, creator, job_id)["status"] == "completed"

@@ -1,0 +1,119 @@
+"""The quality score formula and the parsing rules, without an executor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from devcapsules.schemas.generation import capsule_json_schema
+from devcapsules.services.generation import verify
+from devcapsules.services.generation.providers.catalog import match
+from tests.generation.conftest import good_capsule
+
+
+def capsule(**overrides):
+    base = {
+        "problem": "Write `f(xs)` returning the sum of xs. For example f([1, 2]) is 3." + "." * 20,
+        "functionName": "f",
+        "testCases": [{"input": [[1, 2]], "expected": 3, "description": "sum"}],
+        "hints": ["loop"],
+    }
+    return {**base, **overrides}
+
+
+def test_perfect_capsule_scores_one():
+    cases = [{"input": [[i]], "expected": i, "description": "edge: empty"} for i in range(8)]
+    score, parts = verify.quality_score(capsule(testCases=cases, hints=["a", "b", "c"]), 1.0, True)
+    assert score == 1.0 and parts["solution"] == 0.4 and parts["starter"] == 0.15
+
+
+def test_score_parts_follow_the_documented_weights():
+    # 1 of 8 tests, no edge case, statement 3/3, 1 of 3 hints, solution 50 %, starter bad.
+    score, parts = verify.quality_score(capsule(), 0.5, False)
+    assert parts == {
+        "solution": 0.2,
+        "starter": 0.0,
+        "tests": round(0.15 / 8, 4),
+        "edgeCases": 0.0,
+        "statement": 0.1,
+        "hints": round(0.1 / 3, 4),
+    }
+    assert score == round(sum(parts.values()), 3)
+
+
+@pytest.mark.parametrize(
+    "case, edge",
+    [
+        ({"input": [""], "description": "x"}, True),
+        ({"input": [[]], "description": "x"}, True),
+        ({"input": [-3], "description": "x"}, True),
+        ({"input": [0], "description": "x"}, True),
+        ({"input": [5], "description": "Edge: big"}, True),
+        ({"input": [5, "ab"], "description": "normal"}, False),
+        ({"input": [True], "description": "normal"}, False),
+    ],
+)
+def test_edge_case_detection(case, edge):
+    assert verify.is_edge_case(case) is edge
+
+
+def test_statement_completeness_counts_three_checks():
+    assert verify.statement_completeness(capsule(problem="Sum them.")) == 0.0
+    assert verify.statement_completeness(capsule(problem="Use f. Example: f([1]) is 1")) == 2 / 3
+
+
+def test_parse_rejects_bad_json_and_bad_tests():
+    assert "not valid JSON" in verify.parse_output("{oops", "python")[1][0]
+    raw = good_capsule()
+    raw["testCases"][0]["inputJson"] = '"not a list"'
+    assert "JSON array" in verify.parse_output(raw, "python")[1][0]
+    raw = good_capsule()
+    raw["functionName"] = "not valid!"
+    assert "functionName" in verify.parse_output(json.dumps(raw), "python")[1][0]
+    raw = good_capsule()
+    raw["tags"] = ["Dynamic Programming"]
+    parsed, problems = verify.parse_output(raw, "python")
+    assert problems == [] and parsed["tags"] == ["dynamic-programming"]
+
+
+def fake_runner(solution_passed: int, starter_passed: int, total: int):
+    async def run(code, cases, language, name):
+        passed = solution_passed if "TODO" not in code else starter_passed
+        tests = [SimpleNamespace(passed=i < passed, actual="x", error=None) for i in range(total)]
+        status = "passed" if passed == total else "failed"
+        return SimpleNamespace(
+            status=status, passed=passed, total=total, tests=tests, error=None, compile_output=""
+        )
+
+    return run
+
+
+def test_verify_requires_all_tests_and_a_failing_starter():
+    raw = good_capsule()
+    total = len(raw["testCases"])
+    ok = asyncio.run(verify.verify(raw, "python", fake_runner(total, 0, total)))
+    assert ok.valid and ok.score >= 0.7 and ok.problems == []
+    one_fails = asyncio.run(verify.verify(raw, "python", fake_runner(total - 1, 0, total)))
+    assert not one_fails.valid and "Test 5" in one_fails.problems[0]
+    solved = asyncio.run(verify.verify(raw, "python", fake_runner(total, total, total)))
+    assert not solved.valid and "already passes" in solved.problems[0]
+
+
+def test_json_schema_is_strict_compatible():
+    schema = capsule_json_schema()
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == set(schema["properties"])
+    assert "title" in schema["properties"]
+    case = schema["$defs"]["GeneratedTestCase"]
+    assert case["additionalProperties"] is False and "maxLength" not in json.dumps(schema)
+
+
+def test_catalog_matching():
+    assert match("Create a function to reverse a string")["key"] == "reverse-string"
+    assert match("is this phrase a palindrome?")["key"] == "palindrome"
+    assert match("Balanced brackets checker")["key"] == "valid-parentheses"
+    assert match("nth Fibonacci number")["key"] == "fibonacci"
+    assert match("Implement a red-black tree") is None
