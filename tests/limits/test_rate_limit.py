@@ -76,6 +76,19 @@ def test_day_window_refuses_with_its_own_details_then_resets_at_utc_midnight(cli
     assert response.json()["usage"]["requests"]["day"]["used"] == 1
 
 
+def test_both_windows_reaching_their_limit_on_one_request_are_both_counted(client, clock):
+    # The checks see the state before the request: counting the minute row first must
+    # not make the day row's check fail (all-or-nothing, never half a count).
+    caller = make_user(client)
+    for _ in range(2):
+        client.get(ME, headers=caller.headers)
+    clock.advance(60)
+    for _ in range(3):  # the third: minute 2 -> 3 of 3, day 4 -> 5 of 5
+        assert client.get(ME, headers=caller.headers).status == 200
+    rows = counter_rows(client, caller.id)
+    assert ("minute", MINUTE_START + 60, 3) in rows and ("day", MIDNIGHT, 5) in rows
+
+
 def test_headers_report_the_day_window_once_it_is_tighter(client, clock):
     caller = make_user(client)
     for _ in range(4):
