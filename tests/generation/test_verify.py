@@ -117,3 +117,31 @@ def test_catalog_matching():
     assert match("Balanced brackets checker")["key"] == "valid-parentheses"
     assert match("nth Fibonacci number")["key"] == "fibonacci"
     assert match("Implement a red-black tree") is None
+
+
+def test_openai_compatible_request_shape():
+    import httpx
+
+    from devcapsules.services.generation.providers.base import GenerationRequest
+    from devcapsules.services.generation.providers.openai_compatible import (
+        OpenAICompatibleProvider,
+    )
+
+    seen = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen["url"], seen["auth"] = str(request.url), request.headers.get("authorization")
+        seen["body"] = json.loads(request.content)
+        content = json.dumps(good_capsule())
+        return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
+
+    async def call():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            provider = OpenAICompatibleProvider(client, "http://llm.local/v1/", "qwen", "sk-1")
+            return await provider.generate(GenerationRequest("Reverse a string", "python", "easy"))
+
+    content = asyncio.run(call())
+    assert json.loads(content)["functionName"] == "reverse_string"
+    assert seen["url"] == "http://llm.local/v1/chat/completions" and seen["auth"] == "Bearer sk-1"
+    assert seen["body"]["model"] == "qwen"
+    assert seen["body"]["response_format"]["json_schema"]["strict"] is True

@@ -115,6 +115,7 @@ class JobWorker:
         started = time.monotonic()
         try:
             outcome = await self._generate(job)
+            await self._finish(message, job, outcome, int((time.monotonic() - started) * 1000))
         except TransientProviderError as exc:
             await self._retry_later(message, job, exc.code, exc.message, exc.retry_after)
             return
@@ -123,9 +124,9 @@ class JobWorker:
             message.ack()
             return
         except Exception as exc:
+            # Give the job back at once (no waiting for the lease); the message is retried.
             await jobs.release(self.db, job, "internal_error", f"{type(exc).__name__}: {exc}")
             raise
-        await self._finish(message, job, outcome, int((time.monotonic() - started) * 1000))
 
     async def _generate(self, job: jobs.Job) -> pipeline.Outcome:
         async def on_stage(stage: str) -> None:
