@@ -60,6 +60,7 @@ class Route:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    content_type: str = "application/json"
     summary: str = ""
     tags: Sequence[str] = ()
     errors: Sequence[int] = ()

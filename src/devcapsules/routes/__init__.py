@@ -6,7 +6,7 @@ from devcapsules.routing import Route
 
 
 def all_routes() -> list[Route]:
-    from devcapsules.routes import analytics, auth, capsules, execute, generate, health
+    from devcapsules.routes import analytics, auth, capsules, docs, execute, generate, health
 
     return [
         *health.routes,
@@ -15,4 +15,5 @@ def all_routes() -> list[Route]:
         *execute.routes,
         *analytics.routes,
         *generate.routes,
+        *docs.routes,
     ]

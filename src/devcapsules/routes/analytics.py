@@ -139,6 +139,7 @@ routes = [
         capsule_chart,
         ["GET"],
         query=schemas.RangeQuery,
+        content_type="image/svg+xml",
         errors=(401, 403, 404, 422),
         summary="SVG chart of a capsule's daily views, runs and completions",
         **_read,

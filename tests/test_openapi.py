@@ -1,0 +1,73 @@
+"""The OpenAPI document is generated from the route table: it cannot drift."""
+
+import pytest
+from openapi_spec_validator import validate
+
+from devcapsules.openapi import build_document
+from devcapsules.routes import all_routes
+from devcapsules.routing import Route
+
+
+@pytest.fixture(scope="module")
+def document():
+    return build_document(all_routes(), "test")
+
+
+def test_document_validates_as_openapi_3_1(document):
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+
+
+def test_every_route_and_method_is_in_the_document(document):
+    for route in all_routes():
+        path = route.path.replace(":path}", "}")
+        assert path in document["paths"], f"{route.path} missing"
+        for method in route.methods:
+            if method != "HEAD":
+                assert method.lower() in document["paths"][path], f"{method} {route.path}"
+
+
+def test_a_new_route_appears_without_editing_the_generator():
+    async def handler(request, ctx):
+        raise NotImplementedError
+
+    extra = Route("/api/v1/brand-new/{thing}", handler, ["PUT"], auth="required")
+    document = build_document([*all_routes(), extra], "test")
+    operation = document["paths"]["/api/v1/brand-new/{thing}"]["put"]
+    assert operation["parameters"][0]["name"] == "thing"
+    assert {"401", "404", "429"} <= set(operation["responses"])
+
+
+def test_error_shapes_and_statuses(document):
+    register = document["paths"]["/api/v1/auth/register"]["post"]
+    assert {"201", "400", "409", "413", "422", "429"} <= set(register["responses"])
+    error_ref = register["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+    assert error_ref == "#/components/schemas/ErrorResponse"
+    patch = document["paths"]["/api/v1/capsules/{id}"]["patch"]
+    assert {"401", "403", "404", "412", "422"} <= set(patch["responses"])
+
+
+def test_security_schemes_and_optional_auth(document):
+    assert set(document["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyAuth"}
+    execute = document["paths"]["/api/v1/execute"]["post"]
+    assert {} in execute["security"]  # anonymous callers are accepted
+    assert {"apiKeyAuth": ["execute"]} in execute["security"]
+    assert "security" not in document["paths"]["/health"]["get"]
+
+
+def test_rate_limit_headers_are_declared(document):
+    ok = document["paths"]["/api/v1/capsules"]["get"]["responses"]["200"]
+    assert "RateLimit-Remaining" in ok["headers"]
+    too_many = document["paths"]["/api/v1/capsules"]["get"]["responses"]["429"]
+    assert "Retry-After" in too_many["headers"]
+
+
+def test_chart_is_svg(document):
+    chart = document["paths"]["/api/v1/analytics/capsules/{id}/chart.svg"]["get"]
+    assert "image/svg+xml" in chart["responses"]["200"]["content"]
+
+
+def test_served_over_the_api(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status == 200
+    assert response.json()["paths"].keys() == build_document(all_routes(), "x")["paths"].keys()
