@@ -370,16 +370,17 @@ async def handle_queue(batch: Any, js_env: Any, ctx: Any, isolate: Isolate = ISO
 async def handle_scheduled(
     controller: Any, js_env: Any, ctx: Any, isolate: Isolate = ISOLATE
 ) -> None:
-    """scheduled(): the app-level `run_scheduled(env, cron)` hook, if the app has one."""
-    import devcapsules.app as app_module
+    """scheduled(): the cron trigger runs the maintenance job (pruning, re-sending)."""
+    from devcapsules.maintenance import run_scheduled
 
     cron = str(getattr(controller, "cron", "") or "")
-    hook = getattr(app_module, "run_scheduled", None)
     env = build_env(js_env)
-    if hook is None:
-        Logger().info("scheduled_noop", cron=cron)
+    try:
+        settings = Settings.from_vars(env.vars)
+    except SettingsError as exc:
+        Logger().error("configuration_error", message=str(exc), cron=cron)
         return
-    await hook(env, cron)
+    await run_scheduled(env, settings, cron)
 
 
 # ---------------------------------------------------------------- Web Crypto
