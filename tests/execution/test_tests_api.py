@@ -134,11 +134,19 @@ def test_test_runs_are_recorded_with_capsule_and_counts(client):
     assert (capsule["tests_passed"], capsule["tests_total"], capsule["status"]) == (1, 3, "failed")
 
 
-def test_suite_runner_serves_the_publish_check(client):
-    from devcapsules.services.execution.runs import suite_runner
-
-    ctx = client.app.context(client.env)
-    run = suite_runner(ctx)
-    outcome = client.run(run(ADD["userCode"], ADD["testCases"], "python", "add"))
-    assert (outcome.status, outcome.passed, outcome.total) == ("passed", 2, 2)
-    assert [test.passed for test in outcome.tests] == [True, True]
+def test_capsule_runs_feed_analytics_with_the_widget_session(client):
+    """A run against a capsule counts as a test_run event (event id = execution id)."""
+    owner = register(client)
+    capsule_id = make_capsule(client, owner.id)
+    for session in ("learner-a", "learner-a", "learner-b"):
+        response = client.post(
+            URL,
+            json={"capsuleId": capsule_id, "userCode": "def add(a, b): return a + b"},
+            headers={**owner.headers, "X-Session-Id": session},
+        )
+        assert response.json()["summary"]["passed"] == 3
+    client.settle()
+    report = client.get(f"/api/v1/analytics/capsules/{capsule_id}", headers=owner.headers).json()
+    assert report["testRuns"] == 3
+    assert report["uniqueSessions"] == 2
+    assert report["testRunsPassed"] == 3

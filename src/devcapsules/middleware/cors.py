@@ -23,6 +23,7 @@ ALLOWED_HEADERS = (
     "if-match",
     "if-none-match",
     "x-request-id",
+    "x-session-id",
 )
 EXPOSED_HEADERS = (
     "X-Request-Id",

@@ -6,6 +6,8 @@ smallest limits; users and API keys with the `execute` scope get their plan's.
 
 from __future__ import annotations
 
+import re
+
 from devcapsules.context import Context
 from devcapsules.http import Request, Response, json_response
 from devcapsules.routing import Route
@@ -15,15 +17,23 @@ from devcapsules.services.execution.runs import run_program, run_suite
 
 PREFIX = "/api/v1/execute"
 TAGS = ("execute",)
+SESSION_HEADER = "X-Session-Id"
+_SAFE_SESSION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def widget_session(request: Request) -> str | None:
+    """The embed widget's anonymous learner session, for analytics (never trusted as identity)."""
+    value = request.headers.get(SESSION_HEADER, "")
+    return value if _SAFE_SESSION.match(value) else None
 
 
 async def execute(request: Request, ctx: Context) -> Response:
-    result = await run_program(ctx, executor_for(ctx), request.data)
+    result = await run_program(ctx, executor_for(ctx), request.data, widget_session(request))
     return json_response({"success": True, **result})
 
 
 async def execute_tests(request: Request, ctx: Context) -> Response:
-    result = await run_suite(ctx, executor_for(ctx), request.data)
+    result = await run_suite(ctx, executor_for(ctx), request.data, widget_session(request))
     return json_response({"success": True, **result})
 
 

@@ -1,12 +1,15 @@
 """Every execution leaves a row in `executions` (who, key, capsule, language, kind,
-status, duration, tests passed/total) for analytics. The insert is handed to
-`ctx.wait_until`, so the caller gets the answer without waiting on D1."""
+status, duration, tests passed/total), and a run against a capsule also counts as a
+`code_run`/`test_run` analytics event (event id = execution id, so a widget reporting
+the same run is deduplicated). Both are handed to `ctx.wait_until`: the caller gets
+the answer without waiting on D1."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from devcapsules.context import Context
+from devcapsules.services.analytics.recording import record_execution_event
 from devcapsules.services.clock import iso, new_id, utc_now
 
 
@@ -19,6 +22,8 @@ class ExecutionRecord:
     capsule_id: str | None = None
     tests_passed: int | None = None
     tests_total: int | None = None
+    # The widget's anonymous learner session (X-Session-Id); else the caller is the session.
+    session_id: str | None = None
 
 
 def record_later(ctx: Context, record: ExecutionRecord) -> str:
@@ -66,5 +71,15 @@ async def _insert(
             )
             .run()
         )
+        if r.capsule_id is not None:
+            await record_execution_event(
+                ctx.env,
+                execution_id=execution_id,
+                capsule_id=r.capsule_id,
+                kind=r.kind,
+                session_id=r.session_id or user_id or execution_id,
+                tests_passed=r.tests_passed,
+                tests_total=r.tests_total,
+            )
     except Exception as exc:  # background work: log it, never surface it
         ctx.logger.error("execution_record_failed", executionId=execution_id, error=str(exc))

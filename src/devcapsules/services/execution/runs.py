@@ -4,21 +4,19 @@ by plan, refuse oversized input, dispatch, and record the execution without wait
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from devcapsules.context import Context
 from devcapsules.schemas.execution import ExecuteRequest, RunTestsRequest
 from devcapsules.services.execution.base import Executor
 from devcapsules.services.execution.capsule_tests import load_capsule_suite
-from devcapsules.services.execution.hybrid import executor_for
 from devcapsules.services.execution.limits import limits_for
 from devcapsules.services.execution.records import ExecutionRecord, record_later
 
 
-async def run_program(ctx: Context, executor: Executor, body: ExecuteRequest) -> dict[str, Any]:
+async def run_program(
+    ctx: Context, executor: Executor, body: ExecuteRequest, session_id: str | None = None
+) -> dict[str, Any]:
     limits = limits_for(ctx.principal).effective(body.time_limit, body.memory_limit)
     limits.check_sizes(body.source_code, body.stdin)
     backend = _backend_name(executor, body.language)
@@ -27,13 +25,19 @@ async def run_program(ctx: Context, executor: Executor, body: ExecuteRequest) ->
         body.source_code, body.language, stdin=body.stdin, limits=limits
     )
     record = ExecutionRecord(
-        "run", result.get("language") or body.language, result["status"], _ms(started)
+        "run",
+        result.get("language") or body.language,
+        result["status"],
+        _ms(started),
+        session_id=session_id,
     )
     execution_id = record_later(ctx, record)
     return {**result, "backend": backend, "limits": limits.public(), "executionId": execution_id}
 
 
-async def run_suite(ctx: Context, executor: Executor, body: RunTestsRequest) -> dict[str, Any]:
+async def run_suite(
+    ctx: Context, executor: Executor, body: RunTestsRequest, session_id: str | None = None
+) -> dict[str, Any]:
     limits = limits_for(ctx.principal).effective(body.time_limit, body.memory_limit)
     limits.check_sizes(body.userCode)
     cases, language, function_name = body.testCases, body.language, body.functionName
@@ -54,6 +58,7 @@ async def run_suite(ctx: Context, executor: Executor, body: RunTestsRequest) -> 
         capsule_id=body.capsuleId,
         tests_passed=summary["passed"],
         tests_total=summary["total"],
+        session_id=session_id,
     )
     execution_id = record_later(ctx, record)
     extra = {"backend": backend, "limits": limits.public(), "executionId": execution_id}
@@ -69,38 +74,3 @@ def _backend_name(executor: Executor, language: str) -> str:
 
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
-
-
-@dataclass(frozen=True)
-class SuiteOutcome:
-    """A test run in the attribute shape services/solution_check expects of a runner."""
-
-    status: str
-    passed: int
-    total: int
-    tests: list[SimpleNamespace]
-    error: str | None
-    compile_output: str
-
-
-def suite_runner(ctx: Context) -> Callable[..., Awaitable[SuiteOutcome]]:
-    """A `solution_check` test runner on the hybrid executor, so publishing works where
-    no sandbox can run (the Worker): `ctx.env.test_runner = suite_runner(ctx)`."""
-    executor = executor_for(ctx)
-    limits = limits_for(ctx.principal).effective(None, None)
-
-    async def run(
-        code: str, test_cases: list[dict], language: str, function_name: str | None
-    ) -> SuiteOutcome:
-        result = await executor.run_tests(code, test_cases, language, function_name, limits=limits)
-        summary = result["summary"]
-        return SuiteOutcome(
-            summary["status"],
-            summary["passed"],
-            summary["total"],
-            [SimpleNamespace(passed=test["passed"]) for test in result["results"]],
-            result.get("error"),
-            result.get("compileOutput") or "",
-        )
-
-    return run
