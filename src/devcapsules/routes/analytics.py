@@ -17,9 +17,9 @@ from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.routing import Route
 from devcapsules.schemas import analytics as schemas
 from devcapsules.services.analytics import cache, chart, ingest, overview, reports, usage
-from devcapsules.services.analytics.capsule_refs import CapsuleRef, find_capsules
 from devcapsules.services.analytics.options import analytics_options
 from devcapsules.services.analytics.ranges import DayRange, resolve_range
+from devcapsules.services.capsules import CapsuleRef, find_refs
 from devcapsules.services.clock import utc_now
 
 PREFIX = "/api/v1/analytics"
@@ -94,7 +94,7 @@ def _range(request: Request) -> DayRange:
 
 async def _owned_capsule(request: Request, ctx: Context) -> CapsuleRef:
     capsule_id = request.path_params["id"]
-    found = await find_capsules(ctx.env.db, ids=[capsule_id])
+    found = await find_refs(ctx.env.db, ids=[capsule_id])
     if not found or found[0].owner_id != ctx.principal.user_id:
         raise HTTPError(404, "not_found", "No such capsule")
     return found[0]

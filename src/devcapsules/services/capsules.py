@@ -12,6 +12,7 @@ both in the same batch.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -286,3 +287,32 @@ def _visibility_branches(who: Audience, own_only: bool) -> list[tuple[str, list[
 def escape_like(text: str) -> str:
     """Make %, _ and the escape character itself match literally in a LIKE pattern."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class CapsuleRef:
+    id: str
+    owner_id: str
+    title: str
+    status: str
+    visibility: str
+
+
+async def find_refs(
+    db: Database, *, ids: Sequence[str] | None = None, owner_id: str | None = None
+) -> list[CapsuleRef]:
+    """Light refs of live capsules, in bulk: by id (one bound parameter for up to 100 ids,
+    via json_each) or by owner. For analytics, which checks many ids per request."""
+    columns = "id, owner_id, title, status, visibility"
+    if ids is not None:
+        sql = (
+            f"SELECT {columns} FROM capsules WHERE deleted_at IS NULL"
+            " AND id IN (SELECT value FROM json_each(?))"
+        )
+        result = await db.prepare(sql).bind(json.dumps(list(ids))).all()
+    elif owner_id is not None:
+        sql = f"SELECT {columns} FROM capsules WHERE deleted_at IS NULL AND owner_id = ?"
+        result = await db.prepare(sql).bind(owner_id).all()
+    else:
+        raise ValueError("find_refs needs ids or owner_id")
+    return [CapsuleRef(**row) for row in result["results"]]

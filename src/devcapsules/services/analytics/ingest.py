@@ -25,10 +25,10 @@ from devcapsules.bindings.protocols import Database
 from devcapsules.principal import Principal
 from devcapsules.schemas import validation_details
 from devcapsules.schemas.analytics import AnalyticsEvent
-from devcapsules.services.analytics.capsule_refs import find_capsules
 from devcapsules.services.analytics.options import AnalyticsOptions, session_hash
 from devcapsules.services.analytics.ranges import day_of
 from devcapsules.services.capsule_access import audience, can_read
+from devcapsules.services.capsules import find_refs
 from devcapsules.services.clock import iso
 
 # Clients' clocks drift; further ahead than this is a bug or a forgery.
@@ -106,7 +106,7 @@ async def _readable_events(
     if not events:
         return []
     ids = sorted({event.capsuleId for _, event in events})
-    refs = {ref.id: ref for ref in await find_capsules(db, ids=ids)}
+    refs = {ref.id: ref for ref in await find_refs(db, ids=ids)}
     who = audience(principal)
     readable = []
     for index, event in events:

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from devcapsules.bindings.protocols import Database
-from devcapsules.services.analytics.capsule_refs import find_capsules
 from devcapsules.services.analytics.ranges import DayRange
+from devcapsules.services.capsules import find_refs
 from devcapsules.services.clock import iso
 
 METRICS = ("views", "uniqueSessions", "runs", "testRuns", "completions", "hints")
@@ -39,7 +39,7 @@ GROUP BY capsule_id, current
 async def overview(
     db: Database, user_id: str, days: DayRange, limit: int, now: datetime
 ) -> dict[str, Any]:
-    refs = {ref.id: ref for ref in await find_capsules(db, owner_id=user_id)}
+    refs = {ref.id: ref for ref in await find_refs(db, owner_id=user_id)}
     per_capsule = await _per_capsule(db, sorted(refs), days) if refs else {}
     current = {cid: periods[1] for cid, periods in per_capsule.items() if any(periods[1].values())}
     totals = _sum(period[1] for period in per_capsule.values())

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from devcapsules.bindings.env import Env
-from devcapsules.services.analytics.capsule_refs import find_capsules
 from devcapsules.services.analytics.ingest import event_row, store_rows
 from devcapsules.services.analytics.options import analytics_options
+from devcapsules.services.capsules import find_refs
 from devcapsules.services.clock import iso, utc_now
 
 KINDS = {"run": "code_run", "tests": "test_run"}
@@ -38,7 +38,7 @@ async def record_execution_event(
     """
     if capsule_id is None or kind not in KINDS:
         return False
-    if not await find_capsules(env.db, ids=[capsule_id]):
+    if not await find_refs(env.db, ids=[capsule_id]):
         return False
     options = analytics_options(env.vars)
     now = utc_now()
