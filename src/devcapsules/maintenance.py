@@ -1,13 +1,15 @@
-"""Scheduled maintenance: prune old counter rows.
+"""Scheduled maintenance: prune old counters and raw analytics events, re-send
+generation jobs whose queue message never left.
 
-On the edge the Worker's `scheduled` handler (cron in wrangler.toml `[triggers]`) calls
-`await run_scheduled(env, settings, cron)`; locally `devcapsules dev` runs the same
-function every 10 minutes (`run_periodically`).
+On the edge the Worker's `scheduled` handler (cron in wrangler.toml `[triggers]`, every
+10 minutes) calls `await run_scheduled(env, settings, cron)`; locally `devcapsules dev`
+runs the same function every 10 minutes (`run_periodically`). Each task runs even when
+another one fails: a broken step is logged, never a reason to skip the rest.
 
 Retention, per window (only the current window is ever read for limiting):
 - minute: 2 hours. A minute row is dead 60 s after it starts; keeping every minute for
   days would be most of the table (one row per active subject per minute) for no use.
-- day: 2 days (today and yesterday, for support questions).
+- day: 35 days: `GET /api/v1/analytics/usage` shows requests per day for a month.
 - generation_day and quota charges: 35 days, the usage history a month view needs.
 
 Deletes go in bounded batches (`DELETE ... WHERE rowid IN (SELECT ... LIMIT n)`; D1 has
@@ -24,12 +26,16 @@ from typing import Any
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import Database
 from devcapsules.logs import Logger
+from devcapsules.services.analytics.options import analytics_options
+from devcapsules.services.analytics.prune import prune_events
+from devcapsules.services.clock import utc_now
+from devcapsules.services.generation.dispatch import resend_unsent_jobs
 from devcapsules.services.limits import DAY_SECONDS
 from devcapsules.settings import Settings
 
 RETENTION_SECONDS = {
     "minute": 2 * 3600,
-    "day": 2 * DAY_SECONDS,
+    "day": 35 * DAY_SECONDS,
     "generation_day": 35 * DAY_SECONDS,
 }
 CHARGES_RETENTION_SECONDS = 35 * DAY_SECONDS
@@ -48,6 +54,32 @@ _PRUNE_CHARGES = (
 
 
 async def run_scheduled(
+    env: Env, settings: Settings, cron: str = "", logger: Logger | None = None
+) -> dict[str, Any]:
+    """Every maintenance task; returns what each did (also logged)."""
+    logger = logger or Logger(level=settings.log_level)
+    summary = await _guarded(logger, "counters", prune_counters(env, settings, cron, logger))
+    summary["analyticsEventsPruned"] = await _guarded(logger, "analytics", _prune_events(env))
+    summary["generationJobsResent"] = await _guarded(
+        logger, "generation", resend_unsent_jobs(env, logger=logger)
+    )
+    return summary
+
+
+async def _guarded(logger: Logger, task: str, work: Any) -> Any:
+    try:
+        return await work
+    except Exception as exc:
+        logger.error("maintenance_task_failed", task=task, error=f"{type(exc).__name__}: {exc}")
+        return {} if task == "counters" else None
+
+
+async def _prune_events(env: Env) -> int:
+    options = analytics_options(env.vars)
+    return await prune_events(env, utc_now(), options.retention_days)
+
+
+async def prune_counters(
     env: Env, settings: Settings, cron: str = "", logger: Logger | None = None
 ) -> dict[str, Any]:
     """Prune expired counter rows; returns what was deleted (also logged)."""
@@ -100,6 +132,6 @@ async def run_periodically(
         try:
             await run_scheduled(env, settings, "local", logger)
         except Exception as exc:  # a failed run must not stop the next one
-            logger.error("counters_prune_failed", error=f"{type(exc).__name__}: {exc}")
+            logger.error("maintenance_failed", error=f"{type(exc).__name__}: {exc}")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -47,8 +47,8 @@ def test_prunes_by_window_retention(client, app):
     insert_counter(client, "u", "minute", minute_now)  # current: kept
     insert_counter(client, "u", "minute", minute_now - HOUR)  # within 2 h: kept
     insert_counter(client, "u", "minute", minute_now - 3 * HOUR)  # gone
-    insert_counter(client, "u", "day", MIDNIGHT - DAY)  # yesterday: kept
-    insert_counter(client, "u", "day", MIDNIGHT - 3 * DAY)  # gone
+    insert_counter(client, "u", "day", MIDNIGHT - 30 * DAY)  # a month of usage history: kept
+    insert_counter(client, "u", "day", MIDNIGHT - 40 * DAY)  # gone
     insert_counter(client, "u", "generation_day", MIDNIGHT - 30 * DAY)  # kept (history)
     insert_counter(client, "u", "generation_day", MIDNIGHT - 40 * DAY)  # gone
     insert_charge(client, "gen_recent", MIDNIGHT - 30 * DAY)
@@ -57,8 +57,8 @@ def test_prunes_by_window_retention(client, app):
     assert summary["deleted"] == {"minute": 1, "day": 1, "generation_day": 1, "quota_charges": 1}
     assert summary["complete"] is True
     assert remaining(client) == [
+        ("day", MIDNIGHT - 30 * DAY),
         ("generation_day", MIDNIGHT - 30 * DAY),
-        ("day", MIDNIGHT - DAY),
         ("minute", minute_now - HOUR),
         ("minute", minute_now),
     ]
@@ -69,7 +69,7 @@ def test_a_run_is_bounded_and_later_runs_finish(client, app, monkeypatch):
     monkeypatch.setattr(maintenance, "BATCH_ROWS", 3)
     monkeypatch.setattr(maintenance, "MAX_STATEMENTS", 3)
     for i in range(10):
-        insert_counter(client, f"ip:{i}", "day", MIDNIGHT - 5 * DAY)
+        insert_counter(client, f"ip:{i}", "day", MIDNIGHT - 40 * DAY)
     runs = [run(client, app)]
     while not runs[-1]["complete"] and len(runs) < 10:
         runs.append(run(client, app))

@@ -72,7 +72,17 @@ def read_dev_vars(path: Path) -> dict[str, str]:
 
 
 # Secrets and overrides a developer may pass through the process environment.
-_ENV_PASSTHROUGH_PREFIXES = ("JWT_", "AZURE_OPENAI_", "OPENAI_", "EXECUTOR_", "AWS_EXECUTOR_")
+_ENV_PASSTHROUGH_PREFIXES = (
+    "JWT_",
+    "AZURE_OPENAI_",
+    "OPENAI_",
+    "EXECUTOR_",
+    "AWS_EXECUTOR_",
+    "PISTON_",
+    "ANALYTICS_",
+    "GENERATION_",
+    "PLAN_",
+)
 _ENV_PASSTHROUGH = {"ENVIRONMENT", "ALLOWED_ORIGINS", "MAX_BODY_BYTES", "LOG_LEVEL"}
 
 
@@ -80,7 +90,7 @@ def _secrets_from_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return {
         k: v
         for k, v in environ.items()
-        if k in _ENV_PASSTHROUGH or k.startswith(_ENV_PASSTHROUGH_PREFIXES) or k.startswith("PLAN_")
+        if k in _ENV_PASSTHROUGH or k.startswith(_ENV_PASSTHROUGH_PREFIXES)
     }
 
 
