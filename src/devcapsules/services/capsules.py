@@ -316,3 +316,16 @@ async def find_refs(
     else:
         raise ValueError("find_refs needs ids or owner_id")
     return [CapsuleRef(**row) for row in result["results"]]
+
+
+async def find_id_by_generation_job(db: Database, job_id: str) -> str | None:
+    """The capsule a generation job already created, if any (a redelivered job reuses it
+    instead of creating a second one). Uses the partial index `capsules_generation_job`."""
+    return await (
+        db.prepare(
+            "SELECT id FROM capsules WHERE generation_job_id = ? AND deleted_at IS NULL"
+            " ORDER BY created_at LIMIT 1"
+        )
+        .bind(job_id)
+        .first("id")
+    )

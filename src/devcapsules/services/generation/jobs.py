@@ -6,9 +6,10 @@
 
 Concurrency rules, because queue delivery is at-least-once:
 - `claim` is one conditional UPDATE: a job is worked on only by the delivery holding an
-  unexpired lease. The lease value (`lease_until`) doubles as a fencing token: `complete`,
-  `fail` and `release` only apply while the caller's token is still the row's token, so a
-  delivery whose lease expired cannot overwrite the one that took over.
+  unexpired lease. The lease (`lease_until`) and the claim number (`attempts`, bumped by
+  every claim) together are the fencing token: `complete`, `fail` and `release` only
+  apply while the caller's token is still the row's, so a delivery whose lease expired
+  cannot overwrite the one that took over, even one claimed in the same millisecond.
 - Terminal states are final: no statement moves a job out of completed/failed.
 - Rows are inserted with `enqueued_at` NULL and marked after the queue accepted the
   message, so a crash between the two leaves a row the recovery sweep can find.
@@ -250,9 +251,9 @@ async def set_stage(db: Database, job: Job, stage: str) -> None:
     await (
         db.prepare(
             "UPDATE generation_jobs SET stage = ?, progress = ?, updated_at = ?"
-            " WHERE id = ? AND lease_until = ? AND status = 'processing'"
+            " WHERE id = ? AND lease_until = ? AND attempts = ? AND status = 'processing'"
         )
-        .bind(stage, PROGRESS[stage], now, job.id, job.lease_until)
+        .bind(stage, PROGRESS[stage], now, job.id, job.lease_until, job.attempts)
         .run()
     )
 
@@ -266,8 +267,8 @@ def complete_statement(
         "UPDATE generation_jobs SET status = 'completed', stage = 'done', progress = 100,"
         " capsule_id = ?, quality_score = ?, generation_time_ms = ?, error_code = NULL,"
         " error_message = NULL, lease_until = NULL, completed_at = ?, updated_at = ?"
-        " WHERE id = ? AND lease_until = ? AND status = 'processing'"
-    ).bind(capsule_id, score, generation_ms, now, now, job.id, job.lease_until)
+        " WHERE id = ? AND lease_until = ? AND attempts = ? AND status = 'processing'"
+    ).bind(capsule_id, score, generation_ms, now, now, job.id, job.lease_until, job.attempts)
 
 
 async def fail(db: Database, job: Job, code: str, message: str, *, fenced: bool = True) -> bool:
@@ -280,8 +281,8 @@ async def fail(db: Database, job: Job, code: str, message: str, *, fenced: bool 
     )
     args: list[Any] = [code, message[:1000], now, now, job.id]
     if fenced:
-        sql += " AND lease_until = ?"
-        args.append(job.lease_until)
+        sql += " AND lease_until = ? AND attempts = ?"
+        args += [job.lease_until, job.attempts]
     result = await db.prepare(sql).bind(*args).run()
     return result["meta"]["changes"] == 1
 
@@ -293,9 +294,9 @@ async def release(db: Database, job: Job, code: str, message: str) -> None:
         db.prepare(
             "UPDATE generation_jobs SET status = 'queued', stage = 'queued', progress = 0,"
             " lease_until = NULL, error_code = ?, error_message = ?, updated_at = ?"
-            " WHERE id = ? AND lease_until = ? AND status = 'processing'"
+            " WHERE id = ? AND lease_until = ? AND attempts = ? AND status = 'processing'"
         )
-        .bind(code, message[:1000], now, job.id, job.lease_until)
+        .bind(code, message[:1000], now, job.id, job.lease_until, job.attempts)
         .run()
     )
 

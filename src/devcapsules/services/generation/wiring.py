@@ -32,25 +32,12 @@ _CONTENT_FIELDS = (
 )  # fmt: skip
 
 
-async def existing_capsule_id(db: Database, job_id: str) -> str | None:
-    """A capsule an earlier delivery of this job already created (uses the partial index
-    `capsules_generation_job`). Belongs in the capsules repository; see the report."""
-    return await (
-        db.prepare(
-            "SELECT id FROM capsules WHERE generation_job_id = ? AND deleted_at IS NULL"
-            " ORDER BY created_at LIMIT 1"
-        )
-        .bind(job_id)
-        .first("id")
-    )
-
-
 async def save_capsule(
     db: Database, job: jobs.Job, capsule: dict[str, Any], score: float, generation_ms: int
 ) -> str | None:
     """Create (or reuse) the job's draft capsule and complete the job; returns the capsule
     id, or None when this delivery's lease was lost (another one owns the job now)."""
-    capsule_id = await existing_capsule_id(db, job.id)
+    capsule_id = await capsules.find_id_by_generation_job(db, job.id)
     if capsule_id is None:
         content = CapsuleContent.model_validate(
             {name: capsule[name] for name in _CONTENT_FIELDS} | {"language": job.language},
