@@ -138,11 +138,17 @@ def _run_set_plan(args: argparse.Namespace) -> int:
 
 def _with_runtime(args: argparse.Namespace, action):
     """Open the local bindings (migrating them), run one async action, close."""
+    from devcapsules.local.runtime import running_env
     from devcapsules.local.server import open_runtime
 
     runtime = open_runtime(find_project_root(), args.state_dir, None, quiet=True)
+
+    async def run() -> object:
+        async with running_env(runtime):
+            return await action(runtime)
+
     try:
-        return asyncio.run(action(runtime))
+        return asyncio.run(run())
     finally:
         runtime.close()
 

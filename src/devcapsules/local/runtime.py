@@ -9,9 +9,11 @@ Layout of the state dir (everything the local host keeps between runs):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,15 +32,52 @@ BACKEND_VARIABLE = "DEVCAPSULES_BINDINGS"
 
 @dataclass
 class LocalRuntime:
-    env: Env
+    """The local bindings. With the SQLite backend `env` is ready at once; with the
+    Miniflare backend it exists only inside `running_env` (Miniflare runs in Node)."""
+
+    env: Env | None
     config: LocalConfig
     state_dir: Path
     queue_store: QueueStore | None = None
     closers: list[Any] = field(default_factory=list)
+    backend: str = "sqlite"
+    environment: str | None = None
 
     def close(self) -> None:
         for closer in reversed(self.closers):
             closer()
+
+
+def chosen_backend() -> str:
+    name = os.environ.get(BACKEND_VARIABLE, "sqlite")
+    if name not in ("sqlite", "miniflare"):
+        raise SystemExit(f"{BACKEND_VARIABLE} must be 'sqlite' or 'miniflare', got {name!r}")
+    return name
+
+
+@contextlib.asynccontextmanager
+async def running_env(
+    runtime: LocalRuntime, consumer: Callable[[Any], Awaitable[None]] | None = None
+) -> AsyncIterator[Env]:
+    """The Env to serve from. On Miniflare, delivered batches go to `consumer`: Miniflare's
+    own queue consumer does the batching, retries and dead-lettering."""
+    if runtime.backend == "sqlite":
+        assert runtime.env is not None
+        yield runtime.env
+        return
+    from devcapsules.bindings.miniflare_backend import MiniflareBackend
+
+    backend = MiniflareBackend(
+        runtime.state_dir / "miniflare",
+        config=runtime.config.root / "wrangler.toml",
+        environment=runtime.environment,
+    )
+    env = await backend.start(runtime.config.vars, consumer=consumer)
+    runtime.env = env
+    try:
+        yield env
+    finally:
+        await backend.close()
 
 
 def resolve_state_dir(explicit: str | None, root: Path) -> Path:

@@ -7,14 +7,17 @@ import contextlib
 from pathlib import Path
 
 from devcapsules.app import App, build_app
+from devcapsules.bindings.env import Env
 from devcapsules.bindings.sqlite_queue import QueueBroker
 from devcapsules.local.asgi import AsgiAdapter
 from devcapsules.local.config import load_config
 from devcapsules.local.runtime import (
     LocalRuntime,
+    chosen_backend,
     ensure_dev_secret,
     open_sqlite_runtime,
     resolve_state_dir,
+    running_env,
 )
 from devcapsules.logs import Logger
 from devcapsules.maintenance import run_periodically
@@ -28,6 +31,9 @@ def open_runtime(
     config = load_config(root, environment)
     state = resolve_state_dir(state_dir, root)
     ensure_dev_secret(config, state, logger)
+    if chosen_backend() == "miniflare":
+        logger.info("bindings_backend", backend="miniflare", state=str(state / "miniflare"))
+        return LocalRuntime(None, config, state, backend="miniflare", environment=environment)
     return open_sqlite_runtime(config, state, logger)
 
 
@@ -45,12 +51,23 @@ def make_broker(app: App, runtime: LocalRuntime) -> QueueBroker | None:
 
 
 async def serve(runtime: LocalRuntime, host: str, port: int) -> None:
-    settings = Settings.from_vars(runtime.env.vars)
+    settings = Settings.from_vars(runtime.config.vars)
     app = build_app(settings)
+
+    async def consume(batch) -> None:  # Miniflare's consumer delivers here
+        await app.handle_batch(batch, runtime.env)
+
+    async with running_env(runtime, consumer=consume) as env:
+        await _serve_app(app, env, runtime, settings, host, port)
+
+
+async def _serve_app(
+    app: App, env: Env, runtime: LocalRuntime, settings: Settings, host: str, port: int
+) -> None:
     import uvicorn
 
     config = uvicorn.Config(
-        AsgiAdapter(app, runtime.env),
+        AsgiAdapter(app, env),
         host=host,
         port=port,
         log_config=None,
@@ -60,11 +77,16 @@ async def serve(runtime: LocalRuntime, host: str, port: int) -> None:
     )
     server = uvicorn.Server(config)
     stop = asyncio.Event()
-    broker = make_broker(app, runtime)
+    broker = make_broker(app, runtime)  # SQLite only: Miniflare runs its own consumer
     workers = [asyncio.create_task(broker.run(stop))] if broker else []
-    # The local stand-in for the edge's cron trigger: prune old rate-limit counters.
-    workers.append(asyncio.create_task(run_periodically(runtime.env, settings, stop, app.logger)))
-    app.logger.info("dev_server_started", url=f"http://{host}:{port}", state=str(runtime.state_dir))
+    # The local stand-in for the edge's cron trigger (maintenance.run_scheduled).
+    workers.append(asyncio.create_task(run_periodically(env, settings, stop, app.logger)))
+    app.logger.info(
+        "dev_server_started",
+        url=f"http://{host}:{port}",
+        state=str(runtime.state_dir),
+        bindings=runtime.backend,
+    )
     try:
         await server.serve()
     finally:
