@@ -40,6 +40,7 @@ def views(client, owner, capsule_id, **range_args) -> tuple[int, str]:
     return response.json()["views"], response.headers["x-analytics-cache"]
 
 
+@pytest.mark.sqlite_only  # moves the local KV's clock past the TTL
 def test_a_cached_report_is_served_until_its_ttl_then_recomputed(client, owner, capsule, kv_clock):
     cid = capsule["id"]
     post(client, owner.headers, [event(cid)])

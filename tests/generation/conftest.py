@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from devcapsules.bindings.sqlite_queue import ConsumerSettings, QueueBroker
+from devcapsules.bindings.sqlite_queue import ConsumerSettings, QueueBroker, QueueStore, SqliteQueue
 from devcapsules.services.generation.providers.catalog import build_capsule, match
 from tests.generation.fake_model import FakeModel
 from tests.support.auth import Account, register
@@ -34,6 +34,11 @@ class QueueDriver:
 
     def __init__(self, client: Any):
         self.client = client
+        if not isinstance(client.env.generation_queue, SqliteQueue):
+            # On Miniflare the jobs' D1/KV work still goes to Miniflare; only the queue is
+            # the local broker, whose clock these tests move (Miniflare's own consumer is
+            # covered by tests/edge and by the HTTP flow in test_e2e_http.py).
+            client.env.generation_queue = SqliteQueue(QueueStore(":memory:"), JOBS)
         self.store = client.env.generation_queue.store
         self.now = time.time()
         self.store.clock = lambda: self.now
