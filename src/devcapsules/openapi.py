@@ -33,6 +33,10 @@ ERROR_DESCRIPTIONS = {
     500: "Unexpected error (no details are leaked)",
     503: "A dependency (binding, executor, provider) is unavailable",
 }
+SUCCESS_DESCRIPTIONS = {
+    207: "Partial success: the body says what was accepted and what was refused",
+    304: "Not modified (If-None-Match matched the current ETag)",
+}
 RATE_LIMIT_HEADERS = (
     "RateLimit-Limit",
     "RateLimit-Remaining",
@@ -142,16 +146,23 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
         success_schema = refs[route.response]
     else:
         success_schema = {"type": "object"}
-    success: dict[str, Any] = {
-        "description": "Success",
-        "headers": {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS},
-    }
-    if route.status != 204:
-        success["content"] = {route.content_type: {"schema": success_schema}}
-    responses: dict[str, Any] = {str(route.status): success}
+    responses: dict[str, Any] = {}
+    for status in sorted({route.status, *route.statuses}):
+        responses[str(status)] = _success_response(route, status, success_schema)
     for status in sorted(_error_statuses(route)):
         responses[str(status)] = _error_response(status)
     return responses
+
+
+def _success_response(route: Route, status: int, schema: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": SUCCESS_DESCRIPTIONS.get(status, "Success"),
+        "headers": {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS},
+    }
+    # 204 and 304 have no body by definition (RFC 9110).
+    if status not in (204, 304):
+        response["content"] = {route.content_type: {"schema": schema}}
+    return response
 
 
 def _error_statuses(route: Route) -> set[int]:

@@ -60,6 +60,9 @@ class Route:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    # Other non-error statuses this route answers: a 2xx carries the `response` body too
+    # (e.g. 207 partial acceptance, 200 for an idempotent replay), a 304 carries none.
+    statuses: Sequence[int] = ()
     content_type: str = "application/json"
     summary: str = ""
     tags: Sequence[str] = ()
@@ -78,6 +81,8 @@ class Route:
             raise ValueError(f"Route {self.path}: auth must be one of {AUTH_MODES}")
         if self.scopes and self.auth == "none":
             raise ValueError(f"Route {self.path}: scopes need auth='required' or 'optional'")
+        if any(status >= 400 for status in self.statuses):
+            raise ValueError(f"Route {self.path}: error statuses belong in `errors`")
 
     def check_access(self, ctx: Context) -> None:
         """401 without a principal where one is required; 403 for a missing scope."""

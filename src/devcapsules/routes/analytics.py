@@ -121,7 +121,8 @@ routes = [
         body=schemas.EventsRequest,
         response=schemas.IngestResponse,
         tags=TAGS,
-        errors=(207, 401, 403, 422),
+        statuses=(207,),
+        errors=(401, 403, 422),
         summary="Record a batch of up to 100 events (partial acceptance: 200 or 207)",
     ),
     Route(

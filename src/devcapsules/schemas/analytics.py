@@ -8,10 +8,11 @@ cost the others (partial acceptance).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
 
 from devcapsules.schemas import QueryModel, StrictModel
 
@@ -107,11 +108,23 @@ class IngestResponse(BaseModel):
     rejected: list[RejectedEvent]
 
 
+def _iso_day(value: Any) -> Any:
+    # Lax query parsing would read "0" as a Unix timestamp (1970-01-01): a day is only
+    # ever written YYYY-MM-DD, as the document's `format: date` says.
+    if isinstance(value, str) and not _ISO_DAY.match(value):
+        raise ValueError("must be a day as YYYY-MM-DD")
+    return value
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class RangeQuery(QueryModel):
     """`from`/`to`: inclusive UTC days (YYYY-MM-DD); default the last 30 days to today."""
 
-    from_: date | None = Field(None, alias="from")
-    to: date | None = None
+    from_: Day | None = Field(None, alias="from")
+    to: Day | None = None
 
 
 class OverviewQuery(RangeQuery):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Literal
 
@@ -10,26 +9,27 @@ from pydantic import BaseModel, Field, field_validator
 
 from devcapsules.principal import SCOPES
 from devcapsules.schemas import StrictModel
+from devcapsules.schemas.patterns import EMAIL, SPACE, documented, matches
 
 PASSWORD_MIN = 8
 # Refuse megabyte passwords before any hashing work is spent on them.
 PASSWORD_MAX = 128
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 Scope = Literal[SCOPES]  # type: ignore[valid-type]
 
 
 class Credentials(StrictModel):
-    email: str = Field(max_length=254, examples=["ada@example.com"])
+    email: str = Field(
+        max_length=254, examples=["ada@example.com"], json_schema_extra=documented(EMAIL)
+    )
     password: str = Field(min_length=1, max_length=PASSWORD_MAX)
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        value = value.strip().lower()
-        if not _EMAIL.match(value):
+        if not matches(EMAIL, value):
             raise ValueError("must be an email address")
-        return value
+        return value.strip(SPACE).lower()
 
 
 class RegisterRequest(Credentials):

@@ -15,11 +15,11 @@ The per-field limits keep a whole capsule well below D1's 2 MB row limit and bel
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from devcapsules.schemas import QueryModel, StrictModel
+from devcapsules.schemas.patterns import IDENTIFIER, NOT_BLANK, SPACE, TAG, documented, matches
 from devcapsules.services.cursors import decode_cursor
 from devcapsules.services.execution.base import canonical_language
 
@@ -64,8 +65,6 @@ TEST_TEXT_MAX = 64 * 1024  # stdin / expectedOutput, and each JSON input/expecte
 TEST_CASES_TOTAL_MAX = 512 * 1024  # all test cases together, as JSON
 HINTS_MAX, HINT_MAX = 10, 1_000
 TAGS_MAX = 10
-_TAG = re.compile(r"^[a-z0-9][a-z0-9+#._-]{0,31}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")
 
 
 def normalise_language(value: str) -> str:
@@ -125,19 +124,21 @@ def dump_test_case(case: FunctionTest | IOTest) -> dict[str, Any]:
 class CapsuleContent(StrictModel):
     """Every field a client may write; shared by create and (merged) update validation."""
 
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    title: str = Field(min_length=1, max_length=TITLE_MAX, json_schema_extra=documented(NOT_BLANK))
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
     problem: str = Field(default="", max_length=PROBLEM_MAX, description="Markdown")
     language: str = Field(max_length=20, examples=["python"])
     difficulty: Difficulty = "medium"
     starterCode: str = Field(default="", max_length=CODE_MAX)
     solution: str = Field(default="", max_length=CODE_MAX, description="Private to the owner")
-    functionName: str | None = Field(default=None, max_length=64)
+    functionName: str | None = Field(
+        default=None, max_length=64, json_schema_extra=documented(IDENTIFIER)
+    )
     testCases: list[TestCase] = Field(default_factory=list, max_length=TEST_CASES_MAX)
     hints: list[Annotated[str, Field(min_length=1, max_length=HINT_MAX)]] = Field(
         default_factory=list, max_length=HINTS_MAX
     )
-    tags: list[Annotated[str, Field(max_length=32)]] = Field(
+    tags: list[Annotated[str, Field(max_length=32, json_schema_extra=documented(TAG))]] = Field(
         default_factory=list, max_length=TAGS_MAX
     )
     visibility: Visibility = "private"
@@ -150,25 +151,24 @@ class CapsuleContent(StrictModel):
     @field_validator("title")
     @classmethod
     def _title(cls, value: str) -> str:
-        if not value.strip():
+        if not matches(NOT_BLANK, value):
             raise ValueError("must not be blank")
-        return value.strip()
+        return value.strip(SPACE)
 
     @field_validator("functionName")
     @classmethod
     def _function_name(cls, value: str | None) -> str | None:
-        if value is not None and not _IDENTIFIER.match(value):
+        if value is not None and not matches(IDENTIFIER, value):
             raise ValueError("must be an identifier, e.g. two_sum")
         return value
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str]) -> list[str]:
-        tags = list(dict.fromkeys(tag.strip().lower() for tag in value))
-        for tag in tags:
-            if not _TAG.match(tag):
-                raise ValueError(f"tag {tag!r}: lower-case letters, digits and + # . _ -")
-        return tags
+        for tag in value:
+            if not matches(TAG, tag):
+                raise ValueError(f"tag {tag!r}: letters, digits and + # . _ - (stored lower-case)")
+        return list(dict.fromkeys(tag.strip(SPACE).lower() for tag in value))
 
     @field_validator("testCases")
     @classmethod
@@ -189,9 +189,23 @@ class CapsuleCreate(CapsuleContent):
     pass
 
 
+def _document_no_nulls(schema: dict[str, Any]) -> None:
+    """`None` only stands for "not sent": `_not_empty_or_null` refuses an explicit null
+    everywhere but on functionName, so the document shows those fields as non-nullable."""
+    schema["minProperties"] = 1  # "send at least one field to change"
+    for name, prop in schema["properties"].items():
+        branches = prop.get("anyOf", [])
+        if name != "functionName" and {"type": "null"} in branches:
+            kept = [branch for branch in branches if branch != {"type": "null"}]
+            del prop["anyOf"], prop["default"]
+            prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+
+
 class CapsuleUpdate(StrictModel):
     """PATCH: any subset of the content fields, plus status (draft/archived; publishing has
     its own route because it runs the tests). `functionName: null` clears it."""
+
+    model_config = ConfigDict(json_schema_extra=_document_no_nulls)
 
     title: str | None = None
     description: str | None = None

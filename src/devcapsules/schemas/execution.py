@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devcapsules.schemas import StrictModel
 
@@ -27,9 +27,31 @@ class ExecuteRequest(StrictModel):
     stdin: str = ""
 
 
+# The two modes `_one_mode` enforces, stated in the document too (null counts as absent).
+_MODES = {
+    "oneOf": [
+        {
+            "required": ["testCases", "language"],
+            "properties": {"testCases": {"type": "array"}, "language": {"type": "string"}},
+            "not": {"required": ["capsuleId"], "properties": {"capsuleId": {"type": "string"}}},
+        },
+        {
+            "required": ["capsuleId"],
+            "properties": {
+                "capsuleId": {"type": "string"},
+                "testCases": {"type": "null"},
+                "language": {"type": "null"},
+            },
+        },
+    ]
+}
+
+
 class RunTestsRequest(StrictModel):
     """Either `testCases` + `language` (+ `functionName` for function tests), or a
     `capsuleId` whose stored tests (hidden ones included) are used."""
+
+    model_config = ConfigDict(json_schema_extra=_MODES)
 
     userCode: str
     testCases: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=100)

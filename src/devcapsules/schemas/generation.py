@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from devcapsules.schemas import QueryModel, StrictModel
+from devcapsules.schemas.patterns import SPACE, at_least_visible, documented, matches
 
 # Languages whose function-test harness the executor provides (see executor/tests_harness).
 GENERATION_LANGUAGES = ("python", "javascript")
@@ -33,6 +34,7 @@ class GenerateRequest(StrictModel):
         min_length=PROMPT_MIN,
         max_length=PROMPT_MAX,
         examples=["Create a function to reverse a string"],
+        json_schema_extra=documented(at_least_visible(PROMPT_MIN)),
     )
     language: Language = Field(description="A language the executor can run function tests in")
     difficulty: Difficulty = "medium"
@@ -40,10 +42,9 @@ class GenerateRequest(StrictModel):
     @field_validator("prompt")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if len(value) < PROMPT_MIN:
+        if not matches(at_least_visible(PROMPT_MIN), value):
             raise ValueError(f"must have at least {PROMPT_MIN} non-blank characters")
-        return value
+        return value.strip(SPACE)
 
 
 class JobListQuery(QueryModel):
