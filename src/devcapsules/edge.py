@@ -33,6 +33,7 @@ from workers import _EnvWrapper
 from workers.rpc import _BindingWrapper
 
 from devcapsules.bindings.env import DB_BINDING, GENERATION_QUEUE_BINDING, KV_BINDING, Env
+from devcapsules.bindings.kv_wire import kv_type, list_options, list_page, put_options
 from devcapsules.bindings.protocols import BindingError, D1Error
 from devcapsules.http import Headers, Request, Response
 from devcapsules.logs import Logger
@@ -139,10 +140,10 @@ class EdgeKV:
         self._kv = _sdk(binding)
 
     async def get(self, key: str, type: str = "text") -> Any:
-        return await _call(BindingError, self._kv.get(key, {"type": _kv_type(type)}))
+        return await _call(BindingError, self._kv.get(key, {"type": kv_type(type)}))
 
     async def get_with_metadata(self, key: str, type: str = "text") -> dict[str, Any]:
-        found = await _call(BindingError, self._kv.getWithMetadata(key, {"type": _kv_type(type)}))
+        found = await _call(BindingError, self._kv.getWithMetadata(key, {"type": kv_type(type)}))
         return {"value": found["value"], "metadata": found["metadata"]}
 
     async def put(
@@ -153,11 +154,7 @@ class EdgeKV:
         expiration_ttl: int | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        options: dict[str, Any] = {}
-        if expiration_ttl is not None:
-            options["expirationTtl"] = expiration_ttl
-        if metadata is not None:
-            options["metadata"] = metadata
+        options = put_options(expiration_ttl, metadata)
         await _call(BindingError, self._kv.put(key, value, options))
 
     async def delete(self, key: str) -> None:
@@ -166,18 +163,9 @@ class EdgeKV:
     async def list(
         self, *, prefix: str = "", limit: int = 1000, cursor: str | None = None
     ) -> dict[str, Any]:
-        options: dict[str, Any] = {"prefix": prefix, "limit": limit}
-        if cursor is not None:
-            options["cursor"] = cursor
+        options = list_options(prefix, limit, cursor)
         page = await _call(BindingError, self._kv.list(options))
-        result = {"keys": page["keys"], "list_complete": page["list_complete"]}
-        if not page["list_complete"]:
-            result["cursor"] = page["cursor"]
-        return result
-
-
-def _kv_type(type: str) -> str:
-    return "arrayBuffer" if type == "bytes" else type
+        return list_page(page)
 
 
 # ---------------------------------------------------------------- Queues

@@ -37,6 +37,7 @@ from devcapsules.bindings.env import (
     KV_BINDING,
     Env,
 )
+from devcapsules.bindings.kv_wire import kv_type, list_options, list_page, put_options
 from devcapsules.bindings.protocols import BindingError, D1Error
 
 BYTES_TAG = "__dc_bytes__"
@@ -147,11 +148,6 @@ class MiniflareD1:
         return await self.call("d1.exec", sql=sql)
 
 
-def _kv_type(type: str) -> str:
-    # "bytes" is our alias for the platform's "arrayBuffer"; both answer bytes.
-    return "arrayBuffer" if type == "bytes" else type
-
-
 class MiniflareKV:
     def __init__(self, client: BridgeClient, binding: str = KV_BINDING):
         self.client = client
@@ -163,10 +159,10 @@ class MiniflareKV:
         return await self.client.call(op, binding=self.binding, **fields)
 
     async def get(self, key: str, type: str = "text") -> Any:
-        return await self.call("kv.get", key=key, type=_kv_type(type))
+        return await self.call("kv.get", key=key, type=kv_type(type))
 
     async def get_with_metadata(self, key: str, type: str = "text") -> dict[str, Any]:
-        found = await self.call("kv.getWithMetadata", key=key, type=_kv_type(type))
+        found = await self.call("kv.getWithMetadata", key=key, type=kv_type(type))
         return {"value": found["value"], "metadata": found["metadata"]}
 
     async def put(
@@ -177,11 +173,7 @@ class MiniflareKV:
         expiration_ttl: int | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        options: dict[str, Any] = {}
-        if expiration_ttl is not None:
-            options["expirationTtl"] = expiration_ttl
-        if metadata is not None:
-            options["metadata"] = metadata
+        options = put_options(expiration_ttl, metadata)
         await self.call("kv.put", key=key, value=encode(value), options=encode(options))
 
     async def delete(self, key: str) -> None:
@@ -190,14 +182,9 @@ class MiniflareKV:
     async def list(
         self, *, prefix: str = "", limit: int = 1000, cursor: str | None = None
     ) -> dict[str, Any]:
-        options: dict[str, Any] = {"prefix": prefix, "limit": limit}
-        if cursor is not None:
-            options["cursor"] = cursor
+        options = list_options(prefix, limit, cursor)
         page = await self.call("kv.list", options=options)
-        result = {"keys": page["keys"], "list_complete": page["list_complete"]}
-        if not page["list_complete"]:
-            result["cursor"] = page["cursor"]
-        return result
+        return list_page(page)
 
 
 class MiniflareQueue:
