@@ -71,3 +71,28 @@ def test_served_over_the_api(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status == 200
     assert response.json()["paths"].keys() == build_document(all_routes(), "x")["paths"].keys()
+
+
+def test_other_success_statuses_carry_the_success_shape(document):
+    events = document["paths"]["/api/v1/analytics/events"]["post"]["responses"]
+    assert events["207"]["content"] == events["200"]["content"]
+    replay = document["paths"]["/api/v1/generate"]["post"]["responses"]
+    assert replay["200"]["content"] == replay["202"]["content"]
+    not_modified = document["paths"]["/api/v1/capsules/{id}"]["get"]["responses"]["304"]
+    assert "content" not in not_modified
+
+
+def test_error_statuses_cannot_be_declared_as_successes():
+    async def handler(request, ctx):
+        raise NotImplementedError
+
+    with pytest.raises(ValueError, match="errors"):
+        Route("/x", handler, statuses=(404,))
+
+
+def test_patch_fields_are_documented_non_nullable(document):
+    schemas = document["components"]["schemas"]
+    update = schemas["CapsuleUpdate"]
+    assert update["properties"]["title"]["type"] == "string"
+    assert {"type": "null"} in update["properties"]["functionName"]["anyOf"]
+    assert update["minProperties"] == 1

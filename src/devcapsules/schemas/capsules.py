@@ -199,6 +199,18 @@ def _document_no_nulls(schema: dict[str, Any]) -> None:
             kept = [branch for branch in branches if branch != {"type": "null"}]
             del prop["anyOf"], prop["default"]
             prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+        prop.update(_content_rules().get(name, {}))
+
+
+def _content_rules() -> dict[str, dict[str, Any]]:
+    # The merged capsule is validated as CapsuleContent: show its per-field limits on PATCH
+    # too (fields whose schema refers to other models, testCases, stay as they are).
+    properties = CapsuleContent.model_json_schema()["properties"]
+    return {
+        name: {key: value for key, value in prop.items() if key not in ("default", "title")}
+        for name, prop in properties.items()
+        if "$ref" not in str(prop)
+    }
 
 
 class CapsuleUpdate(StrictModel):

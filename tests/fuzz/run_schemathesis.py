@@ -1,0 +1,74 @@
+"""Fuzz the whole API with schemathesis over real HTTP, against the real local host.
+
+    .venv/bin/python -m tests.fuzz.run_schemathesis [extra schemathesis args...]
+
+Starts `devcapsules dev` on a fresh state directory, seeds a user, a session, capsules,
+an API key and a generation job through the API (tests/fuzz/seed.py), then runs
+`schemathesis run` over every operation in /api/v1/openapi.json with the settings in
+tests/fuzz/schemathesis.toml: every check (schemathesis enables all of them by default;
+`--checks all` would also override the config's per-operation settings). Exits non-zero
+on any finding.
+
+The plan limits are lifted for the run (the fuzzer would otherwise spend it on 429s);
+429 stays declared in the document, so a 429 would still conform.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.fuzz.seed import seed
+from tests.support.server import ROOT, dev_server
+
+HERE = Path(__file__).resolve().parent
+CONFIG = HERE / "schemathesis.toml"
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+# Wall-clock budget for the fuzzing itself (seconds): keeps `make test` bounded.
+MAX_TIME = int(os.environ.get("FUZZ_MAX_TIME", "150"))
+UNLIMITED = {
+    f"PLAN_FREE_{name}": "unlimited"
+    for name in ("REQUESTS_PER_MINUTE", "REQUESTS_PER_DAY", "GENERATIONS_PER_DAY")
+}
+
+
+def schemathesis_command(base: str, report_dir: Path, extra: list[str]) -> list[str]:
+    return [
+        str(SCHEMATHESIS),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{base}/api/v1/openapi.json",
+        "--url",
+        base,
+        "--max-time",
+        str(MAX_TIME),
+        "--workers",
+        "2",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(report_dir),
+        "--no-color",
+        *extra,
+    ]
+
+
+def main(argv: list[str]) -> int:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="devcapsules-fuzz-") as tmp:
+        state = Path(tmp) / "state"
+        with dev_server(state, UNLIMITED) as base:
+            env = {**os.environ, **seed(base)}
+            command = schemathesis_command(base, Path(tmp) / "report", argv)
+            code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+    print(f"schemathesis exit code {code} in {time.monotonic() - started:.0f} s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
