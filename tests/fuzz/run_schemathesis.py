@@ -9,6 +9,9 @@ tests/fuzz/schemathesis.toml: every check (schemathesis enables all of them by d
 `--checks all` would also override the config's per-operation settings). Exits non-zero
 on any finding.
 
+Knobs: FUZZ_MAX_TIME (seconds of fuzzing, default 150), FUZZ_REPORT_DIR (keep the
+JUnit report there). Extra arguments go to `schemathesis run` (e.g. `--include-tag auth`).
+
 The plan limits are lifted for the run (the fuzzer would otherwise spend it on 429s);
 429 stays declared in the document, so a 429 would still conform.
 """
@@ -64,7 +67,9 @@ def main(argv: list[str]) -> int:
         state = Path(tmp) / "state"
         with dev_server(state, UNLIMITED) as base:
             env = {**os.environ, **seed(base)}
-            command = schemathesis_command(base, Path(tmp) / "report", argv)
+            # CI may keep the JUnit report as an artifact; locally it goes with the tmp dir.
+            report = Path(os.environ.get("FUZZ_REPORT_DIR", Path(tmp) / "report"))
+            command = schemathesis_command(base, report, argv)
             code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
     print(f"schemathesis exit code {code} in {time.monotonic() - started:.0f} s")
     return code
