@@ -66,7 +66,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="devcapsules-fuzz-") as tmp:
         state = Path(tmp) / "state"
         with dev_server(state, UNLIMITED) as base:
-            env = {**os.environ, **seed(base)}
+            # Hypothesis would otherwise leave its caches in the repository.
+            storage = {"HYPOTHESIS_STORAGE_DIRECTORY": str(Path(tmp) / "hypothesis")}
+            env = {**os.environ, **storage, **seed(base)}
             # CI may keep the JUnit report as an artifact; locally it goes with the tmp dir.
             report = Path(os.environ.get("FUZZ_REPORT_DIR", Path(tmp) / "report"))
             command = schemathesis_command(base, report, argv)
