@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export WRANGLER_SEND_METRICS := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install dev test test-sqlite test-miniflare test-pyodide lint format check-edge bench clean
+.PHONY: install dev test test-sqlite test-miniflare test-pyodide lint format check-edge fuzz bench clean
 
 install: $(STAMP)
 
@@ -54,7 +54,13 @@ test-pyodide: install
 	@echo "=== rung 3: the edge adapter inside Pyodide 0.28 ==="
 	$(BIN)/pytest -q tests/edge/test_pyodide_boundary.py
 
-test: lint test-sqlite test-miniflare test-pyodide check-edge
+# Schemathesis fuzzes every operation of /api/v1/openapi.json over HTTP against the local
+# host with a real token (about 2.5 min; FUZZ_MAX_TIME=<seconds> changes the budget).
+fuzz: install
+	@echo "=== fuzzing: schemathesis over every operation of the OpenAPI document ==="
+	$(BIN)/python -m tests.fuzz.run_schemathesis
+
+test: lint test-sqlite test-miniflare test-pyodide check-edge fuzz
 
 bench: install
 	$(BIN)/python bench/bench_core.py
