@@ -4,7 +4,7 @@ from devcapsules.app import App
 from devcapsules.http import HTTPError, json_response
 from devcapsules.logs import Logger
 from devcapsules.routing import Route
-from devcapsules.settings import Settings
+from devcapsules.settings import Settings, SettingsError
 from tests.conftest import Client, LogCapture
 
 
@@ -14,6 +14,10 @@ async def boom(request, ctx):
 
 async def teapot(request, ctx):
     raise HTTPError(418, "teapot", "I am a teapot", details={"why": "tea"})
+
+
+async def misconfigured(request, ctx):
+    raise SettingsError("ANALYTICS_CACHE_TTL must be at least 60")
 
 
 async def echo(request, ctx):
@@ -26,6 +30,7 @@ def make_client(env, loop, logs: LogCapture, **settings) -> Client:
         Route("/boom", boom),
         Route("/teapot", teapot),
         Route("/echo", echo, methods=["POST"]),
+        Route("/misconfigured", misconfigured),
     ]
     return Client(App(settings, routes, logger=Logger(sink=logs)), env, loop)
 
@@ -161,3 +166,18 @@ def test_wildcard_origin(env, loop, logs):
     response = client.get("/teapot", headers={"Origin": "https://any.example"})
     assert response.headers["access-control-allow-origin"] == "*"
     assert "vary" not in response.headers
+
+
+def test_deeply_nested_json_is_400_not_500(env, loop, logs):
+    body = b"[" * 50_000 + b"]" * 50_000
+    response = make_client(env, loop, logs).request("POST", "/echo", body=body)
+    assert response.status == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_a_bad_lazily_read_var_is_a_named_configuration_error(env, loop, logs):
+    response = make_client(env, loop, logs).get("/misconfigured")
+    assert response.status == 500
+    error = response.json()["error"]
+    assert error["code"] == "configuration_error"
+    assert "ANALYTICS_CACHE_TTL" in error["message"]

@@ -96,3 +96,15 @@ def test_patch_fields_are_documented_non_nullable(document):
     assert update["properties"]["title"]["type"] == "string"
     assert {"type": "null"} in update["properties"]["functionName"]["anyOf"]
     assert update["minProperties"] == 1
+
+
+def test_request_headers_routes_read_are_documented(document):
+    def header_names(path, method):
+        params = document["paths"][path][method]["parameters"]
+        return {p["name"] for p in params if p["in"] == "header"}
+
+    assert header_names("/api/v1/capsules/{id}", "patch") == {"If-Match"}
+    assert header_names("/api/v1/capsules/{id}", "get") == {"If-None-Match"}
+    assert header_names("/api/v1/generate", "post") == {"Idempotency-Key"}
+    assert header_names("/api/v1/execute/tests", "post") == {"X-Session-Id"}
+    validate(document)

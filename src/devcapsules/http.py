@@ -126,6 +126,8 @@ class Request:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HTTPError(400, "invalid_json", f"Malformed JSON body: {exc}") from None
+        except RecursionError:
+            raise HTTPError(400, "invalid_json", "JSON body is nested too deeply") from None
 
 
 @dataclass

@@ -37,6 +37,26 @@ SUCCESS_DESCRIPTIONS = {
     207: "Partial success: the body says what was accepted and what was refused",
     304: "Not modified (If-None-Match matched the current ETag)",
 }
+# Request headers routes may declare, with the same rules the handlers apply.
+REQUEST_HEADERS: dict[str, dict[str, Any]] = {
+    "If-Match": {
+        "description": "Update only if the capsule is still at this version (ETag, bare "
+        "version, a list, or *); otherwise 412",
+        "schema": {"type": "string"},
+    },
+    "If-None-Match": {
+        "description": "Answer 304 without a body if the ETag still matches",
+        "schema": {"type": "string"},
+    },
+    "Idempotency-Key": {
+        "description": "Same key and body return the same job; another body is a 422",
+        "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"},
+    },
+    "X-Session-Id": {
+        "description": "The embed widget's anonymous learner session (for analytics)",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+    },
+}
 RATE_LIMIT_HEADERS = (
     "RateLimit-Limit",
     "RateLimit-Remaining",
@@ -125,7 +145,9 @@ def operation(route: Route, method: str, refs: Refs) -> dict[str, Any]:
         "operationId": f"{route.name}_{method.lower()}",
         "summary": route.summary or route.name.replace("_", " "),
         "tags": list(route.tags) or [_tag_from_path(route.path)],
-        "parameters": _path_parameters(route) + _query_parameters(route),
+        "parameters": _path_parameters(route)
+        + _query_parameters(route)
+        + _header_parameters(route),
         "responses": _responses(route, refs),
     }
     if route.body is not None:
@@ -211,6 +233,13 @@ def _query_parameters(route: Route) -> list[dict[str, Any]]:
             "schema": schema["properties"][field.alias or name],
         }
         for name, field in route.query.model_fields.items()
+    ]
+
+
+def _header_parameters(route: Route) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "header", "required": False, **REQUEST_HEADERS[name]}
+        for name in route.headers
     ]
 
 

@@ -64,6 +64,9 @@ class Route:
     # (e.g. 207 partial acceptance, 200 for an idempotent replay), a 304 carries none.
     statuses: Sequence[int] = ()
     content_type: str = "application/json"
+    # Optional request headers the route reads (If-Match, Idempotency-Key...), documented
+    # as header parameters; see `openapi.REQUEST_HEADERS` for their schemas.
+    headers: Sequence[str] = ()
     summary: str = ""
     tags: Sequence[str] = ()
     errors: Sequence[int] = ()

@@ -192,6 +192,10 @@ def test_api_key_principal_on_me(client):
     account = register(client, plan="team")
     key = create_api_key(client, account, ["capsules:read"])
     response = client.get(ME, headers=key_headers(key))
+    body = response.json()
     assert response.status == 200
-    assert response.json()["authenticatedAs"] == "api_key"
-    assert response.json()["plan"] == "team"
+    assert body["authenticatedAs"] == "api_key"
+    assert body["plan"] == "team"
+    assert body["apiKey"]["scopes"] == ["capsules:read"]
+    # A widget key sits in public pages: it must not reveal who owns it.
+    assert "user" not in body and account.email not in response.body.decode()

@@ -152,3 +152,33 @@ def test_last_used_is_written_at_most_once_a_minute(client):
     # 3 x (me's user read + its usage read) + 1 key lookup + 1 last_used write + 1 list,
     # plus one rate-limit batch per request (4); never 3 last_used writes.
     assert statements <= 3 * 2 + 1 + 1 + 1 + 4
+
+
+def test_concurrent_exchanges_of_one_token_leave_no_live_successor(client):
+    """A thief replaying a token while its owner refreshes: exactly one exchange wins, the
+    other is detected as reuse, and the family (winner's new token included) is burned."""
+    import asyncio
+
+    from devcapsules.http import HTTPError
+    from devcapsules.services import refresh_tokens
+
+    account = register(client)
+
+    async def exchange():
+        try:
+            return await refresh_tokens.rotate(client.env.db, account.refresh_token)
+        except HTTPError as exc:
+            return exc.code
+
+    async def both():
+        return await asyncio.gather(exchange(), exchange())
+
+    outcomes = client.run(both())
+    assert sorted(o if isinstance(o, str) else "ok" for o in outcomes) == [
+        "ok",
+        "refresh_token_reused",
+    ]
+    winner = next(o for o in outcomes if not isinstance(o, str))
+    response = client.post(REFRESH, json={"refreshToken": winner[1]})
+    assert response.status == 401
+    assert response.json()["error"]["code"] == "refresh_token_revoked"

@@ -58,6 +58,18 @@ def test_stale_if_match_is_412(client, owner, if_match):
     )
 
 
+def test_an_invalid_change_is_422_even_with_a_stale_if_match(client, owner):
+    """A request that could never succeed says why, not only that it is stale."""
+    capsule = create(client, owner)
+    response = client.patch(
+        url(capsule["id"]),
+        json={"tags": ["t"] * 11},
+        headers={**owner.headers, "If-Match": 'W/"9"'},
+    )
+    assert response.status == 422
+    assert response.json()["error"]["details"][0]["path"][0] == "tags"
+
+
 def test_the_second_of_two_patches_with_the_same_if_match_loses(client, owner):
     capsule = create(client, owner)
     headers = {**owner.headers, "If-Match": 'W/"1"'}

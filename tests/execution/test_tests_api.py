@@ -150,3 +150,9 @@ def test_capsule_runs_feed_analytics_with_the_widget_session(client):
     assert report["testRuns"] == 3
     assert report["uniqueSessions"] == 2
     assert report["testRunsPassed"] == 3
+
+
+def test_malformed_session_header_is_422(client):
+    response = client.post(URL, json=ADD, headers={"X-Session-Id": "not valid!"})
+    assert response.status == 422
+    assert response.json()["error"]["details"][0]["path"] == ["header", "X-Session-Id"]

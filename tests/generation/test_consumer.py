@@ -98,3 +98,27 @@ def test_staging_queue_names_reach_the_same_consumers(client, creator, app, env)
     client.run(app.handle_batch(LocalMessageBatch("generation-jobs-staging", [message]), env))
     assert message.decision == ("ack", 0)
     assert status(client, creator, job_id)["status"] == "completed"
+
+
+def test_overlapping_deliveries_create_one_capsule(client, creator):
+    """Two deliveries that both passed the "no capsule yet" check: the unique index
+    refuses the second insert and it reuses the first capsule."""
+    from devcapsules.schemas.capsules import CapsuleContent
+    from devcapsules.services import capsules
+    from devcapsules.services.generation import wiring
+
+    job_id = submit(client, creator)
+    job = client.run(jobs.get(client.env.db, job_id))
+    content = CapsuleContent(title="Reverse", language="python")
+    first = client.run(
+        capsules.create(
+            client.env.db, job.user_id, content, source="generated", generation_job_id=job_id
+        )
+    )
+    assert client.run(wiring._create_once(client.env.db, job, content, 0.9)) == first.id
+    count = client.run(
+        client.env.db.prepare("SELECT count(*) AS n FROM capsules WHERE generation_job_id = ?")
+        .bind(job_id)
+        .first("n")
+    )
+    assert count == 1

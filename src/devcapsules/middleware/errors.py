@@ -12,6 +12,7 @@ from typing import Any
 from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.middleware import CallNext, Middleware
+from devcapsules.settings import SettingsError
 
 
 def error_body(code: str, message: str, details: Any, request_id: str) -> dict[str, Any]:
@@ -32,6 +33,12 @@ def errors_middleware() -> Middleware:
             if exc.status >= 500:
                 ctx.logger.error("http_error", code=exc.code, message=exc.message)
             return render_http_error(exc, ctx)
+        except SettingsError as exc:
+            # A var read lazily by a feature (e.g. ANALYTICS_*) is invalid: the operator
+            # must learn which one, as when the app's own settings are built.
+            ctx.logger.error("configuration_error", message=str(exc))
+            error = HTTPError(500, "configuration_error", f"Worker misconfigured: {exc}")
+            return render_http_error(error, ctx)
         except Exception as exc:
             ctx.logger.error(
                 "unhandled_exception",

@@ -7,7 +7,7 @@ from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.principal import ACCOUNT_SCOPE
 from devcapsules.routing import Route
 from devcapsules.schemas import auth as schemas
-from devcapsules.services import api_keys, identity, refresh_tokens, users
+from devcapsules.services import api_keys, identity, plan_usage, refresh_tokens, users
 
 PREFIX = "/api/v1/auth"
 TAGS = ("auth",)
@@ -43,21 +43,15 @@ async def me(request: Request, ctx: Context) -> Response:
     user = await users.find_by_id(ctx.env.db, principal.user_id)
     if user is None:
         raise HTTPError(401, "token_invalid", "The account no longer exists")
-    body = {
-        "success": True,
-        "user": user.public(),
-        "plan": user.plan,
-        "authenticatedAs": principal.kind,
-    }
-    body.update(await usage_summary(ctx, user))
+    body = {"success": True, "plan": user.plan, "authenticatedAs": principal.kind}
+    if principal.is_api_key:
+        # Widget keys live in pages anyone can read: a key learns about itself and its
+        # budget, never the owner's email or name.
+        body["apiKey"] = {"id": principal.api_key_id, "scopes": sorted(principal.scopes)}
+    else:
+        body["user"] = user.public()
+    body.update(await plan_usage.summary(ctx, user.id, user.plan))
     return json_response(body)
-
-
-async def usage_summary(ctx: Context, user: users.User) -> dict:
-    """Plan limits and usage; filled in by the limits feature when it is present."""
-    from devcapsules.services import plan_usage
-
-    return await plan_usage.summary(ctx, user.id, user.plan)
 
 
 async def create_api_key(request: Request, ctx: Context) -> Response:

@@ -127,8 +127,11 @@ async def update_capsule(request: Request, ctx: Context) -> Response:
     changes = body.changes()
     for _ in range(_UPDATE_ATTEMPTS):
         capsule = await _load_owned(ctx, request.path_params["id"])
+        # Content errors first: a request that could never succeed says why (422), rather
+        # than only that its version is stale (412).
+        columns = _merged_columns(capsule, changes)
         etags.check_if_match(request, capsule.version)
-        updated = await _apply_update(ctx, capsule, changes)
+        updated = await _apply_update(ctx, capsule, changes, columns)
         if updated is not None:
             ctx.logger.info("capsule_updated", capsuleId=capsule.id, version=updated.version)
             return _capsule_response(updated, full=True)
@@ -138,10 +141,8 @@ async def update_capsule(request: Request, ctx: Context) -> Response:
     raise etags.precondition_failed()
 
 
-async def _apply_update(
-    ctx: Context, capsule: repository.Capsule, changes: dict[str, Any]
-) -> repository.Capsule | None:
-    """Validate the merged capsule, re-check a published one, write if still current."""
+def _merged_columns(capsule: repository.Capsule, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate the capsule as it would be after the change; the columns to write."""
     content_changes = {name: value for name, value in changes.items() if name != "status"}
     merged = {**capsule.content(), **content_changes}
     merged.pop("status")
@@ -152,8 +153,15 @@ async def _apply_update(
     }
     if "status" in changes:
         columns["status"] = changes["status"]
+    return columns
+
+
+async def _apply_update(
+    ctx: Context, capsule: repository.Capsule, changes: dict[str, Any], columns: dict[str, Any]
+) -> repository.Capsule | None:
+    """Re-check a published capsule whose tested fields change; write if still current."""
     stays_published = capsule.status == "published" and "status" not in changes
-    if stays_published and _TESTED_FIELDS & content_changes.keys():
+    if stays_published and _TESTED_FIELDS & changes.keys():
         await verify_solution(ctx, dataclasses.replace(capsule, **columns))
     return await repository.update(ctx.env.db, capsule.id, capsule.version, columns)
 
@@ -234,6 +242,7 @@ routes = [
         response=schemas.CapsuleResponse,
         statuses=(304,),
         errors=(403, 404),
+        headers=("If-None-Match",),
         summary="Read a capsule (ETag; If-None-Match answers 304)",
         **_read,
     ),
@@ -244,6 +253,7 @@ routes = [
         body=schemas.CapsuleUpdate,
         response=schemas.CapsuleResponse,
         errors=(401, 403, 404, 412, 413, 422, 503),
+        headers=("If-Match",),
         summary="Change some fields (If-Match: version or ETag; 412 if it changed)",
         **_write,
     ),
@@ -253,6 +263,7 @@ routes = [
         ["DELETE"],
         status=204,
         errors=(401, 403, 404, 412),
+        headers=("If-Match",),
         summary="Delete a capsule (soft delete: gone from lists and reads)",
         **_write,
     ),

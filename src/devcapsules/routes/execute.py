@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from devcapsules.context import Context
-from devcapsules.http import Request, Response, json_response
+from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.routing import Route
 from devcapsules.schemas import execution as schemas
 from devcapsules.services.execution import executor_for
@@ -22,9 +22,18 @@ _SAFE_SESSION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def widget_session(request: Request) -> str | None:
-    """The embed widget's anonymous learner session, for analytics (never trusted as identity)."""
-    value = request.headers.get(SESSION_HEADER, "")
-    return value if _SAFE_SESSION.match(value) else None
+    """The embed widget's anonymous learner session, for analytics (never an identity)."""
+    value = request.headers.get(SESSION_HEADER)
+    if value is None:
+        return None
+    if not _SAFE_SESSION.match(value):
+        raise HTTPError(
+            422,
+            "validation_error",
+            f"{SESSION_HEADER} must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+            details=[{"path": ["header", SESSION_HEADER], "message": "invalid session id"}],
+        )
+    return value
 
 
 async def execute(request: Request, ctx: Context) -> Response:
@@ -54,6 +63,7 @@ routes = [
         body=schemas.ExecuteRequest,
         response=schemas.ExecuteResponse,
         errors=(413, 422, 502, 503, 504),
+        headers=(SESSION_HEADER,),
         summary="Run a program in a sandbox (limits capped by plan)",
         **_anyone,
     ),
@@ -64,6 +74,7 @@ routes = [
         body=schemas.RunTestsRequest,
         response=schemas.RunTestsResponse,
         errors=(404, 413, 422, 502, 503, 504),
+        headers=(SESSION_HEADER,),
         summary="Run test cases (or a capsule's tests) against user code in one sandbox run",
         **_anyone,
     ),

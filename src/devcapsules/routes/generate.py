@@ -151,6 +151,7 @@ routes = [
         response=schemas.GenerateAccepted,
         status=202,
         statuses=(200,),  # a replay of an Idempotency-Key answers 200 with the same job
+        headers=("Idempotency-Key",),
         summary="Start generating a capsule (async); honours Idempotency-Key",
         tags=TAGS,
         errors=(400, 401, 403, 422, 429),

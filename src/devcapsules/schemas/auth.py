@@ -105,9 +105,17 @@ class ApiKeyRevokedResponse(BaseModel):
     apiKey: ApiKeyOut
 
 
+class KeySelf(BaseModel):
+    id: str
+    scopes: list[str]
+
+
 class MeResponse(BaseModel):
+    """`user` for sessions; `apiKey` (never the owner's details) for API keys."""
+
     success: Literal[True] = True
-    user: UserOut
+    user: UserOut | None = None
+    apiKey: KeySelf | None = None
     plan: str
     authenticatedAs: Literal["user", "api_key"]
     limits: dict | None = None

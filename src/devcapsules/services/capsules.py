@@ -320,12 +320,8 @@ async def find_refs(
 
 async def find_id_by_generation_job(db: Database, job_id: str) -> str | None:
     """The capsule a generation job already created, if any (a redelivered job reuses it
-    instead of creating a second one). Uses the partial index `capsules_generation_job`."""
+    instead of creating a second one). The unique index `capsules_generation_job` makes
+    it at most one, deleted or not."""
     return await (
-        db.prepare(
-            "SELECT id FROM capsules WHERE generation_job_id = ? AND deleted_at IS NULL"
-            " ORDER BY created_at LIMIT 1"
-        )
-        .bind(job_id)
-        .first("id")
+        db.prepare("SELECT id FROM capsules WHERE generation_job_id = ?").bind(job_id).first("id")
     )

@@ -36,8 +36,6 @@ class PasswordHasher:
             raise ValueError(f"iterations must be {MIN_ITERATIONS}..{MAX_ITERATIONS}")
         self.pbkdf2 = pbkdf2 or hashlib_pbkdf2
         self.iterations = iterations
-        # Verified when the email is unknown, so that a miss costs what a hit costs.
-        self._dummy: str | None = None
 
     async def hash(self, password: str, salt: bytes | None = None) -> str:
         salt = salt or secrets.token_bytes(SALT_BYTES)
@@ -57,10 +55,10 @@ class PasswordHasher:
         return hmac.compare_digest(digest, expected_bytes)
 
     async def verify_missing_user(self, password: str) -> bool:
-        """Spend the same work as a real verification, and fail."""
-        if self._dummy is None:
-            self._dummy = await self.hash(secrets.token_urlsafe(16))
-        await self.verify(password, self._dummy)
+        """Spend exactly the work of one real verification (one PBKDF2 at the current
+        count, against a fixed hash nobody's password produces), and fail."""
+        dummy = f"{ALGORITHM}${self.iterations}${_b64(bytes(SALT_BYTES))}${_b64(bytes(HASH_BYTES))}"
+        await self.verify(password, dummy)
         return False
 
 

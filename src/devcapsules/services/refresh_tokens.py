@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from devcapsules.bindings.protocols import Database
 from devcapsules.http import HTTPError
@@ -24,24 +25,20 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _insert(db: Database, token_id: str, user_id: str, family_id: str, token: str) -> Any:
+    return db.prepare(
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at,"
+        " expires_at) VALUES (?, ?, ?, ?, ?, ?)"
+    ).bind(token_id, user_id, family_id, hash_token(token), *_lifetime())
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
 async def issue(db: Database, user_id: str, family_id: str | None = None) -> str:
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = utc_now()
-    await (
-        db.prepare(
-            "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at,"
-            " expires_at) VALUES (?, ?, ?, ?, ?, ?)"
-        )
-        .bind(
-            new_id("rt"),
-            user_id,
-            family_id or new_id("fam"),
-            hash_token(token),
-            iso(now),
-            iso(now + REFRESH_TOKEN_TTL),
-        )
-        .run()
-    )
+    token = _new_token()
+    await _insert(db, new_id("rt"), user_id, family_id or new_id("fam"), token).run()
     return token
 
 
@@ -61,19 +58,40 @@ async def rotate(db: Database, token: str) -> tuple[str, str]:
         raise _invalid("refresh_token_revoked", "The refresh token was revoked")
     if parse_iso(row["expires_at"]) <= utc_now():
         raise _invalid("refresh_token_expired", "The refresh token has expired")
-    claimed = (
-        await db.prepare(
-            "UPDATE refresh_tokens SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL"
-            " AND revoked_at IS NULL RETURNING id"
-        )
-        .bind(iso(utc_now()), row["id"])
-        .first()
+    successor, new_token = new_id("rt"), _new_token()
+    # One batch: claim the old token for this successor, then insert the successor only
+    # if the claim was ours and the family is still alive. A concurrent exchange of the
+    # same token finds it claimed, and its family revocation covers our successor too.
+    claim = db.prepare(
+        "UPDATE refresh_tokens SET rotated_at = ?, replaced_by = ? WHERE id = ?"
+        " AND rotated_at IS NULL AND revoked_at IS NULL"
+    ).bind(iso(utc_now()), successor, row["id"])
+    insert = db.prepare(
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at, expires_at)"
+        " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ?"
+        " AND replaced_by = ?) AND NOT EXISTS (SELECT 1 FROM refresh_tokens"
+        " WHERE family_id = ? AND revoked_at IS NOT NULL)"
+    ).bind(
+        successor,
+        row["user_id"],
+        row["family_id"],
+        hash_token(new_token),
+        *_lifetime(),
+        row["id"],
+        successor,
+        row["family_id"],
     )
-    if claimed is None:
+    results = await db.batch([claim, insert])
+    if results[1]["meta"]["changes"] != 1:
         # Rotated before (or concurrently): a replayed token. Burn the whole family.
         await revoke_family(db, row["family_id"])
         raise _invalid("refresh_token_reused", "Refresh token reuse detected; please log in")
-    return row["user_id"], await issue(db, row["user_id"], row["family_id"])
+    return row["user_id"], new_token
+
+
+def _lifetime() -> tuple[str, str]:
+    now = utc_now()
+    return iso(now), iso(now + REFRESH_TOKEN_TTL)
 
 
 async def revoke_family(db: Database, family_id: str) -> None:

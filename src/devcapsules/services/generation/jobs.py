@@ -261,7 +261,7 @@ async def set_stage(db: Database, job: Job, stage: str) -> None:
 def complete_statement(
     db: Database, job: Job, capsule_id: str, score: float, generation_ms: int
 ) -> Any:
-    """The job's final UPDATE, for a D1 batch with the capsule insert (one transaction)."""
+    """The job's final UPDATE (fenced by the delivery's lease and claim number)."""
     now = iso(utc_now())
     return db.prepare(
         "UPDATE generation_jobs SET status = 'completed', stage = 'done', progress = 100,"

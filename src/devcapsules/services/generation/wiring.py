@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 
-from devcapsules.bindings.protocols import Database
+from devcapsules.bindings.protocols import D1Error, Database
 from devcapsules.context import Context
 from devcapsules.http import HTTPError
 from devcapsules.schemas.capsules import CapsuleContent
@@ -32,6 +32,26 @@ _CONTENT_FIELDS = (
 )  # fmt: skip
 
 
+async def _create_once(db: Database, job: jobs.Job, content: CapsuleContent, score: float) -> str:
+    """Create the job's capsule; if an overlapping delivery created it first, the unique
+    index on generation_job_id refuses ours and we reuse theirs."""
+    try:
+        created = await capsules.create(
+            db,
+            job.user_id,
+            content,
+            source="generated",
+            generation_job_id=job.id,
+            quality_score=score,
+        )
+    except D1Error as exc:
+        existing = await capsules.find_id_by_generation_job(db, job.id)
+        if existing is None or "UNIQUE" not in str(exc):
+            raise
+        return existing
+    return created.id
+
+
 async def save_capsule(
     db: Database, job: jobs.Job, capsule: dict[str, Any], score: float, generation_ms: int
 ) -> str | None:
@@ -43,15 +63,7 @@ async def save_capsule(
             {name: capsule[name] for name in _CONTENT_FIELDS} | {"language": job.language},
             strict=False,
         )
-        created = await capsules.create(
-            db,
-            job.user_id,
-            content,
-            source="generated",
-            generation_job_id=job.id,
-            quality_score=score,
-        )
-        capsule_id = created.id
+        capsule_id = await _create_once(db, job, content, score)
     result = await jobs.complete_statement(db, job, capsule_id, score, generation_ms).run()
     return capsule_id if result["meta"]["changes"] == 1 else None
 
