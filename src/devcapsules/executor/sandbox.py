@@ -33,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -422,13 +423,18 @@ async def _supervise(
         )
     finally:
         os.close(stdin_fd)
-    pipes.close_child_ends()
     killer = _Killer(proc.pid)
-    streams = await _attach(loop, proc, pipes, limits, killer)
+    status = None
     try:
+        pipes.close_child_ends()
+        streams = await _attach(loop, proc, pipes, limits, killer)
         status = await _wait(proc.pid, limits.wall_time_s, killer)
     finally:
-        killer.kill()  # the run is over either way: nothing of it may survive
+        # However we leave (done, cancelled, or failed after Popen): nothing of the run may
+        # survive, and bwrap must be reaped (Popen will not: we own its returncode).
+        killer.kill()
+        if status is None:
+            _reap(proc)
         proc.returncode = -1  # reaped by us; stop Popen.__del__ from waiting again
     await _drain(streams)
     wall_ms = int((time.monotonic() - started) * 1000)
@@ -485,6 +491,30 @@ async def _wait(pid: int, timeout_s: float, killer: _Killer) -> tuple[int, objec
         os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)
     return status, usage
+
+
+def _reap(proc: subprocess.Popen, grace_s: float = 2.0) -> None:
+    """Reap bwrap after a SIGKILL to its group, from code that cannot await (a `finally`
+    of a cancelled task): poll briefly, which a killed process needs only milliseconds of,
+    then leave a blocking wait to a daemon thread rather than stall the event loop."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            pid, _status, _usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            return  # already reaped
+        if pid:
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.001)
+    log.warning("sandbox process %d did not die promptly; reaping it in the background", proc.pid)
+    threading.Thread(target=_wait_quietly, args=(proc.pid,), daemon=True).start()
+
+
+def _wait_quietly(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 async def _drain(streams: dict) -> None:
