@@ -46,3 +46,12 @@ def test_deep_health_reports_a_broken_database(client, env):
     response = client.get("/health?deep=true")
     assert response.status == 503
     assert "d1" in response.json()["error"]["message"]
+
+
+@pytest.mark.sqlite_only
+def test_deep_health_does_not_echo_exception_text(client, env, logs):
+    env.db.close()
+    body = client.get("/health?deep=true").json()
+    check = body["error"]["details"]["checks"]["d1"]
+    assert check == {"ok": False, "error": "d1 is unavailable (see logs)"}
+    assert any(line["action"] == "health_check_failed" for line in logs.lines)

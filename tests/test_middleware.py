@@ -181,3 +181,8 @@ def test_a_bad_lazily_read_var_is_a_named_configuration_error(env, loop, logs):
     error = response.json()["error"]
     assert error["code"] == "configuration_error"
     assert "ANALYTICS_CACHE_TTL" in error["message"]
+
+
+def test_responses_vary_on_origin_even_without_cors_headers(env, loop, logs):
+    response = make_client(env, loop, logs).get("/teapot")  # no Origin header at all
+    assert "Origin" in response.headers.get_all("vary")

@@ -14,7 +14,7 @@ from devcapsules.context import Context, WaitUntil, run_in_background
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.logs import Logger
 from devcapsules.middleware import Middleware, compose
-from devcapsules.middleware.auth import authenticate_middleware
+from devcapsules.middleware.auth import authenticate_middleware, credential_gate_middleware
 from devcapsules.middleware.body_limit import body_limit_middleware
 from devcapsules.middleware.cors import cors_middleware
 from devcapsules.middleware.errors import errors_middleware, render_http_error
@@ -29,7 +29,7 @@ QueueHandler = Callable[[MessageBatch, Context], "object"]
 
 def default_middleware(settings: Settings) -> list[Middleware]:
     """Outermost first: request-id → logging → CORS → errors → body limit → authenticate
-    → rate limit.
+    → rate limit → credential gate (the deferred 401 of a bad credential).
 
     CORS sits outside the error layer so that rendered errors carry CORS headers;
     it renders its own refusals. `App.handle` is the last safety net around all.
@@ -43,6 +43,7 @@ def default_middleware(settings: Settings) -> list[Middleware]:
         authenticate_middleware(),
         # After authenticate: counts by principal and plan, else by client IP.
         rate_limit_middleware(settings.limits),
+        credential_gate_middleware(),
     ]
 
 

@@ -266,16 +266,43 @@ def _optional(env: Any, name: str, adapter: Callable[[Any], Any]) -> Any:
 # ---------------------------------------------------------------- HTTP
 
 
-async def to_app_request(request: Any) -> Request:
-    """A `workers.Request` (or a raw JS Request) as our runtime-neutral `Request`."""
+async def to_app_request(request: Any, max_body_bytes: int | None = None) -> Request:
+    """A `workers.Request` (or a raw JS Request) as our runtime-neutral `Request`.
+
+    At most `max_body_bytes + 1` bytes of the body are read: enough for the app to answer
+    413, without buffering a 100 MB upload in a 128 MB isolate first.
+    """
     js_request = getattr(request, "js_object", request)
     headers = Headers([(str(pair[0]), str(pair[1])) for pair in js_request.headers.entries()])
     method = str(js_request.method).upper()
     body = b""
     if method not in ("GET", "HEAD"):
-        body = (await js_request.arrayBuffer()).to_bytes()
+        body = await _read_body(js_request, headers, max_body_bytes)
     client_ip = headers.get("cf-connecting-ip")
     return Request(method, str(js_request.url), headers, body, client_ip)
+
+
+async def _read_body(js_request: Any, headers: Headers, limit: int | None) -> bytes:
+    if limit is None:
+        return (await js_request.arrayBuffer()).to_bytes()
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return b""  # the declared length alone earns the 413; nothing is read
+    stream = js_request.body
+    if stream is None or stream is jsnull:
+        return b""
+    reader = stream.getReader()
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await reader.read()
+        if chunk.done:
+            return b"".join(chunks)
+        data = chunk.value.to_bytes()
+        chunks.append(data)
+        size += len(data)
+    await reader.cancel()  # over the limit: stop the upload, keep limit + 1 bytes
+    return b"".join(chunks)[: limit + 1]
 
 
 def to_js_response(response: Response, method: str = "GET") -> Any:
@@ -337,12 +364,13 @@ def _configuration_error(exc: SettingsError) -> Response:
 
 async def handle_fetch(request: Any, js_env: Any, ctx: Any, isolate: Isolate = ISOLATE) -> Any:
     """fetch(): adapt, run the app, adapt back. Returns a JS Response."""
-    app_request = await to_app_request(request)
     env = build_env(js_env)
     try:
         app = isolate.app_for(dict(env.vars))
     except SettingsError as exc:
-        return to_js_response(_configuration_error(exc), app_request.method)
+        method = str(getattr(request, "js_object", request).method).upper()
+        return to_js_response(_configuration_error(exc), method)
+    app_request = await to_app_request(request, app.settings.max_body_bytes)
     response = await app.handle(app_request, env, make_wait_until(ctx))
     return to_js_response(response, app_request.method)
 

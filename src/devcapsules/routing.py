@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
@@ -70,9 +69,6 @@ class Route:
     summary: str = ""
     tags: Sequence[str] = ()
     errors: Sequence[int] = ()
-    # Free-form metadata used by route-level guards and the OpenAPI generator
-    # (e.g. {"auth": True, "scopes": ["capsules:write"], "body": Model}).
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.methods = tuple(m.upper() for m in self.methods)

@@ -62,6 +62,7 @@ def test_a_crash_in_one_job_loses_neither_it_nor_the_others(client, creator, que
     assert all(status(client, creator, j)["status"] == "completed" for j in others)
     job = status(client, creator, victim)
     assert job["status"] == "queued" and job["error"]["code"] == "internal_error"
+    assert "hiccup" not in job["error"]["message"]  # internals stay in the log
     queue.advance(60)
     queue.deliver()
     assert status(client, creator, victim)["status"] == "completed"

@@ -97,3 +97,19 @@ def test_crash_between_row_and_send_is_recovered_by_the_sweep(
     assert client.run(dispatch.resend_unsent_jobs(client.env, older_than_seconds=0)) == 0
     queue.deliver()
     assert status(client, creator, job_id)["status"] == "completed"
+
+
+def test_a_failed_job_insert_refunds_the_charge(client, monkeypatch):
+    from devcapsules.bindings.protocols import D1Error
+    from devcapsules.services.generation import jobs
+
+    account = register(client)
+
+    async def broken_insert(*args, **kwargs):
+        raise D1Error("D1_ERROR: database is locked: SQLITE_BUSY")
+
+    monkeypatch.setattr(jobs, "insert", broken_insert)
+    assert client.post("/api/v1/generate", json=BODY, headers=account.headers).status == 500
+    monkeypatch.undo()
+    usage = client.get("/api/v1/auth/me", headers=account.headers).json()["usage"]
+    assert usage["generations"]["day"]["used"] == 0

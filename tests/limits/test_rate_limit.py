@@ -179,6 +179,22 @@ def test_health_is_not_counted(client):
     assert counter_rows(client, "ip:198.51.100.10") == []
 
 
+def test_deep_health_is_counted(client):
+    """?deep=true costs a D1 query and a KV read: anonymous callers are metered."""
+    statuses = [client.get("/health?deep=true", client_ip="198.51.100.14").status for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_guessing_keys_is_rate_limited(client):
+    statuses = [
+        client.get(
+            ME, headers={"Authorization": f"Bearer dk_{i:043d}"}, client_ip="198.51.100.15"
+        ).status
+        for i in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+
+
 def test_cors_preflight_is_not_counted_and_429_is_readable_cross_origin(client):
     preflight = {"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"}
     for _ in range(10):
@@ -195,10 +211,13 @@ def test_cors_preflight_is_not_counted_and_429_is_readable_cross_origin(client):
     assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
 
 
-def test_invalid_credentials_are_refused_before_counting(client):
+def test_invalid_credentials_are_counted_against_the_ip(client):
+    """Guessing tokens or keys is metered like any anonymous call, then refused."""
     response = client.get(ME, headers={"Authorization": "Bearer nope"}, client_ip="198.51.100.12")
     assert response.status == 401
-    assert counter_rows(client, "ip:198.51.100.12") == []
+    assert response.json()["error"]["code"] == "token_malformed"
+    assert "RateLimit-Remaining" in response.headers
+    assert counter_rows(client, "ip:198.51.100.12") != []
 
 
 def test_d1_failure_fails_open_and_is_logged(client, logs, monkeypatch):

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 import traceback
+from types import SimpleNamespace
 
 import js
 from pyodide.ffi import to_js
@@ -156,6 +157,8 @@ class RecordingApp:
 
     def __init__(self):
         self.batches = []
+        # The adapter reads the body only up to the app's limit.
+        self.settings = SimpleNamespace(max_body_bytes=1024 * 1024)
 
     async def handle_batch(self, batch, env, wait_until):
         self.batches.append([(m.body, m.attempts, m.timestamp) for m in batch.messages])
@@ -253,6 +256,19 @@ async def case_request_conversion():
         assert ours.json() == {"title": "héllo"}
     get = await edge.to_app_request(js_request("GET", "https://x.test/health", []))
     assert get.method == "GET" and get.body == b"" and get.client_ip is None
+    return "ok"
+
+
+async def case_request_body_is_read_up_to_the_limit():
+    big = b"x" * 10_000
+    # A declared length over the limit: nothing is read, the header earns the 413.
+    declared = js_request("POST", "https://x.test/e", [["content-length", "10000"]], big)
+    assert (await edge.to_app_request(declared, 100)).body == b""
+    # Without a usable declared length the stream is read only up to limit + 1 bytes.
+    streamed = js_request("POST", "https://x.test/e", [], big)
+    assert len((await edge.to_app_request(streamed, 100)).body) == 101
+    small = js_request("POST", "https://x.test/e", [], b"12345")
+    assert (await edge.to_app_request(small, 100)).body == b"12345"
     return "ok"
 
 

@@ -110,14 +110,21 @@ class SqliteD1:
         """All statements in one transaction: all apply, or none do."""
         with self.lock:
             self.round_trips += 1
-            self.connection.execute("BEGIN IMMEDIATE")
+            self._control("BEGIN IMMEDIATE")
             try:
                 results = [self._execute(statement) for statement in statements]
             except BaseException:
-                self.connection.execute("ROLLBACK")
+                self._control("ROLLBACK")
                 raise
-            self.connection.execute("COMMIT")
+            self._control("COMMIT")
             return results
+
+    def _control(self, sql: str) -> None:
+        # Even the transaction's own statements fail like D1 (e.g. a closed database).
+        try:
+            self.connection.execute(sql)
+        except sqlite3.Error as exc:
+            raise D1Error(f"D1_ERROR: {exc}: SQLITE_ERROR") from None
 
     async def exec(self, sql: str) -> dict[str, Any]:
         """Run raw SQL (several statements, no bindings), as D1's `exec` does."""

@@ -37,12 +37,36 @@ async def resolve_principal(ctx: Context, token: str) -> Principal:
     return Principal(user_id=claims.user_id, plan=claims.plan, token_id=claims.token_id)
 
 
+REJECTED_CREDENTIAL = "rejected_credential"
+
+
 def authenticate_middleware() -> Middleware:
+    """Identify the principal. A credential that fails is not refused here but after the
+    rate limiter has counted the request against its IP (`credential_gate_middleware`):
+    otherwise guessing tokens or keys would cost a D1 read each, unmetered."""
+
     async def authenticate(request: Request, ctx: Context, call_next: CallNext) -> Response:
-        token = bearer_token(request)
-        if token is not None:
-            ctx.principal = await resolve_principal(ctx, token)
-            ctx.logger = ctx.logger.bind(principal=ctx.principal.log_id)
+        try:
+            token = bearer_token(request)
+            if token is not None:
+                ctx.principal = await resolve_principal(ctx, token)
+                ctx.logger = ctx.logger.bind(principal=ctx.principal.log_id)
+        except HTTPError as exc:
+            if exc.status != 401:
+                raise  # e.g. a configuration error: not the client's fault, say so now
+            ctx.state[REJECTED_CREDENTIAL] = exc
         return await call_next(request, ctx)
 
     return authenticate
+
+
+def credential_gate_middleware() -> Middleware:
+    """Answer the 401 that `authenticate` deferred (runs just after the rate limiter)."""
+
+    async def credential_gate(request: Request, ctx: Context, call_next: CallNext) -> Response:
+        rejected = ctx.state.get(REJECTED_CREDENTIAL)
+        if rejected is not None:
+            raise rejected
+        return await call_next(request, ctx)
+
+    return credential_gate

@@ -27,6 +27,8 @@ ALLOWED_HEADERS = (
 )
 EXPOSED_HEADERS = (
     "X-Request-Id",
+    "X-Analytics-Cache",
+    "Idempotent-Replayed",
     "ETag",
     "Location",
     "Retry-After",
@@ -61,6 +63,10 @@ def cors_middleware(allowed_origins: Sequence[str]) -> Middleware:
         response = await call_next(request, ctx)
         if origin and is_allowed(origin):
             _decorate(response, origin, allow_all)
+        elif origins and not allow_all:
+            # The answer depends on Origin even when it carries no CORS headers: a shared
+            # cache must not hand this response to an allowed origin.
+            _vary_origin(response)
         return response
 
     return cors
@@ -93,5 +99,11 @@ def _decorate(response: Response, origin: str, allow_all: bool) -> None:
 def _set_origin(response: Response, origin: str, allow_all: bool) -> None:
     response.headers.set("Access-Control-Allow-Origin", "*" if allow_all else origin)
     if not allow_all:
-        # The answer depends on the Origin header: caches must key on it.
+        _vary_origin(response)
+
+
+def _vary_origin(response: Response) -> None:
+    """Caches must key on Origin; keep any Vary the handler set (e.g. Authorization)."""
+    varies = [v.strip() for value in response.headers.get_all("vary") for v in value.split(",")]
+    if "Origin" not in varies:
         response.headers.add("Vary", "Origin")

@@ -8,9 +8,10 @@ Who is counted (the "subject"):
   the socket peer locally) with the free plan's numbers. IPv6 is counted per /64, the
   block one subscriber typically controls; otherwise each address would be a new budget.
 
-Not counted: `/health` (probes and load balancers) and CORS preflights, which the CORS
-layer answers before this one is reached. Requests whose credential is invalid are
-refused by `authenticate` (401) before they get here.
+Not counted: plain `/health` (probes and load balancers; `?deep=true` touches D1 and
+KV, so it is counted) and CORS preflights, which the CORS layer answers before this one
+is reached. A request whose credential is invalid is counted against its client IP
+before its 401 is sent (see `middleware/auth.py`), so guessing keys is rate limited.
 
 Every limited response, success or error, carries the tighter window (fewest requests
 remaining; on a tie the one that resets later) as
@@ -152,7 +153,7 @@ def rate_limit_middleware(
         return headers
 
     async def rate_limit(request: Request, ctx: Context, call_next: CallNext) -> Response:
-        if request.path in exempt:
+        if request.path in exempt and "deep" not in request.query:
             return await call_next(request, ctx)
         headers = await count(request, ctx)
         if headers is None:

@@ -94,16 +94,20 @@ async def create_job(request: Request, ctx: Context) -> Response:
     # Charged first, keyed by the job id: a failed insert is refunded below, and a
     # quota refusal writes no job at all.
     await quota.consume_generation(ctx, principal.user_id, principal.plan, job_id)
-    job = await jobs.insert(
-        db,
-        job_id=job_id,
-        user_id=principal.user_id,
-        prompt=body.prompt,
-        language=body.language,
-        difficulty=body.difficulty,
-        api_key_id=principal.api_key_id,
-        idempotency_key=key,
-    )
+    try:
+        job = await jobs.insert(
+            db,
+            job_id=job_id,
+            user_id=principal.user_id,
+            prompt=body.prompt,
+            language=body.language,
+            difficulty=body.difficulty,
+            api_key_id=principal.api_key_id,
+            idempotency_key=key,
+        )
+    except Exception:
+        await quota.refund_generation(ctx.env, job_id)  # no job, no charge
+        raise
     if job is None:  # a concurrent request with the same key won the insert
         await quota.refund_generation(ctx.env, job_id)
         return _replay(await jobs.find_by_idempotency_key(db, principal.user_id, key), body)

@@ -22,6 +22,7 @@ from devcapsules.context import Context
 from devcapsules.http import HTTPError
 from devcapsules.principal import Principal
 from devcapsules.services.clock import iso, new_id, parse_iso, utc_now
+from devcapsules.services.kv_cache import read_json
 from devcapsules.services.tokens import invalid_token
 
 KEY_PREFIX = "dk_"
@@ -130,7 +131,7 @@ async def revoke(env: Env, user_id: str, key_id: str) -> dict[str, Any]:
 
 async def resolve(ctx: Context, key: str) -> Principal:
     """The principal an API key acts as, or a 401 saying precisely why not."""
-    record = await _cached_record(ctx.env, key)
+    record = await read_json(ctx.env.kv, cache_key(key), ctx.logger)
     if record is None:
         record = await _load_record(ctx.env, key)
         if record is None:
@@ -149,12 +150,6 @@ async def resolve(ctx: Context, key: str) -> Principal:
         scopes=frozenset(record["scopes"]),
         api_key_id=record["id"],
     )
-
-
-async def _cached_record(env: Env, key: str) -> dict[str, Any] | None:
-    if env.kv is None:
-        return None
-    return await env.kv.get(cache_key(key), type="json")
 
 
 async def _load_record(env: Env, key: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from devcapsules.context import Context
+from devcapsules.services.kv_cache import read_json
 
 VERSION = "v1"
 
@@ -33,10 +34,9 @@ async def cached(
 ) -> tuple[dict[str, Any], bool]:
     """The cached value and True, or a freshly computed one (stored afterwards) and False."""
     kv = ctx.env.kv
-    if kv is not None:
-        hit = await kv.get(key, type="json")
-        if hit is not None:
-            return hit, True
+    hit = await read_json(kv, key, ctx.logger)
+    if hit is not None:
+        return hit, True
     value = await compute()
     if kv is not None:
         # Off the response path: the caller does not wait for the write.

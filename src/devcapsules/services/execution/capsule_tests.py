@@ -4,16 +4,24 @@ Whoever may read a capsule (services/capsule_access.can_read: its owner, or anyo
 published public/unlisted one) may run its tests, hidden ones included; the hidden
 expectations go to the executor only and never into the response. Anything else is a
 404, exactly like a missing capsule, so existence is not revealed.
+
+A stored suite is bounded by the capsule schema (`TEST_CASES_MAX`), not by the caller's
+plan: publishing accepts any capsule the API stored (services/solution_check), so every
+learner, anonymous ones in the embed widget included, must be able to run it. Time and
+memory stay the caller's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from devcapsules.context import Context
 from devcapsules.http import HTTPError
+from devcapsules.schemas.capsules import TEST_CASES_MAX
 from devcapsules.services import capsule_access, capsules
+from devcapsules.services.execution.limits import RunLimits
 
 
 @dataclass(frozen=True)
@@ -34,3 +42,11 @@ async def load_capsule_suite(ctx: Context, capsule_id: str) -> CapsuleSuite:
     return CapsuleSuite(
         capsule.id, capsule.language, capsule.function_name, list(capsule.test_cases)
     )
+
+
+def capsule_suite_limits(limits: RunLimits) -> RunLimits:
+    """The caller's run limits, with the test-case cap raised to what a capsule may hold:
+    both for the count check and for the limits handed to the executor."""
+    plan = limits.plan
+    suite_plan = dataclasses.replace(plan, max_test_cases=max(plan.max_test_cases, TEST_CASES_MAX))
+    return dataclasses.replace(limits, plan=suite_plan)

@@ -9,7 +9,10 @@ from typing import Any
 from devcapsules.context import Context
 from devcapsules.schemas.execution import ExecuteRequest, RunTestsRequest
 from devcapsules.services.execution.base import Executor
-from devcapsules.services.execution.capsule_tests import load_capsule_suite
+from devcapsules.services.execution.capsule_tests import (
+    capsule_suite_limits,
+    load_capsule_suite,
+)
 from devcapsules.services.execution.limits import limits_for
 from devcapsules.services.execution.records import ExecutionRecord, record_later
 
@@ -44,6 +47,7 @@ async def run_suite(
     if body.capsuleId is not None:
         suite = await load_capsule_suite(ctx, body.capsuleId)
         cases, language, function_name = suite.test_cases, suite.language, suite.function_name
+        limits = capsule_suite_limits(limits)  # the capsule schema's bound, not the plan's
     assert cases is not None and language is not None  # the request model guarantees it
     limits.check_test_count(len(cases))
     backend = _backend_name(executor, language)

@@ -125,7 +125,13 @@ class JobWorker:
             return
         except Exception as exc:
             # Give the job back at once (no waiting for the lease); the message is retried.
-            await jobs.release(self.db, job, "internal_error", f"{type(exc).__name__}: {exc}")
+            # The owner sees a fixed message; the details (maybe internal) go to the log.
+            self.ctx.logger.error(
+                "generation_attempt_crashed", jobId=job.id, error=f"{type(exc).__name__}: {exc}"
+            )
+            await jobs.release(
+                self.db, job, "internal_error", "An internal error occurred; retrying"
+            )
             raise
 
     async def _generate(self, job: jobs.Job) -> pipeline.Outcome:

@@ -141,11 +141,10 @@ async def post_chat(
 ) -> Any:
     try:
         response = await client.post(url, headers=headers, json=payload)
-    except httpx.TimeoutException as exc:
-        raise TransientProviderError(
-            f"{provider} timed out: {exc!r}", code="provider_timeout"
-        ) from None
+    except httpx.TimeoutException:
+        raise TransientProviderError(f"{provider} timed out", code="provider_timeout") from None
     except httpx.TransportError as exc:
-        raise TransientProviderError(f"{provider} unreachable: {exc!r}") from None
+        # The transport error may name internal hosts: job owners see only the provider.
+        raise TransientProviderError(f"{provider} unreachable ({type(exc).__name__})") from None
     raise_for_error(response, provider)
     return parse_completion(response)
