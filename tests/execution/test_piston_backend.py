@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from devcapsules.services.execution.piston import PARALLEL_CASES
 from tests.execution.support import HELLO, client_with
 
 RUST_HELLO = 'fn main() { println!("Hello from Rust"); }'
@@ -62,8 +63,45 @@ def test_io_tests_run_on_piston_with_hidden_expectations_kept(hybrid, fake_pisto
     result = response.json()
     assert result["summary"] == {"passed": 2, "total": 2, "status": "passed"}
     assert set(result["results"][1]) == {"passed", "hidden", "error", "timeMs"}
-    assert [r["stdin"] for r in fake_piston.requests] == ["2", "21"]
+    assert sorted(r["stdin"] for r in fake_piston.requests) == ["2", "21"]
     assert all("expectedOutput" not in r for r in fake_piston.requests)
+
+
+def test_io_test_cases_run_concurrently_and_bounded(hybrid, fake_piston):
+    """The stand-in holds each request until another is in flight: a one-at-a-time client
+    would never overlap (and wait HOLD_S per case)."""
+    cases = [{"stdin": str(i), "expectedOutput": str(2 * i)} for i in range(10)]
+    body = {"userCode": "// DOUBLE OVERLAP", "testCases": cases, "language": "rust"}
+    response = hybrid.post("/api/v1/execute/tests", json=body)
+    assert response.status == 200, response.body
+    result = response.json()
+    assert result["summary"] == {"passed": 10, "total": 10, "status": "passed"}
+    # Results stay in the order of the cases, whatever order Piston answered in.
+    assert [r["actual"] for r in result["results"]] == [f"{2 * i}\n" for i in range(10)]
+    assert 2 <= fake_piston.max_in_flight <= PARALLEL_CASES
+
+
+def test_cases_past_the_run_deadline_are_time_limit_exceeded(hybrid, fake_piston):
+    """The whole run gets the local executor's budget (time_limit x N + 2 s, capped):
+    cases Piston has not answered by then are reported as timed out, and the rest of the
+    suite still runs meanwhile."""
+    cases = [
+        {"stdin": "1", "expectedOutput": "2"},
+        {"stdin": "hang", "expectedOutput": "x"},
+        {"stdin": "3", "expectedOutput": "6"},
+        {"stdin": "hang", "expectedOutput": "x", "hidden": True},
+    ]
+    body = {"userCode": "// DOUBLE HANG", "testCases": cases, "language": "rust", "time_limit": 0.1}
+    response = hybrid.post("/api/v1/execute/tests", json=body)
+    assert response.status == 200, response.body
+    result = response.json()
+    assert result["summary"] == {"passed": 2, "total": 4, "status": "time_limit_exceeded"}
+    first, hung, third, hidden = result["results"]
+    assert first["passed"] and third["passed"]
+    assert hung["passed"] is False and hung["actual"] is None
+    assert hung["error"] == "time limit exceeded: the run ended before this test completed"
+    assert hidden == {"passed": False, "hidden": True, "error": "time limit exceeded", "timeMs": 0}
+    assert result["error"] == hung["error"]
 
 
 def test_function_tests_on_piston_are_refused_clearly(hybrid):
@@ -93,6 +131,23 @@ def test_piston_as_default_refuses_unknown_runtimes_with_its_list(env, loop, pis
     assert response.json()["error"]["details"]["supported"] == ["rust"]
 
 
+def test_a_failing_case_request_fails_the_whole_concurrent_run(env, loop, piston_url):
+    client = client_with(env, loop, EXECUTOR_BACKEND_DEFAULT="piston", PISTON_URL=piston_url)
+    cases = [{"stdin": str(i), "expectedOutput": str(i)} for i in range(6)]
+    body = {"userCode": "print(input())", "testCases": cases, "language": "python"}
+    response = client.post("/api/v1/execute/tests", json=body)
+    assert response.status == 422
+    assert response.json()["error"]["code"] == "unsupported_language"
+
+
+def test_a_compile_error_is_the_runs_outcome(hybrid):
+    cases = [{"stdin": str(i), "expectedOutput": str(i)} for i in range(6)]
+    body = {"userCode": "COMPILE_ERROR", "testCases": cases, "language": "rust"}
+    result = hybrid.post("/api/v1/execute/tests", json=body).json()
+    assert result["summary"] == {"passed": 0, "total": 6, "status": "compile_error"}
+    assert "E0425" in result["compileOutput"]
+
+
 @pytest.mark.parametrize(
     ("actual", "expected"),
     [("4\n", "4"), ("4\r\n\n", "4"), ("a  \nb", "a\nb"), (" 4", "4"), ("a\n\nb", "a\nb")],
@@ -102,3 +157,14 @@ def test_output_matching_agrees_with_the_sandbox_library(actual, expected):
     from devcapsules.services.execution.piston import output_equal
 
     assert output_equal(actual, expected) == library_rule(actual, expected)
+
+
+@pytest.mark.parametrize(("time_s", "cases"), [(0.1, 1), (2.0, 4), (5.0, 10), (20.0, 100)])
+def test_run_budget_agrees_with_the_sandbox_library(time_s, cases):
+    from devcapsules.executor.limits import Limits
+    from devcapsules.services.execution.limits import PLAN_LIMITS
+
+    for plan in PLAN_LIMITS.values():
+        ours = plan.effective(time_s, None)
+        library = Limits(max_test_run_s=plan.max_test_run_s)
+        assert ours.suite_wall_s(cases) == library.test_run_wall_s(ours.time_limit_s, cases)

@@ -38,6 +38,12 @@ class Limits:
             min(max(int(memory), 16), self.max_memory_limit_mb),
         )
 
+    def test_run_wall_s(self, time_limit_s: float, cases: int) -> float:
+        """Wall budget of a whole run_tests() run: each case its time limit, plus 2 s for
+        start-up, at most `max_test_run_s`. (The Worker-side backends use the same rule:
+        `services.execution.limits.RunLimits.suite_wall_s`.)"""
+        return min(self.max_test_run_s, time_limit_s * cases + 2.0)
+
     def sandbox(
         self,
         *,

@@ -240,7 +240,7 @@ def _box_limits(
     lang: Language, cases: list[TestCase], time_s: float, memory_mb: int, limits: Limits
 ) -> sandbox.SandboxLimits:
     n = len(cases)
-    total = min(limits.max_test_run_s, time_s * n + 2.0)
+    total = limits.test_run_wall_s(time_s, n)
     # A harness process runs every test, so its CPU budget is the run's; an I/O run is
     # one process per test, each with the per-test budget.
     cpu = total if cases[0].kind == "function" else time_s

@@ -26,6 +26,7 @@ class PlanLimits:
     max_stdin_bytes: int
     default_time_limit_s: float = 2.0
     default_memory_limit_mb: int = 256
+    max_test_run_s: float = 30.0  # wall budget of a whole test run (the library's default)
 
     def effective(self, time_limit_s: float | None, memory_limit_mb: int | None) -> RunLimits:
         """Client values -> the run's: defaults when absent, never above the maximums."""
@@ -44,6 +45,13 @@ class RunLimits:
 
     def public(self) -> dict:
         return {"timeLimit": self.time_limit_s, "memoryLimit": self.memory_limit_mb}
+
+    def suite_wall_s(self, cases: int) -> float:
+        """Wall budget of a whole test run: every case its time limit, plus 2 s, at most
+        the plan's `max_test_run_s`. The sandbox library's rule
+        (`executor.limits.Limits.test_run_wall_s`, which the Worker cannot import; a test
+        checks they agree), used by the backends that run a suite over HTTP."""
+        return min(self.plan.max_test_run_s, self.time_limit_s * cases + 2.0)
 
     def check_sizes(self, source_code: str, stdin: str = "") -> None:
         """413 before any executor is asked: oversized input never leaves the Worker."""

@@ -83,6 +83,7 @@ def _library_limits(lib: Any, limits: RunLimits) -> Any:
     return lib.Limits(
         default_time_limit_s=plan.default_time_limit_s,
         max_time_limit_s=plan.max_time_limit_s,
+        max_test_run_s=plan.max_test_run_s,
         default_memory_limit_mb=plan.default_memory_limit_mb,
         max_memory_limit_mb=plan.max_memory_limit_mb,
         max_test_cases=plan.max_test_cases,

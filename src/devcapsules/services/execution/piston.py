@@ -9,7 +9,9 @@ newer servers add `run.status` ("TO" timed out, "OL"/"EL" output limit, "SG" sig
 "RE" runtime error, "XX" internal), `wall_time` (ms) and `memory` (bytes).
 
 What Piston cannot do: run N test cases in one sandbox, or function tests (our harnesses
-live in our sandbox). Here I/O tests run one Piston request per case, compared on this
+live in our sandbox). Here I/O tests run one Piston request per case, PARALLEL_CASES at
+a time, within the whole run's budget of our own executor (time_limit x N + 2 s, capped;
+cases unanswered by then are time_limit_exceeded, as in our sandbox), compared on this
 side with the same rules as the sandbox library (`devcapsules.executor.matching`, whose
 import would pull the sandbox into the Worker, hence the few lines below); function tests
 are refused with a 422 that says to use stdin/expectedOutput.
@@ -17,6 +19,7 @@ are refused with a 422 that says to use stdin/expectedOutput.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -33,6 +36,8 @@ MAX_OUTPUT_CHARS = 64 * 1024  # per stream, like our own sandbox
 COMPILE_TIMEOUT_MS = 10_000
 SIGNALS = {"SIGABRT": 6, "SIGBUS": 7, "SIGFPE": 8, "SIGKILL": 9, "SIGSEGV": 11, "SIGTERM": 15}
 SIGXCPU = 24
+PARALLEL_CASES = 4  # Piston requests in flight per test run
+LATE_ERROR = "time limit exceeded: the run ended before this test completed"
 
 
 class PistonExecutor:
@@ -68,24 +73,64 @@ class PistonExecutor:
     ) -> dict[str, Any]:
         cases = [_io_case(i, case) for i, case in enumerate(test_cases)]
         started = time.perf_counter()
-        results, last = [], {}
-        for case in cases:
-            last = await self.execute(user_code, language, stdin=case["stdin"], limits=limits)
-            if last["status"] == "compile_error":
-                return _compile_failure(last, len(cases))
-            results.append(_case_result(case, last))
+        runs = await self._run_cases(user_code, language, cases, limits)
+        compile_failure = next((r for r in runs if r and r["status"] == "compile_error"), None)
+        if compile_failure is not None:
+            return _compile_failure(compile_failure, len(cases))
+        results = [
+            _case_result(case, run) if run else _late_result(case)
+            for case, run in zip(cases, runs, strict=True)
+        ]
         passed = sum(result["passed"] for result in results)
         status = "passed" if passed == len(cases) else "failed"
+        error = None
+        if not all(runs):  # the run's deadline passed first, as in our own sandbox
+            status, error = "time_limit_exceeded", LATE_ERROR
+        last = next((run for run in reversed(runs) if run), {})
         return {
             "summary": {"passed": passed, "total": len(cases), "status": status},
             "results": results,
             "compileOutput": last.get("compileOutput", ""),
-            "error": None,
+            "error": error,
             "timeMs": elapsed_ms(started),
-            "memoryKb": last.get("memoryKb", 0),
+            "memoryKb": max((run["memoryKb"] for run in runs if run), default=0),
             "language": last.get("language", language),
             "version": last.get("version", ""),
         }
+
+    async def _run_cases(
+        self, user_code: str, language: str, cases: list[dict[str, Any]], limits: RunLimits
+    ) -> list[dict[str, Any] | None]:
+        """One Piston request per case, PARALLEL_CASES at a time, within the whole run's
+        budget (`RunLimits.suite_wall_s`, the local executor's). A case unanswered at the
+        deadline is None; a compile error stops the rest (they compile the same code); the
+        first request that fails (an HTTPError) stops the rest and is raised."""
+        gate = asyncio.Semaphore(PARALLEL_CASES)
+
+        async def one(case: dict[str, Any]) -> dict[str, Any]:
+            async with gate:
+                return await self.execute(user_code, language, stdin=case["stdin"], limits=limits)
+
+        tasks = [asyncio.create_task(one(case)) for case in cases]
+        index = {task: i for i, task in enumerate(tasks)}
+        runs: list[dict[str, Any] | None] = [None] * len(cases)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limits.suite_wall_s(len(cases))
+        try:
+            pending = set(tasks)
+            while pending and (left := deadline - loop.time()) > 0:
+                done, pending = await asyncio.wait(
+                    pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    runs[index[task]] = run = task.result()  # a failed request raises here
+                    if run["status"] == "compile_error":
+                        pending = set()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return runs
 
     async def languages(self) -> list[dict[str, Any]]:
         runtimes = await self._request("GET", "/api/v2/runtimes", None)
@@ -250,6 +295,22 @@ def _case_result(case: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         "timeMs": run["timeMs"],
         "stdout": run["stdout"],
         "stderr": run["stderr"],
+        "description": case.get("description"),
+    }
+
+
+def _late_result(case: dict[str, Any]) -> dict[str, Any]:
+    """A case still unanswered at the run's deadline (same words as our sandbox's)."""
+    if case["hidden"]:
+        return {"passed": False, "hidden": True, "error": "time limit exceeded", "timeMs": 0}
+    return {
+        "passed": False,
+        "actual": None,
+        "expected": case["expectedOutput"],
+        "error": LATE_ERROR,
+        "timeMs": 0,
+        "stdout": "",
+        "stderr": "",
         "description": case.get("description"),
     }
 

@@ -63,7 +63,7 @@ class RemoteExecutor:
         if function_name is not None:
             body["functionName"] = function_name
         body |= _limits(limits)
-        run_s = min(limits.time_limit_s * len(test_cases) + 2.0, 30.0)
+        run_s = limits.suite_wall_s(len(test_cases))
         return _strip(await self._call("POST", "/api/v1/execute/tests", body, run_s))
 
     async def languages(self) -> list[dict[str, Any]]:
