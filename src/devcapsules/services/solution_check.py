@@ -15,8 +15,9 @@ from typing import Any
 
 from devcapsules.context import Context
 from devcapsules.http import HTTPError
-from devcapsules.schemas.capsules import CODE_MAX, TEST_CASES_MAX
+from devcapsules.schemas.capsules import CODE_MAX
 from devcapsules.services.execution import executor_for, limits_for
+from devcapsules.services.execution.capsule_tests import capsule_suite_limits
 from devcapsules.services.execution.limits import RunLimits
 
 
@@ -24,13 +25,11 @@ def publish_limits(ctx: Context) -> RunLimits:
     """The owner's plan limits (time, memory), except that the capsule's own suite is
     bounded by the capsule schema (<= 100 cases, <= 64 Ki characters of code), not by the
     plan's per-request caps: a capsule the API accepted must be publishable."""
-    plan = limits_for(ctx.principal)
-    plan = dataclasses.replace(
-        plan,
-        max_test_cases=max(plan.max_test_cases, TEST_CASES_MAX),
-        max_source_bytes=max(plan.max_source_bytes, 4 * CODE_MAX),  # UTF-8: <= 4 bytes/char
-    )
-    return plan.effective(None, None)
+    limits = capsule_suite_limits(limits_for(ctx.principal).effective(None, None))
+    plan = limits.plan
+    # The reference solution is the owner's stored code, bounded by the capsule schema.
+    source_cap = max(plan.max_source_bytes, 4 * CODE_MAX)  # UTF-8: <= 4 bytes per char
+    return dataclasses.replace(limits, plan=dataclasses.replace(plan, max_source_bytes=source_cap))
 
 
 async def verify_solution(ctx: Context, capsule: Any) -> None:
