@@ -1,22 +1,8 @@
-import asyncio
-
 import pytest
 
 from devcapsules.bindings.protocols import BindingError, KVNamespace
 from devcapsules.bindings.sqlite_kv import SqliteKV
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
+from tests.bindings.conftest import run
 
 
 @pytest.fixture
@@ -24,10 +10,6 @@ def kv(tmp_path, clock):
     namespace = SqliteKV(tmp_path / "kv.sqlite3", clock=clock)
     yield namespace
     namespace.close()
-
-
-def run(awaitable):
-    return asyncio.run(awaitable)
 
 
 def test_implements_the_protocol(kv):

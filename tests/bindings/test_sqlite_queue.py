@@ -9,14 +9,7 @@ from devcapsules.bindings.sqlite_queue import (
     QueueStore,
     SqliteQueue,
 )
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
+from tests.bindings.conftest import run
 
 
 class Recorder:
@@ -38,19 +31,10 @@ DLQ = ConsumerSettings("dlq", max_batch_size=10, max_batch_timeout=1)
 
 
 @pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
 def store(tmp_path, clock):
     queue_store = QueueStore(tmp_path / "q.sqlite3", clock=clock)
     yield queue_store
     queue_store.close()
-
-
-def run(awaitable):
-    return asyncio.run(awaitable)
 
 
 def send(store, *bodies, queue="jobs"):
