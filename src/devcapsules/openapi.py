@@ -193,8 +193,7 @@ def _error_statuses(route: Route) -> set[int]:
         statuses |= {400, 413, 422}
     if route.query is not None:
         statuses.add(422)
-    if route.auth != "none":
-        statuses.add(401)  # a credential that is present but invalid is refused anywhere
+    statuses.add(401)  # a credential that is present but invalid is refused on any route
     if route.scopes:
         statuses.add(403)
     if "{" in route.path:
