@@ -1,4 +1,4 @@
-from devcapsules.executor.matching import json_equal, normalise_output, output_equal
+from devcapsules.matching import json_equal, normalise_output, output_equal
 
 
 def test_numbers_compare_with_tolerance_but_not_with_booleans():

@@ -29,10 +29,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from devcapsules.matching import json_equal, output_equal
+
 from . import sandbox
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
-from .matching import json_equal, output_equal
 from .runner import check_sizes, classify, compile_source, workspace
 from .sandbox import SandboxResult, SandboxUnavailable
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
+from devcapsules.matching import output_equal
 from devcapsules.services.execution.base import (
     invalid_test_cases,
     unavailable,
@@ -326,19 +327,6 @@ def _compile_failure(run: dict[str, Any], total: int) -> dict[str, Any]:
         "language": run["language"],
         "version": run["version"],
     }
-
-
-def normalise_output(text: str) -> str:
-    """Same rule as devcapsules.executor.matching (tests check they agree)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines = [line.rstrip(" \t\f\v") for line in lines]
-    while lines and lines[-1] == "":
-        lines.pop()
-    return "\n".join(lines)
-
-
-def output_equal(actual: str, expected: str) -> bool:
-    return normalise_output(actual) == normalise_output(expected)
 
 
 def elapsed_ms(started: float) -> int:

@@ -1,4 +1,6 @@
-"""Equality rules for test results. They run on the trusted side, never in the sandbox.
+"""Equality rules for test results. They run on the trusted side, never in the sandbox,
+and this module is pure Python so every backend (the sandbox library, Piston from the
+Worker) applies the very same rules.
 
 Function tests, `json_equal(actual, expected)` (both already parsed from JSON):
 - null, booleans and strings compare exactly; a boolean never equals a number (true != 1).
