@@ -113,3 +113,16 @@ def test_a_failed_job_insert_refunds_the_charge(client, monkeypatch):
     monkeypatch.undo()
     usage = client.get("/api/v1/auth/me", headers=account.headers).json()["usage"]
     assert usage["generations"]["day"]["used"] == 0
+
+
+def test_job_list_pages_with_the_api_cursor_and_refuses_foreign_ones(client, creator):
+    ids = [submit(client, creator) for _ in range(3)]
+    first = client.get("/api/v1/generate?limit=2", headers=creator.headers).json()
+    rest = client.get(
+        f"/api/v1/generate?limit=2&cursor={first['nextCursor']}", headers=creator.headers
+    ).json()
+    listed = [job["jobId"] for job in first["jobs"] + rest["jobs"]]
+    # Every job exactly once across the pages (same-millisecond jobs order by id).
+    assert sorted(listed) == sorted(ids) and rest["nextCursor"] is None
+    bad = client.get("/api/v1/generate?cursor=2026|gen_x", headers=creator.headers)
+    assert bad.status == 422 and bad.json()["error"]["details"][0]["path"] == ["cursor"]

@@ -27,6 +27,7 @@ from typing import Any
 
 from devcapsules.bindings.protocols import Database
 from devcapsules.services.clock import iso, parse_iso, utc_now
+from devcapsules.services.cursors import decode_cursor, encode_cursor
 
 TERMINAL = ("completed", "failed")
 # Stage -> progress shown to pollers.
@@ -157,14 +158,14 @@ async def find_by_idempotency_key(db: Database, user_id: str, key: str) -> Job |
 async def list_for_user(
     db: Database, user_id: str, *, limit: int, status: str | None = None, cursor: str | None = None
 ) -> tuple[list[Job], str | None]:
-    """Newest first; the cursor is `created_at|id` of the last row (keyset pagination)."""
+    """Newest first, keyset-paginated with the API's one opaque cursor format."""
     sql = f"SELECT {_COLUMNS} FROM generation_jobs WHERE user_id = ?"
     args: list[Any] = [user_id]
     if status:
         sql += " AND status = ?"
         args.append(status)
-    if cursor and "|" in cursor:
-        created, last_id = cursor.split("|", 1)
+    if cursor:
+        created, last_id = decode_cursor(cursor)
         sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
         args += [created, created, last_id]
     sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
@@ -172,7 +173,7 @@ async def list_for_user(
     rows = (await db.prepare(sql).bind(*args).all())["results"]
     found = [_job(row) for row in rows[:limit]]
     more = len(rows) > limit
-    next_cursor = f"{found[-1].created_at}|{found[-1].id}" if more and found else None
+    next_cursor = encode_cursor(found[-1].created_at, found[-1].id) if more and found else None
     return found, next_cursor
 
 
