@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devcapsules.schemas import StrictModel
+from devcapsules.schemas.patterns import IDENTIFIER
 
 Language = Field(min_length=1, max_length=32, examples=["python"])
 TimeLimit = Field(default=None, gt=0, le=3600, description="seconds; capped by plan")
@@ -56,9 +57,8 @@ class RunTestsRequest(StrictModel):
     userCode: str
     testCases: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=100)
     language: str | None = Field(default=None, min_length=1, max_length=32)
-    functionName: str | None = Field(
-        default=None, max_length=100, pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*$"
-    )
+    # The same identifier rule as capsules (a capsule's functionName is run here).
+    functionName: str | None = Field(default=None, max_length=64, pattern=IDENTIFIER)
     capsuleId: str | None = Field(default=None, min_length=1, max_length=64)
     time_limit: float | None = TimeLimit
     memory_limit: int | None = MemoryLimit

@@ -8,13 +8,12 @@ travel as JSON text (`inputJson`, `expectedJson`) and are decoded in verify.py.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from devcapsules.schemas import QueryModel, StrictModel
-from devcapsules.schemas.patterns import SPACE, at_least_visible, documented, matches
+from devcapsules.schemas.patterns import IDENTIFIER, SPACE, at_least_visible, documented, matches
 from devcapsules.services.cursors import decode_cursor
 
 # Languages whose function-test harness the executor provides (see executor/tests_harness).
@@ -23,7 +22,6 @@ PROMPT_MIN = 10
 PROMPT_MAX = 2000
 MIN_TESTS = 3
 MAX_TESTS = 20
-_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 Language = Literal["python", "javascript"]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -96,7 +94,7 @@ class GeneratedCapsule(_Output):
     @field_validator("functionName")
     @classmethod
     def _identifier(cls, value: str) -> str:
-        if not _IDENTIFIER.match(value):
+        if not matches(IDENTIFIER, value):
             raise ValueError("must be a plain identifier")
         return value
 
