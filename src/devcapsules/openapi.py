@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from devcapsules.middleware.rate_limit import RATE_LIMIT_HEADERS
 from devcapsules.routing import Route
 
 OPENAPI_VERSION = "3.1.0"
@@ -57,14 +58,6 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
     },
 }
-RATE_LIMIT_HEADERS = (
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset",
-)
 
 
 def error_schema() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, empty_response
 from devcapsules.middleware import CallNext, Middleware
 from devcapsules.middleware.errors import render_http_error
+from devcapsules.middleware.rate_limit import RATE_LIMIT_HEADERS
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = (
@@ -32,12 +33,7 @@ EXPOSED_HEADERS = (
     "ETag",
     "Location",
     "Retry-After",
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset",
+    *RATE_LIMIT_HEADERS,
 )
 PREFLIGHT_MAX_AGE = 600
 

@@ -45,6 +45,15 @@ from devcapsules.services.limits import window_start as start_of
 from devcapsules.services.usage_counters import Window
 
 EXEMPT_PATHS = ("/health",)
+# Every counted response carries these (CORS exposes them; OpenAPI declares them).
+RATE_LIMIT_HEADERS = (
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+)
 
 
 @dataclass(frozen=True)
