@@ -37,20 +37,10 @@ async def announce(config: ServiceConfig, logger: Logger, url: str) -> None:
 
 
 async def serve(config: ServiceConfig, host: str, port: int) -> None:
-    import uvicorn
+    from devcapsules.local.http_server import uvicorn_server
 
     logger = Logger(level=config.log_level)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            make_asgi(config, logger),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            server_header=False,
-        )
-    )
+    server = uvicorn_server(make_asgi(config, logger), host, port)
     await announce(config, logger, f"http://{host}:{port}")
     await server.serve()
 

@@ -11,6 +11,7 @@ from devcapsules.bindings.env import Env
 from devcapsules.bindings.sqlite_queue import QueueBroker
 from devcapsules.local.asgi import AsgiAdapter
 from devcapsules.local.config import load_config
+from devcapsules.local.http_server import uvicorn_server
 from devcapsules.local.runtime import (
     LocalRuntime,
     chosen_backend,
@@ -64,18 +65,7 @@ async def serve(runtime: LocalRuntime, host: str, port: int) -> None:
 async def _serve_app(
     app: App, env: Env, runtime: LocalRuntime, settings: Settings, host: str, port: int
 ) -> None:
-    import uvicorn
-
-    config = uvicorn.Config(
-        AsgiAdapter(app, env),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn_server(AsgiAdapter(app, env), host, port)
     stop = asyncio.Event()
     broker = make_broker(app, runtime)  # SQLite only: Miniflare runs its own consumer
     workers = [asyncio.create_task(broker.run(stop))] if broker else []
