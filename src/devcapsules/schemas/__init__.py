@@ -6,9 +6,9 @@ paths (`["testCases", 0, "input"]`) for everything the model refuses.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from devcapsules.http import HTTPError, Request
 
@@ -26,6 +26,18 @@ class QueryModel(BaseModel):
     """Query-string models: lax types (everything arrives as text), unknown keys ignored."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+def _issued_cursor(value: str | None) -> str | None:
+    from devcapsules.services.cursors import decode_cursor
+
+    if value is not None:
+        decode_cursor(value)  # InvalidCursor is a ValueError: 422 on ["cursor"]
+    return value
+
+
+# A list's `cursor` query parameter: only cursors this API issued (services/cursors.py).
+Cursor = Annotated[str | None, Field(max_length=200), AfterValidator(_issued_cursor)]
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:

@@ -29,9 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from devcapsules.schemas import QueryModel, StrictModel
+from devcapsules.schemas import Cursor, QueryModel, StrictModel
 from devcapsules.schemas.patterns import IDENTIFIER, NOT_BLANK, SPACE, TAG, documented, matches
-from devcapsules.services.cursors import decode_cursor
 from devcapsules.services.execution.base import canonical_language
 
 # Languages a capsule may be written in (canonical names). Aliases ("py", "js", "c++",
@@ -249,7 +248,7 @@ class CapsuleUpdate(StrictModel):
 
 class CapsuleListQuery(QueryModel):
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None
     language: str | None = Field(default=None, max_length=20)
     difficulty: Difficulty | None = None
     tag: str | None = Field(default=None, max_length=32)
@@ -262,13 +261,6 @@ class CapsuleListQuery(QueryModel):
     @classmethod
     def _language(cls, value: str | None) -> str | None:
         return None if value is None else normalise_language(value)
-
-    @field_validator("cursor")
-    @classmethod
-    def _cursor(cls, value: str | None) -> str | None:
-        if value is not None:
-            decode_cursor(value)  # InvalidCursor is a ValueError: 422 on ["cursor"]
-        return value
 
     @field_validator("tag")
     @classmethod

@@ -12,9 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from devcapsules.schemas import QueryModel, StrictModel
+from devcapsules.schemas import Cursor, QueryModel, StrictModel
 from devcapsules.schemas.patterns import IDENTIFIER, SPACE, at_least_visible, documented, matches
-from devcapsules.services.cursors import decode_cursor
 
 # Languages whose function-test harness the executor provides (see executor/tests_harness).
 GENERATION_LANGUAGES = ("python", "javascript")
@@ -49,14 +48,7 @@ class GenerateRequest(StrictModel):
 class JobListQuery(QueryModel):
     limit: int = Field(default=20, ge=1, le=100)
     status: JobStatus | None = None
-    cursor: str | None = Field(default=None, max_length=200)
-
-    @field_validator("cursor")
-    @classmethod
-    def _cursor(cls, value: str | None) -> str | None:
-        if value is not None:
-            decode_cursor(value)  # InvalidCursor is a ValueError: 422 on ["cursor"]
-        return value
+    cursor: Cursor = None
 
 
 # ------------------------------------------------------------ model output
