@@ -131,8 +131,9 @@ class OverviewQuery(RangeQuery):
     limit: int = Field(5, ge=1, le=50)
 
 
-class DailyPoint(BaseModel):
-    date: str
+class Counts(BaseModel):
+    """The per-capsule counters a report carries, for a day or for the whole range."""
+
     views: int
     uniqueSessions: int
     runs: int
@@ -140,6 +141,10 @@ class DailyPoint(BaseModel):
     testRunsPassed: int
     completions: int
     hints: int
+
+
+class DailyPoint(Counts):
+    date: str
 
 
 class DateRange(BaseModel):
@@ -148,17 +153,10 @@ class DateRange(BaseModel):
     days: int
 
 
-class CapsuleReport(BaseModel):
+class CapsuleReport(Counts):
     success: Literal[True] = True
     capsuleId: str
     range: DateRange
-    views: int
-    uniqueSessions: int
-    runs: int
-    testRuns: int
-    testRunsPassed: int
-    completions: int
-    hints: int
     passRate: float | None
     completionRate: float | None
     medianAttemptsToPass: float | None
