@@ -60,11 +60,14 @@ def validation_error(exc: ValidationError, where: str = "body") -> HTTPError:
 
 
 def parse_body(request: Request, model: type[M]) -> M:
-    request.json()  # malformed JSON is a 400, not a validation error
+    """One parse: JSON mode keeps types strict yet reads ISO strings as datetimes."""
     try:
-        # JSON mode: strict types, yet ISO strings still parse as datetimes.
         return model.model_validate_json(request.body)
     except ValidationError as exc:
+        malformed = [e for e in exc.errors(include_url=False) if e["type"] == "json_invalid"]
+        if malformed:  # not JSON at all: the client's syntax, a 400, not a validation error
+            message = f"Malformed JSON body: {malformed[0]['msg']}"
+            raise HTTPError(400, "invalid_json", message) from None
         raise validation_error(exc) from None
 
 
