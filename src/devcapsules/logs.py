@@ -12,6 +12,7 @@ or job was written must get its answer even when nobody can read our logs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -26,10 +27,9 @@ def _stdout_sink(line: str) -> None:
 
 
 def _stderr_report(message: str) -> None:
-    try:
+    # If stderr is gone too, there is nowhere left to tell.
+    with contextlib.suppress(Exception):
         print(message, file=sys.stderr, flush=True)
-    except Exception:  # noqa: BLE001 - stderr is gone too: nowhere left to tell
-        pass
 
 
 class GuardedSink:
@@ -51,7 +51,7 @@ class GuardedSink:
                 self.write(self._dropped_notice())
                 self.dropped = 0
             self.write(line)
-        except Exception as exc:  # noqa: BLE001 - any failure of the sink is the same drop
+        except Exception as exc:
             self._count(exc)
 
     def _count(self, exc: Exception) -> None:
@@ -102,7 +102,7 @@ class Logger:
         record["timestamp"] = utc_timestamp()
         try:
             line = json.dumps(record, default=str, ensure_ascii=False)
-        except Exception as exc:  # noqa: BLE001 - e.g. a field whose str() raises
+        except Exception as exc:
             line = json.dumps({"level": level, "action": action, "logError": repr(exc)[:300]})
         self.sink(line)
 
