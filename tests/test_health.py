@@ -71,7 +71,11 @@ def test_deep_health_checks_the_write_path(client, env):
 
 
 def test_deep_health_writes_its_probe_row(client, env):
-    client.get("/health?deep=true")
-    client.get("/health?deep=true")
-    row = client.run(env.db.prepare("SELECT checks FROM health_probe WHERE id = 'deep'").first())
-    assert row["checks"] == 2
+    def checks() -> int:
+        query = "SELECT checks FROM health_probe WHERE id = 'deep'"
+        return client.run(env.db.prepare(query).first("checks"))
+
+    assert client.get("/health?deep=true").status == 200
+    first = checks()
+    assert client.get("/health?deep=true").status == 200
+    assert checks() == first + 1
