@@ -19,6 +19,7 @@ def test_deep_health_checks_every_binding(client, env):
     assert response.status == 200
     assert {name: check["ok"] for name, check in checks.items()} == {
         "d1": True,
+        "d1_write": True,
         "kv": True,
         "queue": True,
     }
@@ -55,3 +56,26 @@ def test_deep_health_does_not_echo_exception_text(client, env, logs):
     check = body["error"]["details"]["checks"]["d1"]
     assert check == {"ok": False, "error": "d1 is unavailable (see logs)"}
     assert any(line["action"] == "health_check_failed" for line in logs.lines)
+
+
+@pytest.mark.sqlite_only
+def test_deep_health_checks_the_write_path(client, env):
+    # A database that still answers reads but refuses writes (full, read-only...).
+    env.db.connection.execute("PRAGMA query_only = ON")
+    response = client.get("/health?deep=true")
+    error = response.json()["error"]
+    assert response.status == 503, response.body
+    assert error["details"]["failed"] == ["d1_write"]
+    assert error["details"]["checks"]["d1"]["ok"] is True
+    assert int(response.headers["retry-after"]) > 0
+
+
+def test_deep_health_writes_its_probe_row(client, env):
+    def checks() -> int:
+        query = "SELECT checks FROM health_probe WHERE id = 'deep'"
+        return client.run(env.db.prepare(query).first("checks"))
+
+    assert client.get("/health?deep=true").status == 200
+    first = checks()
+    assert client.get("/health?deep=true").status == 200
+    assert checks() == first + 1

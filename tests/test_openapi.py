@@ -108,3 +108,17 @@ def test_request_headers_routes_read_are_documented(document):
     assert header_names("/api/v1/generate", "post") == {"Idempotency-Key"}
     assert header_names("/api/v1/execute/tests", "post") == {"X-Session-Id"}
     validate(document)
+
+
+def test_every_operation_declares_the_dependency_outage(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            outage = operation["responses"].get("503")
+            assert outage is not None, (method, path)
+            assert "Retry-After" in outage["headers"], (method, path)
+
+
+def test_executor_routes_declare_bad_answers_and_deadlines(document):
+    run = document["paths"]["/api/v1/execute"]["post"]["responses"]
+    assert {"502", "503", "504"} <= set(run)
+    assert "executor_bad_response" in run["502"]["description"]

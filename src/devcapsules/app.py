@@ -32,7 +32,9 @@ def default_middleware(settings: Settings) -> list[Middleware]:
     → rate limit → credential gate (the deferred 401 of a bad credential).
 
     CORS sits outside the error layer so that rendered errors carry CORS headers;
-    it renders its own refusals. `App.handle` is the last safety net around all.
+    it renders its own refusals. The layers outside the error layer only set headers
+    and log, and logging cannot raise (`logs.GuardedSink`): a request whose write
+    happened always gets its answer. `App.handle` is the last safety net around all.
     """
     return [
         request_id_middleware(),

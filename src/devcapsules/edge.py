@@ -34,7 +34,7 @@ from workers.rpc import _BindingWrapper
 
 from devcapsules.bindings.env import DB_BINDING, GENERATION_QUEUE_BINDING, KV_BINDING, Env
 from devcapsules.bindings.kv_wire import kv_type, list_options, list_page, put_options
-from devcapsules.bindings.protocols import BindingError, D1Error
+from devcapsules.bindings.protocols import BindingError, D1Error, KVError, QueueError
 from devcapsules.http import Headers, Request, Response
 from devcapsules.logs import Logger
 from devcapsules.settings import Settings, SettingsError
@@ -140,10 +140,10 @@ class EdgeKV:
         self._kv = _sdk(binding)
 
     async def get(self, key: str, type: str = "text") -> Any:
-        return await _call(BindingError, self._kv.get(key, {"type": kv_type(type)}))
+        return await _call(KVError, self._kv.get(key, {"type": kv_type(type)}))
 
     async def get_with_metadata(self, key: str, type: str = "text") -> dict[str, Any]:
-        found = await _call(BindingError, self._kv.getWithMetadata(key, {"type": kv_type(type)}))
+        found = await _call(KVError, self._kv.getWithMetadata(key, {"type": kv_type(type)}))
         return {"value": found["value"], "metadata": found["metadata"]}
 
     async def put(
@@ -155,16 +155,16 @@ class EdgeKV:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         options = put_options(expiration_ttl, metadata)
-        await _call(BindingError, self._kv.put(key, value, options))
+        await _call(KVError, self._kv.put(key, value, options))
 
     async def delete(self, key: str) -> None:
-        await _call(BindingError, self._kv.delete(key))
+        await _call(KVError, self._kv.delete(key))
 
     async def list(
         self, *, prefix: str = "", limit: int = 1000, cursor: str | None = None
     ) -> dict[str, Any]:
         options = list_options(prefix, limit, cursor)
-        page = await _call(BindingError, self._kv.list(options))
+        page = await _call(KVError, self._kv.list(options))
         return list_page(page)
 
 
@@ -177,12 +177,12 @@ class EdgeQueue:
 
     async def send(self, body: Any, *, delay_seconds: int | None = None) -> None:
         if delay_seconds is None:
-            await _call(BindingError, self._queue.send(body))
+            await _call(QueueError, self._queue.send(body))
         else:
-            await _call(BindingError, self._queue.send(body, {"delaySeconds": delay_seconds}))
+            await _call(QueueError, self._queue.send(body, {"delaySeconds": delay_seconds}))
 
     async def send_batch(self, messages: Sequence[dict[str, Any]]) -> None:
-        await _call(BindingError, self._queue.sendBatch(list(messages)))
+        await _call(QueueError, self._queue.sendBatch(list(messages)))
 
 
 class EdgeMessage:

@@ -2,10 +2,17 @@
 
 `{"level": "info", "action": "generation_complete", ..., "timestamp": "...Z"}`.
 On the edge `print` goes to the console that `wrangler tail` shows; locally to stdout.
+
+Logging never fails a request: a line that cannot be written (stdout on a closed pipe,
+a full disk, a closed file) is counted and dropped. The first failure of a run of them
+is reported once on stderr, and the next line that does get through is preceded by a
+`log_lines_dropped` line saying how many were lost and why. A request whose capsule
+or job was written must get its answer even when nobody can read our logs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -17,6 +24,52 @@ LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 
 def _stdout_sink(line: str) -> None:
     print(line, file=sys.stdout, flush=True)
+
+
+def _stderr_report(message: str) -> None:
+    # If stderr is gone too, there is nowhere left to tell.
+    with contextlib.suppress(Exception):
+        print(message, file=sys.stderr, flush=True)
+
+
+class GuardedSink:
+    """A sink that cannot raise: failed writes are counted, reported once, then told
+    in the next line that gets through."""
+
+    def __init__(
+        self, write: Callable[[str], None], report: Callable[[str], None] = _stderr_report
+    ):
+        self.write = write
+        self.report = report
+        self.dropped = 0  # lines lost since the last line that got through
+        self.dropped_total = 0
+        self.last_error = ""
+
+    def __call__(self, line: str) -> None:
+        try:
+            if self.dropped:
+                self.write(self._dropped_notice())
+                self.dropped = 0
+            self.write(line)
+        except Exception as exc:
+            self._count(exc)
+
+    def _count(self, exc: Exception) -> None:
+        self.dropped += 1
+        self.dropped_total += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        if self.dropped == 1:
+            self.report(f"devcapsules: log sink failing, dropping log lines ({self.last_error})")
+
+    def _dropped_notice(self) -> str:
+        record = {
+            "level": "warn",
+            "action": "log_lines_dropped",
+            "dropped": self.dropped,
+            "error": self.last_error,
+            "timestamp": utc_timestamp(),
+        }
+        return json.dumps(record)
 
 
 def utc_timestamp() -> str:
@@ -34,7 +87,7 @@ class Logger:
         fields: dict[str, Any] | None = None,
     ):
         self.threshold = LEVELS.get(level, 20)
-        self.sink = sink
+        self.sink = sink if isinstance(sink, GuardedSink) else GuardedSink(sink)
         self.fields = fields or {}
 
     def bind(self, **fields: Any) -> Logger:
@@ -47,7 +100,11 @@ class Logger:
             return
         record = {"level": level, "action": action, **self.fields, **fields}
         record["timestamp"] = utc_timestamp()
-        self.sink(json.dumps(record, default=str, ensure_ascii=False))
+        try:
+            line = json.dumps(record, default=str, ensure_ascii=False)
+        except Exception as exc:
+            line = json.dumps({"level": level, "action": action, "logError": repr(exc)[:300]})
+        self.sink(line)
 
     def debug(self, action: str, **fields: Any) -> None:
         self.log("debug", action, **fields)

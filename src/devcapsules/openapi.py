@@ -32,7 +32,9 @@ ERROR_DESCRIPTIONS = {
     422: "Validation failed; details list field paths",
     429: "Rate limit or quota exceeded",
     500: "Unexpected error (no details are leaked)",
-    503: "A dependency (binding, executor, provider) is unavailable",
+    502: "The code executor answered with something unusable (executor_bad_response)",
+    503: "A dependency (D1, KV, queue, executor) is unavailable; retry after Retry-After",
+    504: "The code executor did not answer within the run's deadline",
 }
 SUCCESS_DESCRIPTIONS = {
     207: "Partial success: the body says what was accepted and what was refused",
@@ -181,7 +183,8 @@ def _success_response(route: Route, status: int, schema: dict[str, Any]) -> dict
 
 
 def _error_statuses(route: Route) -> set[int]:
-    statuses = {429, 500, *route.errors}
+    # Every route reads D1, so any may meet an outage (503, with Retry-After).
+    statuses = {429, 500, 503, *route.errors}
     if route.body is not None:
         statuses |= {400, 413, 422}
     if route.query is not None:

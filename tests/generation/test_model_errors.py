@@ -35,9 +35,9 @@ def test_429_honours_retry_after_then_completes(client, creator, queue, model):
 @pytest.mark.parametrize(
     "behaviour, code",
     [
-        (("status", 500, azure_error("InternalServerError", "boom"), {}), "provider_unavailable"),
-        (("status", 503, {"error": {"message": "overloaded"}}, {}), "provider_unavailable"),
-        (("sleep", 2.0), "provider_timeout"),
+        (("status", 500, azure_error("InternalServerError", "boom"), {}), "model_unavailable"),
+        (("status", 503, {"error": {"message": "overloaded"}}, {}), "model_unavailable"),
+        (("sleep", 2.0), "model_timeout"),
     ],
 )
 def test_transient_errors_retry_with_growing_delay(client, creator, queue, model, behaviour, code):
@@ -160,7 +160,7 @@ def test_exhausted_retries_go_to_the_dlq_which_fails_and_refunds(
     assert [batch.queue for batch in queue.batches][-1] == DLQ
     job = status(client, creator, job_id)
     assert job["status"] == "failed" and job["error"]["code"] == "dead_lettered"
-    assert "provider_unavailable" in job["error"]["message"]
+    assert "model_unavailable" in job["error"]["message"]
     assert used_today(client, creator) == 0
     assert queue.pending(DLQ) == 0
     failed = [line for line in logs.lines if line["action"] == "generation_failed"]

@@ -109,7 +109,9 @@ def test_a_failed_job_insert_refunds_the_charge(client, monkeypatch):
         raise D1Error("D1_ERROR: database is locked: SQLITE_BUSY")
 
     monkeypatch.setattr(jobs, "insert", broken_insert)
-    assert client.post("/api/v1/generate", json=BODY, headers=account.headers).status == 500
+    response = client.post("/api/v1/generate", json=BODY, headers=account.headers)
+    assert response.status == 503  # an outage, not a bug: retry later
+    assert response.json()["error"]["code"] == "database_unavailable"
     monkeypatch.undo()
     usage = client.get("/api/v1/auth/me", headers=account.headers).json()["usage"]
     assert usage["generations"]["day"]["used"] == 0

@@ -38,7 +38,7 @@ from devcapsules.bindings.env import (
     Env,
 )
 from devcapsules.bindings.kv_wire import kv_type, list_options, list_page, put_options
-from devcapsules.bindings.protocols import BindingError, D1Error
+from devcapsules.bindings.protocols import BindingError, D1Error, KVError, QueueError
 
 BYTES_TAG = "__dc_bytes__"
 BIGINT_TAG = "__dc_bigint__"
@@ -80,6 +80,10 @@ def decode(value: Any) -> Any:
     return {k: decode(v) for k, v in value.items()}
 
 
+# The bridge's op prefix says which binding failed (the errors the API maps to codes).
+_ERRORS: dict[str, type[BindingError]] = {"d1": D1Error, "kv": KVError, "queue": QueueError}
+
+
 class BridgeClient:
     """One JSON RPC call per binding operation: the bridge's round trip is the binding's."""
 
@@ -96,7 +100,7 @@ class BridgeClient:
         if reply.get("ok"):
             return decode(reply.get("result"))
         message = reply.get("error", {}).get("message", "unknown bridge error")
-        raise (D1Error if op.startswith("d1.") else BindingError)(message)
+        raise _ERRORS.get(op.partition(".")[0], BindingError)(message)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -33,6 +33,14 @@ class D1Error(BindingError):
     """D1 rejected a statement. The message starts with `D1_ERROR` like the platform's."""
 
 
+class KVError(BindingError):
+    """KV refused or failed a call."""
+
+
+class QueueError(BindingError):
+    """A queue producer refused or failed a send."""
+
+
 @runtime_checkable
 class PreparedStatement(Protocol):
     def bind(self, *values: Any) -> PreparedStatement: ...

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devcapsules.bindings.protocols import KV_MIN_TTL_SECONDS, BindingError
+from devcapsules.bindings.protocols import KV_MIN_TTL_SECONDS, KVError
 
 MAX_KEY_BYTES = 512
 MAX_METADATA_BYTES = 1024
@@ -68,7 +68,7 @@ class SqliteKV:
         _check_key(key)
         data = value.encode() if isinstance(value, str) else bytes(value)
         if len(data) > MAX_VALUE_BYTES:
-            raise BindingError(f"KV PUT failed: 413 Value length exceeds {MAX_VALUE_BYTES}.")
+            raise KVError(f"KV PUT failed: 413 Value length exceeds {MAX_VALUE_BYTES}.")
         expiration = self._expiration(expiration_ttl)
         meta_json = _check_metadata(metadata)
         with self.lock:
@@ -88,7 +88,7 @@ class SqliteKV:
         self, *, prefix: str = "", limit: int = MAX_LIST_LIMIT, cursor: str | None = None
     ) -> dict[str, Any]:
         if not 1 <= limit <= MAX_LIST_LIMIT:
-            raise BindingError(f"KV GET failed: 400 Invalid key_count_limit of {limit}.")
+            raise KVError(f"KV GET failed: 400 Invalid key_count_limit of {limit}.")
         after = base64.urlsafe_b64decode(cursor.encode()).decode() if cursor else ""
         with self.lock:
             self.round_trips += 1
@@ -127,7 +127,7 @@ class SqliteKV:
         if ttl is None:
             return None
         if not isinstance(ttl, int) or ttl < KV_MIN_TTL_SECONDS:
-            raise BindingError(
+            raise KVError(
                 f"KV PUT failed: 400 Invalid expiration_ttl of {ttl}. "
                 f"Expiration TTL must be at least {KV_MIN_TTL_SECONDS}."
             )
@@ -137,9 +137,9 @@ class SqliteKV:
 def _check_key(key: str) -> None:
     size = len(key.encode())
     if size == 0:
-        raise BindingError("KV key must not be empty")
+        raise KVError("KV key must not be empty")
     if size > MAX_KEY_BYTES:
-        raise BindingError(
+        raise KVError(
             f"KV PUT failed: 414 UTF-8 encoded length of {size} exceeds key length limit "
             f"of {MAX_KEY_BYTES}."
         )
@@ -150,9 +150,7 @@ def _check_metadata(metadata: dict[str, Any] | None) -> str | None:
         return None
     encoded = json.dumps(metadata, separators=(",", ":"))
     if len(encoded.encode()) > MAX_METADATA_BYTES:
-        raise BindingError(
-            f"KV PUT failed: 413 Metadata length exceeds {MAX_METADATA_BYTES} bytes."
-        )
+        raise KVError(f"KV PUT failed: 413 Metadata length exceeds {MAX_METADATA_BYTES} bytes.")
     return encoded
 
 
@@ -172,4 +170,4 @@ def _decode(value: bytes, type: str) -> Any:
         return json.loads(value)
     if type in ("arrayBuffer", "bytes"):
         return bytes(value)
-    raise BindingError(f'KV get type must be "text", "json" or "arrayBuffer", got {type!r}')
+    raise KVError(f'KV get type must be "text", "json" or "arrayBuffer", got {type!r}')

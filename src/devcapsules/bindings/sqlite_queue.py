@@ -29,7 +29,7 @@ from typing import Any
 from devcapsules.bindings.protocols import (
     QUEUE_MAX_BATCH_MESSAGES,
     QUEUE_MAX_MESSAGE_BYTES,
-    BindingError,
+    QueueError,
 )
 
 MAX_DELAY_SECONDS = 12 * 60 * 60
@@ -160,7 +160,7 @@ class SqliteQueue:
 
     async def send_batch(self, messages: Sequence[dict[str, Any]]) -> None:
         if len(messages) > QUEUE_MAX_BATCH_MESSAGES:
-            raise BindingError(
+            raise QueueError(
                 f"Queue sendBatch failed: at most {QUEUE_MAX_BATCH_MESSAGES} messages per batch"
             )
         encoded = [_encode(m["body"], m.get("delaySeconds")) for m in messages]
@@ -172,15 +172,15 @@ def _encode(body: Any, delay_seconds: int | None) -> tuple[str, int]:
     try:
         text = json.dumps(body, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise BindingError(f"Queue send failed: body is not serialisable: {exc}") from None
+        raise QueueError(f"Queue send failed: body is not serialisable: {exc}") from None
     if len(text.encode()) > QUEUE_MAX_MESSAGE_BYTES:
-        raise BindingError(
+        raise QueueError(
             f"Queue send failed: message length {len(text.encode())} bytes exceeds limit "
             f"of {QUEUE_MAX_MESSAGE_BYTES} bytes"
         )
     delay = delay_seconds or 0
     if not 0 <= delay <= MAX_DELAY_SECONDS:
-        raise BindingError(f"Queue send failed: delaySeconds must be 0..{MAX_DELAY_SECONDS}")
+        raise QueueError(f"Queue send failed: delaySeconds must be 0..{MAX_DELAY_SECONDS}")
     return text, delay
 
 

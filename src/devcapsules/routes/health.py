@@ -1,4 +1,11 @@
-"""`GET /health`: cheap liveness; `?deep=true` also checks every binding."""
+"""`GET /health`: cheap liveness; `?deep=true` also checks every binding.
+
+Deep checks: D1 reads (`SELECT 1`) and writes (an upsert of one `health_probe` row: a
+full or read-only database still answers reads), a KV read (KV writes are rationed,
+1,000 a day on the free plan, so a probe never writes KV), and the queue producer's
+configuration (a probe message would be work). Any failure is a 503 naming the failed
+checks, with `Retry-After`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,10 @@ from devcapsules.routing import Route
 
 # KV reads are cheap and free of side effects; a probe key that never exists is fine.
 KV_PROBE_KEY = "health:probe"
+WRITE_PROBE = (
+    "INSERT INTO health_probe (id, checked_at, checks) VALUES ('deep', ?, 1) "
+    "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at, checks = checks + 1"
+)
 
 
 async def health(request: Request, ctx: Context) -> Response:
@@ -33,7 +44,7 @@ async def health(request: Request, ctx: Context) -> Response:
                 503,
                 "health_check_failed",
                 f"Failed checks: {', '.join(failed)}",
-                details={"checks": checks},
+                details={"failed": failed, "checks": checks},
             )
         body["checks"] = checks
     return json_response(body, headers={"Cache-Control": "no-store"})
@@ -45,8 +56,8 @@ class NotConfigured(Exception):
 
 async def run_checks(ctx: Context) -> dict[str, dict[str, Any]]:
     env = ctx.env
-    names = ("d1", "kv", "queue")
-    probes = (_check_d1(env), _check_kv(env), _check_queue(env))
+    names = ("d1", "d1_write", "kv", "queue")
+    probes = (_check_d1(env), _check_d1_write(env), _check_kv(env), _check_queue(env))
     results = await asyncio.gather(*(_timed(n, p, ctx) for n, p in zip(names, probes, strict=True)))
     return dict(zip(names, results, strict=True))
 
@@ -71,6 +82,13 @@ async def _check_d1(env: Env) -> None:
         raise RuntimeError(f"SELECT 1 returned {value!r}")
 
 
+async def _check_d1_write(env: Env) -> None:
+    _require(env.db, "D1 binding DB is not configured")
+    result = await env.db.prepare(WRITE_PROBE).bind(utc_timestamp()).run()
+    if result["meta"]["changes"] != 1:
+        raise RuntimeError(f"the probe upsert changed {result['meta']['changes']} rows")
+
+
 async def _check_kv(env: Env) -> None:
     _require(env.kv, "KV binding KV is not configured")
     await env.kv.get(KV_PROBE_KEY)
@@ -92,7 +110,8 @@ routes = [
         health,
         methods=["GET"],
         tags=("health",),
-        summary="Liveness; ?deep=true also checks D1, KV and the queue producer (503 if not)",
+        summary="Liveness; ?deep=true also checks D1 reads and writes, KV and the queue "
+        "producer (503 naming the failed checks if not)",
         errors=(503,),
     )
 ]

@@ -78,8 +78,10 @@ class Limits(BaseModel):
     memoryLimit: int
 
 
-class ExecuteResponse(BaseModel):
-    success: Literal[True] = True
+class ExecutionResult(BaseModel):
+    """What a backend answers for one run (the remote executor's answer is checked
+    against this before it is used)."""
+
     status: str
     stdout: str
     stderr: str
@@ -92,6 +94,10 @@ class ExecuteResponse(BaseModel):
     stderrTruncated: bool
     language: str
     version: str
+
+
+class ExecuteResponse(ExecutionResult):
+    success: Literal[True] = True
     backend: str
     limits: Limits
     executionId: str
@@ -115,8 +121,9 @@ class TestResult(BaseModel):
     description: str | None = None
 
 
-class RunTestsResponse(BaseModel):
-    success: Literal[True] = True
+class SuiteResult(BaseModel):
+    """What a backend answers for a test run (checked like `ExecutionResult`)."""
+
     summary: Summary
     results: list[TestResult]
     compileOutput: str
@@ -125,16 +132,23 @@ class RunTestsResponse(BaseModel):
     memoryKb: int
     language: str
     version: str
+
+
+class RunTestsResponse(SuiteResult):
+    success: Literal[True] = True
     backend: str
     limits: Limits
     executionId: str
     capsuleId: str | None = None
 
 
-class LanguageOut(BaseModel):
+class LanguageInfo(BaseModel):
     language: str
     version: str
     aliases: list[str]
+
+
+class LanguageOut(LanguageInfo):
     backend: str
 
 

@@ -6,7 +6,8 @@ Vars (wrangler.toml [vars] / secrets on the edge, `.dev.vars` or the environment
 - `EXECUTOR_ROUTES`           per-language overrides, e.g. "java=piston,rust=piston".
 - `EXECUTOR_URL`              our executor service (`devcapsules executor serve`).
 - `AWS_EXECUTOR_API_KEY`      its bearer key (a secret; the seed's name).
-- `EXECUTOR_TIMEOUT_S`        optional HTTP timeout towards it (default: from the limits).
+- `EXECUTOR_TIMEOUT_S`        optional total deadline of one call to the executor service
+  or Piston (connect, send and the whole answer; default: from the run's limits).
 - `PISTON_URL`, `PISTON_API_KEY`  a Piston v2 server (key optional).
 A configuration that cannot work (unknown backend, `remote` without `EXECUTOR_URL`) is
 refused when first read, as a 500 `configuration_error` that names the variable.
@@ -205,7 +206,9 @@ def make_backend(name: str, config: ExecutorConfig, logger: Logger) -> Executor:
     only = None
     if config.default != "piston":
         only = frozenset(lang for lang, backend in config.routes.items() if backend == "piston")
-    return PistonExecutor(config.piston_url, config.piston_key, only, logger)
+    return PistonExecutor(
+        config.piston_url, config.piston_key, only, logger, config.executor_timeout_s
+    )
 
 
 def executor_for(ctx: Context) -> HybridExecutor:

@@ -26,6 +26,15 @@ from typing import Any
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
 from devcapsules.matching import output_equal
+from devcapsules.services import outbound
+from devcapsules.services.execution.answers import (
+    MAX_LIST_ANSWER_BYTES,
+    MAX_RUN_ANSWER_BYTES,
+    PistonAnswer,
+    PistonRuntime,
+    bad_response,
+    checked,
+)
 from devcapsules.services.execution.base import (
     invalid_test_cases,
     unavailable,
@@ -35,6 +44,9 @@ from devcapsules.services.execution.limits import RunLimits
 
 MAX_OUTPUT_CHARS = 64 * 1024  # per stream, like our own sandbox
 COMPILE_TIMEOUT_MS = 10_000
+# One request's budget beyond compiling and running: the network and Piston's queue.
+NETWORK_SLACK_S = 5.0
+RUNTIMES_DEADLINE_S = 10.0
 SIGNALS = {"SIGABRT": 6, "SIGBUS": 7, "SIGFPE": 8, "SIGKILL": 9, "SIGSEGV": 11, "SIGTERM": 15}
 SIGXCPU = 24
 PARALLEL_CASES = 4  # Piston requests in flight per test run
@@ -50,11 +62,20 @@ class PistonExecutor:
         api_key: str | None = None,
         languages: frozenset[str] | None = None,
         logger: Logger | None = None,
+        timeout_s: float | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.only = languages  # when Piston serves only some languages (the routing table)
         self.logger = logger or Logger()
+        self.timeout_s = timeout_s  # EXECUTOR_TIMEOUT_S: one request's whole budget
+
+    def deadline_s(self, limits: RunLimits | None) -> float:
+        if self.timeout_s:
+            return self.timeout_s
+        if limits is None:
+            return RUNTIMES_DEADLINE_S
+        return limits.time_limit_s + COMPILE_TIMEOUT_MS / 1000 + NETWORK_SLACK_S
 
     async def execute(
         self, source_code: str, language: str, *, stdin: str, limits: RunLimits
@@ -134,15 +155,13 @@ class PistonExecutor:
         return runs
 
     async def languages(self) -> list[dict[str, Any]]:
-        runtimes = await self._request("GET", "/api/v2/runtimes", None)
+        answer = await self._request("GET", "/api/v2/runtimes", None, None)
+        if not isinstance(answer, list):
+            raise bad_response(self.logger, self.name, "runtimes: not a list")
+        runtimes = [checked(PistonRuntime, item, self.logger, self.name) for item in answer]
         listed = [
-            {
-                "language": item.get("language"),
-                "version": item.get("version"),
-                "aliases": list(item.get("aliases") or []),
-            }
-            for item in runtimes or []
-            if isinstance(item, dict)
+            {"language": item.language, "version": item.version, "aliases": item.aliases}
+            for item in runtimes
         ]
         if self.only is None:
             return listed
@@ -162,30 +181,41 @@ class PistonExecutor:
             "run_memory_limit": limits.memory_limit_mb * 1024 * 1024,
         }
         try:
-            return await self._request("POST", "/api/v2/execute", body)
+            answer = await self._request("POST", "/api/v2/execute", body, limits)
         except _PistonRefused as refused:
             if "runtime" in refused.message.lower():
                 supported = sorted({item["language"] for item in await self.languages()})
                 raise unsupported_language(language, supported) from None
             raise HTTPError(422, "piston_refused", refused.message) from None
+        return checked(PistonAnswer, answer, self.logger, self.name).model_dump()
 
-    async def _request(self, method: str, path: str, body: Any) -> Any:
-        import httpx
-
+    async def _request(self, method: str, path: str, body: Any, limits: RunLimits | None) -> Any:
         from devcapsules.services.execution.http_client import new_client
 
         headers = {"Authorization": self.api_key} if self.api_key else {}
+        deadline = self.deadline_s(limits)
+        bound = MAX_RUN_ANSWER_BYTES if limits else MAX_LIST_ANSWER_BYTES
         try:
-            async with new_client(60.0) as client:
-                response = await client.request(
-                    method, self.base_url + path, json=body, headers=headers
+            async with new_client(deadline) as client:
+                answer = await outbound.call(
+                    client,
+                    method,
+                    self.base_url + path,
+                    deadline_s=deadline,
+                    max_bytes=bound,
+                    json_body=body,
+                    headers=headers,
                 )
-        except httpx.TimeoutException:
-            raise HTTPError(504, "executor_timeout", "Piston did not answer in time") from None
-        except httpx.HTTPError as exc:
+        except outbound.OutboundTimeout as exc:
+            self.logger.warn("piston_timeout", url=self.base_url, error=str(exc))
+            message = f"Piston did not answer within {deadline:g} s"
+            raise HTTPError(504, "executor_timeout", message) from None
+        except outbound.OutboundUnreachable as exc:
             self.logger.warn("piston_unreachable", url=self.base_url, error=str(exc))
             raise unavailable("executor_unavailable", "Piston cannot be reached") from None
-        return _piston_answer(response, self.logger)
+        except outbound.OutboundTooLarge as exc:
+            raise bad_response(self.logger, self.name, str(exc)) from None
+        return _piston_answer(answer, self.logger)
 
 
 class _PistonRefused(Exception):
@@ -194,19 +224,18 @@ class _PistonRefused(Exception):
         self.message = message
 
 
-def _piston_answer(response: Any, logger: Logger) -> Any:
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if response.status_code == 200 and data is not None:
+def _piston_answer(answer: outbound.Answer, logger: Logger) -> Any:
+    data = answer.json()
+    if answer.status == 200:
+        if data is None:
+            raise bad_response(logger, PistonExecutor.name, "HTTP 200: body is not JSON")
         return data
     message = data.get("message") if isinstance(data, dict) else None
-    if response.status_code == 400 and isinstance(message, str):
+    if answer.status == 400 and isinstance(message, str):
         raise _PistonRefused(message)
-    if response.status_code == 429:
+    if answer.status == 429:
         raise unavailable("executor_busy", "Piston is rate limiting us", retry_after_s=1)
-    logger.error("piston_error", status=response.status_code, message=message)
+    logger.error("piston_error", status=answer.status, message=message)
     raise HTTPError(502, "executor_error", "Piston failed to answer properly")
 
 

@@ -5,8 +5,10 @@ service speaks the public API's own paths and shapes, which keeps this a thin cl
 requests go out with `Authorization: Bearer <AWS_EXECUTOR_API_KEY>` and the effective
 limits already capped by plan; answers come back in the public shape. Failures map to
 what the caller can act on: the service's client errors pass through unchanged, a busy
-service is a 503 with its `Retry-After`, an unreachable one 503, a slow one 504, and
-anything else (including the service refusing our key) a 502 that leaks no detail.
+service is a 503 with its `Retry-After`, an unreachable one 503, a slow one 504 (one
+deadline for the whole call, `deadline_s`), an answer that is not our declared shape or
+is too large a 502 `executor_bad_response`, and anything else (including the service
+refusing our key) a 502 `executor_error` that leaks no detail.
 
 httpx is imported on first use (it is a built-in package on Python Workers, where its
 transport is the runtime's fetch). A client per call: cheap next to a sandbox run, and
@@ -17,8 +19,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
+from devcapsules.schemas.execution import ExecutionResult, LanguageInfo, SuiteResult
+from devcapsules.services import outbound
+from devcapsules.services.execution.answers import (
+    MAX_LIST_ANSWER_BYTES,
+    MAX_RUN_ANSWER_BYTES,
+    bad_response,
+    checked,
+    suite_answer_bytes,
+)
 from devcapsules.services.execution.base import unavailable
 from devcapsules.services.execution.limits import RunLimits
 
@@ -47,8 +60,9 @@ class RemoteExecutor:
     ) -> dict[str, Any]:
         body = {"source_code": source_code, "language": language, "stdin": stdin}
         body |= _limits(limits)
-        answer = await self._call("POST", "/api/v1/execute", body, limits.time_limit_s)
-        return _strip(answer)
+        path = "/api/v1/execute"
+        answer = await self._call("POST", path, body, limits.time_limit_s, MAX_RUN_ANSWER_BYTES)
+        return self._checked(ExecutionResult, answer)
 
     async def run_tests(
         self,
@@ -64,66 +78,83 @@ class RemoteExecutor:
             body["functionName"] = function_name
         body |= _limits(limits)
         run_s = limits.suite_wall_s(len(test_cases))
-        return _strip(await self._call("POST", "/api/v1/execute/tests", body, run_s))
+        bound = suite_answer_bytes(len(test_cases))
+        answer = await self._call("POST", "/api/v1/execute/tests", body, run_s, bound)
+        return self._checked(SuiteResult, answer)
 
     async def languages(self) -> list[dict[str, Any]]:
-        answer = await self._call("GET", "/api/v1/execute/languages", None, 0)
-        return list(answer.get("languages", []))
+        path = "/api/v1/execute/languages"
+        answer = await self._call("GET", path, None, 0, MAX_LIST_ANSWER_BYTES)
+        return self._checked(_Languages, answer)["languages"]
 
-    async def _call(self, method: str, path: str, body: Any, run_s: float) -> dict[str, Any]:
-        import httpx
+    def deadline_s(self, run_s: float) -> float:
+        """The whole call's budget: EXECUTOR_TIMEOUT_S when set, else the run's own
+        wall time with headroom for compiling and the network."""
+        return self.timeout_s or run_s * 1.5 + NETWORK_SLACK_S
 
+    def _checked(self, model: type[BaseModel], answer: Any) -> dict[str, Any]:
+        # Only the declared fields survive: the service's envelope (success, requestId,
+        # limits) and anything unknown are dropped; the route adds its own.
+        return checked(model, answer, self.logger, self.name).model_dump(exclude_unset=True)
+
+    async def _call(
+        self, method: str, path: str, body: Any, run_s: float, max_bytes: int
+    ) -> dict[str, Any]:
         from devcapsules.services.execution.http_client import new_client
 
-        timeout = self.timeout_s or run_s * 1.5 + NETWORK_SLACK_S
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        deadline = self.deadline_s(run_s)
         try:
-            async with new_client(timeout) as client:
-                response = await client.request(
-                    method, self.base_url + path, json=body, headers=headers
+            async with new_client(deadline) as client:
+                answer = await outbound.call(
+                    client,
+                    method,
+                    self.base_url + path,
+                    deadline_s=deadline,
+                    max_bytes=max_bytes,
+                    json_body=body,
+                    headers=headers,
                 )
-        except httpx.TimeoutException:
-            message = "The code executor did not answer in time"
+        except outbound.OutboundTimeout as exc:
+            self.logger.warn("executor_timeout", url=self.base_url, error=str(exc))
+            message = f"The code executor did not answer within {deadline:g} s"
             raise HTTPError(504, "executor_timeout", message) from None
-        except httpx.HTTPError as exc:
+        except outbound.OutboundUnreachable as exc:
             self.logger.warn("executor_unreachable", url=self.base_url, error=str(exc))
             message = "The code executor cannot be reached"
             raise unavailable("executor_unavailable", message) from None
-        return _answer(response.status_code, response.headers, _json(response), self.logger)
+        except outbound.OutboundTooLarge as exc:
+            raise bad_response(self.logger, self.name, str(exc)) from None
+        return _answer(answer, self.logger)
+
+
+class _Languages(BaseModel):
+    languages: list[LanguageInfo]
 
 
 def _limits(limits: RunLimits) -> dict[str, Any]:
     return {"time_limit": limits.time_limit_s, "memory_limit": limits.memory_limit_mb}
 
 
-def _json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _answer(status: int, headers: Any, data: Any, logger: Logger) -> dict[str, Any]:
-    if 200 <= status < 300 and isinstance(data, dict):
+def _answer(answer: outbound.Answer, logger: Logger) -> Any:
+    status, data = answer.status, answer.json()
+    if 200 <= status < 300:
+        if data is None:
+            raise bad_response(logger, RemoteExecutor.name, f"HTTP {status}: body is not JSON")
         return data
     error = data.get("error") if isinstance(data, dict) else None
     if not isinstance(error, dict):
         error = {}
     code, message = error.get("code"), error.get("message")
-    if status in PASS_THROUGH and code and message:
+    if status in PASS_THROUGH and isinstance(code, str) and isinstance(message, str):
         raise HTTPError(status, code, message, details=error.get("details"))
     if status == 503:
-        retry = headers.get("retry-after")
+        retry = answer.headers.get("retry-after")
         raise unavailable(
-            code or "executor_unavailable",
-            message or "The code executor is unavailable",
+            code if isinstance(code, str) else "executor_unavailable",
+            message if isinstance(message, str) else "The code executor is unavailable",
             int(retry) if retry and retry.isdigit() else None,
         )
     # 401/403 mean our key is wrong: an operator's problem, never shown to the caller.
     logger.error("executor_error", status=status, code=code)
     raise HTTPError(502, "executor_error", "The code executor failed to answer properly")
-
-
-def _strip(answer: dict[str, Any]) -> dict[str, Any]:
-    # The service's envelope; the route adds its own (limits, backend, executionId).
-    return {k: v for k, v in answer.items() if k not in ("success", "requestId", "limits")}

@@ -95,7 +95,8 @@ def test_runner(ctx: Context) -> TestRunner:
             result = await executor.run_tests(code, visible, language, function_name, limits=limits)
         except HTTPError as exc:
             if exc.status >= 500 or exc.status == 429:
-                raise ExecutorUnavailable(f"{exc.code}: {exc.message}") from None
+                # The job records code and message apart; the code is not repeated here.
+                raise ExecutorUnavailable(exc.message, code=exc.code) from None
             raise ValueError(f"{exc.code}: {exc.message}") from None
         return suite_view(result)
 

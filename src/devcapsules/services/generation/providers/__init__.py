@@ -30,6 +30,7 @@ def make_provider(config: GenerationConfig, client: httpx.AsyncClient) -> Provid
             deployment=config.var("AZURE_OPENAI_DEPLOYMENT"),
             api_key=config.var("AZURE_OPENAI_API_KEY"),
             api_version=config.var("AZURE_OPENAI_API_VERSION") or DEFAULT_API_VERSION,
+            timeout_s=config.model_timeout_seconds,
         )
     if config.provider == "openai_compatible":
         return OpenAICompatibleProvider(
@@ -37,5 +38,6 @@ def make_provider(config: GenerationConfig, client: httpx.AsyncClient) -> Provid
             base_url=config.var("OPENAI_BASE_URL"),
             model=config.var("OPENAI_MODEL"),
             api_key=config.var("OPENAI_API_KEY") or None,
+            timeout_s=config.model_timeout_seconds,
         )
     return CatalogProvider()

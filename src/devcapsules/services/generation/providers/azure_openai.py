@@ -29,6 +29,7 @@ class AzureOpenAIProvider:
         api_key: str,
         api_version: str = DEFAULT_API_VERSION,
         temperature: float = 0.2,
+        timeout_s: float = 60.0,
     ):
         self.client = client
         self.url = (
@@ -37,6 +38,7 @@ class AzureOpenAIProvider:
         )
         self.headers = {"api-key": api_key}
         self.temperature = temperature
+        self.timeout_s = timeout_s  # the whole call's deadline (connect to last byte)
 
     async def generate(self, request: GenerationRequest) -> Any:
         payload = {
@@ -44,4 +46,6 @@ class AzureOpenAIProvider:
             "response_format": chat.response_format(),
             "temperature": self.temperature,
         }
-        return await chat.post_chat(self.client, self.url, self.headers, payload, self.name)
+        return await chat.post_chat(
+            self.client, self.url, self.headers, payload, self.name, self.timeout_s
+        )

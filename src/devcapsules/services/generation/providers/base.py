@@ -36,7 +36,7 @@ class ProviderError(Exception):
 
 
 class TransientProviderError(ProviderError):
-    code = "provider_unavailable"
+    code = "model_unavailable"
 
     def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None):
         super().__init__(message, code=code)

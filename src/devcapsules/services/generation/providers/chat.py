@@ -9,6 +9,10 @@ Errors, as the services document them: 429 with `Retry-After` (seconds) or
 `retry-after-ms`; 400 with `error.code == "content_filter"` (Azure: innererror
 `ResponsibleAIPolicyViolation`) when the prompt was filtered; other 4xx mean the request
 itself is wrong; 408/409/5xx and network failures are worth retrying.
+
+One call has one deadline (`GENERATION_MODEL_TIMEOUT_SECONDS`, connect to last byte):
+a model server that trickles its answer is a `model_timeout`, retried like any
+transient failure. Answers above MAX_ANSWER_BYTES are refused while being read.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import httpx
 
 from devcapsules.schemas.generation import MAX_TESTS, MIN_TESTS, capsule_json_schema
+from devcapsules.services import outbound
 from devcapsules.services.generation.providers.base import (
     GenerationRequest,
     MalformedOutput,
@@ -39,6 +44,8 @@ Answer with one JSON object matching the schema. Rules:
 - JavaScript: a plain `function name(...)` declaration, no exports needed."""
 
 RETRYABLE_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
+# A capsule is tens of KB; a completion far larger is not one we can use.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 def build_messages(request: GenerationRequest) -> list[dict[str, str]]:
@@ -72,7 +79,7 @@ def response_format() -> dict[str, Any]:
     }
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: outbound.Answer) -> float | None:
     """Seconds the server asked us to wait: `retry-after-ms` wins over `Retry-After`."""
     millis = response.headers.get("retry-after-ms")
     seconds = response.headers.get("retry-after")
@@ -86,42 +93,38 @@ def retry_after(response: httpx.Response) -> float | None:
     return None
 
 
-def raise_for_error(response: httpx.Response, provider: str) -> None:
-    if response.status_code < 400:
+def raise_for_error(response: outbound.Answer, provider: str) -> None:
+    if response.status < 400:
         return
     error = _error_body(response)
     code = str(error.get("code") or "")
     inner = str((error.get("innererror") or {}).get("code") or "")
-    message = str(error.get("message") or response.reason_phrase)[:500]
-    where = f"{provider} HTTP {response.status_code}"
-    if response.status_code in RETRYABLE_STATUSES:
-        kind = "provider_rate_limited" if response.status_code == 429 else "provider_unavailable"
+    message = str(error.get("message") or "error")[:500]
+    where = f"{provider} HTTP {response.status}"
+    if response.status in RETRYABLE_STATUSES:
+        kind = "provider_rate_limited" if response.status == 429 else "model_unavailable"
         raise TransientProviderError(
             f"{where}: {message}", code=kind, retry_after=retry_after(response)
         )
     if code == "content_filter" or inner == "ResponsibleAIPolicyViolation":
         raise PermanentProviderError(f"{where}: {message}", code="content_filtered")
-    if response.status_code in (401, 403):
+    if response.status in (401, 403):
         raise PermanentProviderError(f"{where}: {message}", code="provider_auth_failed")
     raise PermanentProviderError(f"{where}: {message}", code="provider_invalid_request")
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
+def _error_body(response: outbound.Answer) -> dict[str, Any]:
+    body = response.json()
     error = body.get("error") if isinstance(body, dict) else None
     return error if isinstance(error, dict) else {}
 
 
-def parse_completion(response: httpx.Response) -> Any:
+def parse_completion(response: outbound.Answer) -> Any:
     """The capsule JSON text of a successful completion."""
     try:
-        body = response.json()
-        choice = body["choices"][0]
+        choice = response.json()["choices"][0]
         message = choice.get("message") or {}
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+    except (KeyError, IndexError, TypeError, AttributeError):
         raise TransientProviderError("model response is not a chat completion") from None
     finish = choice.get("finish_reason")
     if finish == "content_filter":
@@ -137,14 +140,31 @@ def parse_completion(response: httpx.Response) -> Any:
 
 
 async def post_chat(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], payload: dict, provider: str
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    payload: dict,
+    provider: str,
+    deadline_s: float,
 ) -> Any:
     try:
-        response = await client.post(url, headers=headers, json=payload)
-    except httpx.TimeoutException:
-        raise TransientProviderError(f"{provider} timed out", code="provider_timeout") from None
-    except httpx.TransportError as exc:
+        response = await outbound.call(
+            client,
+            "POST",
+            url,
+            deadline_s=deadline_s,
+            max_bytes=MAX_ANSWER_BYTES,
+            json_body=payload,
+            headers=headers,
+        )
+    except outbound.OutboundTimeout:
+        message = f"{provider} did not answer within {deadline_s:g} s"
+        raise TransientProviderError(message, code="model_timeout") from None
+    except outbound.OutboundUnreachable as exc:
         # The transport error may name internal hosts: job owners see only the provider.
-        raise TransientProviderError(f"{provider} unreachable ({type(exc).__name__})") from None
+        kind = str(exc).partition(":")[0]
+        raise TransientProviderError(f"{provider} unreachable ({kind})") from None
+    except outbound.OutboundTooLarge as exc:
+        raise MalformedOutput(f"{provider}: {exc}") from None
     raise_for_error(response, provider)
     return parse_completion(response)

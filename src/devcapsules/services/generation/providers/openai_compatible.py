@@ -24,12 +24,14 @@ class OpenAICompatibleProvider:
         model: str,
         api_key: str | None = None,
         temperature: float = 0.2,
+        timeout_s: float = 60.0,
     ):
         self.client = client
         self.url = f"{base_url.rstrip('/')}/chat/completions"
         self.model = model
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.temperature = temperature
+        self.timeout_s = timeout_s  # the whole call's deadline (connect to last byte)
 
     async def generate(self, request: GenerationRequest) -> Any:
         payload = {
@@ -38,4 +40,6 @@ class OpenAICompatibleProvider:
             "response_format": chat.response_format(),
             "temperature": self.temperature,
         }
-        return await chat.post_chat(self.client, self.url, self.headers, payload, self.name)
+        return await chat.post_chat(
+            self.client, self.url, self.headers, payload, self.name, self.timeout_s
+        )

@@ -1,0 +1,85 @@
+"""HTTP backends' answers are checked before they are used.
+
+The remote executor service and Piston are other programs: an answer that is not the
+shape we declare (`schemas.execution`, or Piston v2's wire format below) or is larger
+than a run can legitimately produce is refused as a 502 `executor_bad_response`, with
+the reason in the log. It is never passed on as a 200 that breaks our own schema, and
+never becomes a 500 of ours. Sizes are bounded while reading (`services.outbound`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError, model_validator
+
+from devcapsules.http import HTTPError
+from devcapsules.logs import Logger
+
+KIB = 1024
+# A run's streams are capped at 64 KiB each by every sandbox (ours and Piston's);
+# JSON escaping can multiply that. 2 MiB holds stdout, stderr and compile output.
+MAX_RUN_ANSWER_BYTES = 2 * KIB * KIB
+# A test run: each case carries its own captured output (and actual/expected values).
+PER_CASE_ANSWER_BYTES = 512 * KIB
+MAX_SUITE_ANSWER_BYTES = 32 * KIB * KIB
+MAX_LIST_ANSWER_BYTES = 1 * KIB * KIB  # language lists
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def suite_answer_bytes(cases: int) -> int:
+    return min(MAX_SUITE_ANSWER_BYTES, MAX_RUN_ANSWER_BYTES + cases * PER_CASE_ANSWER_BYTES)
+
+
+def bad_response(logger: Logger, backend: str, reason: str) -> HTTPError:
+    logger.error("executor_bad_response", backend=backend, reason=reason[:500])
+    return HTTPError(502, "executor_bad_response", "The code executor sent an answer we cannot use")
+
+
+def checked(model: type[Model], data: Any, logger: Logger, backend: str) -> Model:
+    """`data` as `model`, or a 502 naming (in the log) the first fields that are wrong."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or '(root)'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        )
+        raise bad_response(logger, backend, f"{model.__name__}: {problems}") from None
+
+
+# ------------------------------------------------------------ Piston v2's wire format
+
+
+class PistonStage(BaseModel):
+    """`run` / `compile` of a Piston v2 answer (newer servers add status, wall_time,
+    memory; older ones omit them)."""
+
+    stdout: str | None = None
+    stderr: str | None = None
+    output: str | None = None
+    code: int | None = None
+    signal: str | None = None
+    status: str | None = None
+    wall_time: float | None = None
+    memory: int | None = None
+
+
+class PistonAnswer(BaseModel):
+    language: str
+    version: str
+    run: PistonStage | None = None  # absent when compiling failed
+    compile: PistonStage | None = None
+
+    @model_validator(mode="after")
+    def _ran_or_compiled(self) -> PistonAnswer:
+        if self.run is None and self.compile is None:
+            raise ValueError("neither a run nor a compile stage")
+        return self
+
+
+class PistonRuntime(BaseModel):
+    language: str
+    version: str
+    aliases: list[str] = []
