@@ -311,7 +311,8 @@ async def set_stage(db: Database, job: Job, stage: str) -> None:
     now = iso(utc_now())
     await (
         db.prepare(
-            f"UPDATE generation_jobs SET stage = ?, progress = ?, updated_at = ? WHERE id = ?{_FENCE}"
+            "UPDATE generation_jobs SET stage = ?, progress = ?, updated_at = ?"
+            f" WHERE id = ?{_FENCE}"
         )
         .bind(stage, PROGRESS[stage], now, job.id, job.attempts)
         .run()
