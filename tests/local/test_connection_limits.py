@@ -99,3 +99,31 @@ def test_a_complete_request_is_served_and_kept_alive(address):
         for _ in range(2):
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
             assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_client_that_leaves_mid_body_is_not_acted_on():
+    """A truncated body is never handed to a route (its response could not arrive)."""
+    adapter = AsgiAdapter(build_app(Settings()), Env())
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"email": "a@example.com"', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/auth/register",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"x")],
+        "client": ("127.0.0.1", 5000),
+    }
+    asyncio.run(adapter(scope, receive, send))
+    assert sent[0]["status"] == 408

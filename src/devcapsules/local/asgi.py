@@ -30,8 +30,7 @@ class AsgiAdapter:
         chunks: list[bytes] = []
         try:
             async with asyncio.timeout(self.body_seconds):
-                await self._read_body(receive, chunks)
-            complete = True
+                complete = await self._read_body(receive, chunks)
         except TimeoutError:
             complete = False
         body = b"".join(chunks)[: self.read_limit]
@@ -42,17 +41,19 @@ class AsgiAdapter:
             response.headers.set("Connection", "close")
         await send_response(send, response)
 
-    async def _read_body(self, receive: Any, chunks: list[bytes]) -> None:
+    async def _read_body(self, receive: Any, chunks: list[bytes]) -> bool:
+        """Read into `chunks`; False if the client left before the body was complete (a
+        truncated body must not be acted on: its response could not be delivered)."""
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                return False
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
             if size >= self.read_limit or not message.get("more_body", False):
-                return
+                return True
 
 
 def build_request(scope: dict[str, Any], body: bytes, body_complete: bool = True) -> Request:

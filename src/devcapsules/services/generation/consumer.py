@@ -91,7 +91,9 @@ async def lease_heartbeat(ctx: Context, job: jobs.Job, lease_seconds: int) -> As
             await asyncio.sleep(lease_seconds / 3)
             try:
                 if not await jobs.renew(ctx.env.db, job, lease_seconds):
-                    ctx.logger.warn("generation_lease_lost", jobId=job.id)
+                    # Finished meanwhile, or taken over: the fence keeps this delivery's
+                    # writes out either way.
+                    ctx.logger.info("generation_lease_not_renewed", jobId=job.id)
                     return
             except Exception as exc:  # a missed beat is retried; the lease has slack
                 ctx.logger.warn("generation_lease_renew_failed", jobId=job.id, error=str(exc))
