@@ -25,8 +25,9 @@ async def create(request, ctx):
 ROUTER = Router([Route("/items", create, methods=["POST"], body=Item, query=Paging)])
 
 
-def post(body: bytes, query: str = ""):
-    request = Request("POST", f"http://t/items{query}", body=body)
+def post(body: bytes, query: str = "", content_type: str | None = "application/json"):
+    headers = {"content-type": content_type} if content_type else {}
+    request = Request("POST", f"http://t/items{query}", headers, body=body)
     return asyncio.run(ROUTER(request, Context(settings=None, env=None, logger=None)))
 
 
@@ -64,3 +65,30 @@ def test_invalid_query_is_422():
         post(b'{"name": "a"}', "?limit=1000")
     assert caught.value.status == 422
     assert caught.value.details[0]["path"] == ["limit"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=latin-1",
+        "application/jsonx",
+    ],
+)
+def test_a_body_not_sent_as_json_is_415(content_type):
+    with pytest.raises(HTTPError) as caught:
+        post(b'{"name": "a"}', content_type=content_type)
+    assert caught.value.status == 415
+    assert caught.value.code == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"],
+)
+def test_json_media_types_are_accepted(content_type):
+    assert post(b'{"name": "a"}', content_type=content_type).status == 200

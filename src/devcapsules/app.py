@@ -21,6 +21,7 @@ from devcapsules.middleware.errors import errors_middleware, render_http_error
 from devcapsules.middleware.logging import logging_middleware
 from devcapsules.middleware.rate_limit import rate_limit_middleware
 from devcapsules.middleware.request_id import new_request_id, request_id_middleware
+from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.routing import Route, Router
 from devcapsules.settings import Settings, SettingsError
 
@@ -28,8 +29,9 @@ QueueHandler = Callable[[MessageBatch, Context], "object"]
 
 
 def default_middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: request-id → logging → CORS → errors → body limit → authenticate
-    → rate limit → credential gate (the deferred 401 of a bad credential).
+    """Outermost first: security headers → request-id → logging → CORS → errors → body
+    limit → authenticate → rate limit → credential gate (the deferred 401 of a bad
+    credential).
 
     CORS sits outside the error layer so that rendered errors carry CORS headers;
     it renders its own refusals. The layers outside the error layer only set headers
@@ -37,6 +39,7 @@ def default_middleware(settings: Settings) -> list[Middleware]:
     happened always gets its answer. `App.handle` is the last safety net around all.
     """
     return [
+        security_headers_middleware(),
         request_id_middleware(),
         logging_middleware(),
         cors_middleware(settings.allowed_origins),

@@ -96,6 +96,8 @@ class Request:
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
     client_ip: str | None = None
+    # False when the host stopped waiting for the rest of the body (a slow client).
+    body_complete: bool = True
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()

@@ -28,7 +28,9 @@ ERROR_DESCRIPTIONS = {
     404: "Not found (or not visible to the caller)",
     409: "Conflict with existing state",
     412: "Precondition failed (If-Match does not match the current version)",
+    408: "The request body did not arrive in time (local hosts; the connection is closed)",
     413: "Request body too large",
+    415: "The body is not sent as JSON (Content-Type: application/json or +json)",
     422: "Validation failed; details list field paths",
     429: "Rate limit or quota exceeded",
     500: "Unexpected error (no details are leaked)",
@@ -186,7 +188,7 @@ def _error_statuses(route: Route) -> set[int]:
     # Every route reads D1, so any may meet an outage (503, with Retry-After).
     statuses = {429, 500, 503, *route.errors}
     if route.body is not None:
-        statuses |= {400, 413, 422}
+        statuses |= {400, 408, 413, 415, 422}
     if route.query is not None:
         statuses.add(422)
     statuses.add(401)  # a credential that is present but invalid is refused on any route

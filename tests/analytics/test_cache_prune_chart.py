@@ -131,6 +131,9 @@ def test_chart_is_well_formed_svg_with_one_point_per_day_per_series(client, owne
     response = chart(client, owner, capsule["id"], end - timedelta(days=days - 1), end)
     assert response.status == 200
     assert response.headers["content-type"].startswith("image/svg+xml")
+    # Opened directly, the SVG is an image: never sniffed, no script, not frameable.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
     root = ET.fromstring(response.body)
     assert root.tag == f"{SVG}svg"
     lines = {

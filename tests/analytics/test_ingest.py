@@ -183,7 +183,9 @@ def test_an_invalid_envelope_is_a_422_and_stores_nothing(client, owner, body):
 
 
 def test_malformed_json_is_a_400(client, owner):
-    response = client.request("POST", EVENTS, body=b"{nope", headers=owner.headers)
+    response = client.request(
+        "POST", EVENTS, body=b"{nope", headers={**owner.headers, "content-type": "application/json"}
+    )
     assert response.status == 400
 
 

@@ -61,7 +61,10 @@ def test_all_test_cases_together_are_bounded(client, owner):
 
 def test_malformed_json_is_400(client, owner):
     response = client.request(
-        "POST", BASE, body=b'{"title": ', headers={**owner.headers, "content-type": "x"}
+        "POST",
+        BASE,
+        body=b'{"title": ',
+        headers={**owner.headers, "content-type": "application/json"},
     )
     assert response.status == 400
     assert response.json()["error"]["code"] == "invalid_json"

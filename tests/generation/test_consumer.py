@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from devcapsules.bindings.sqlite_queue import LocalMessage, LocalMessageBatch
 from devcapsules.consumers import base_queue_name, consumers
 from devcapsules.services.generation import jobs, pipeline
@@ -123,3 +125,42 @@ def test_overlapping_deliveries_create_one_capsule(client, creator):
         .first("n")
     )
     assert count == 1
+
+
+def test_a_running_delivery_renews_its_lease(client, creator, queue, monkeypatch):
+    # A short lease: a heartbeat renews it every third while the model works.
+    client.env.vars["GENERATION_LEASE_SECONDS"] = "5"
+    job_id = submit(client, creator)
+    real = pipeline.generate_verified
+    seen = []
+
+    async def lease() -> str:
+        return (await jobs.get(client.env.db, job_id)).lease_until
+
+    async def slow(provider, request, *args, **kwargs):
+        first = await lease()
+        for _ in range(500):  # waits for the renewal (an event), at most 10 s
+            if (now := await lease()) != first:
+                seen.append((first, now))
+                break
+            await asyncio.sleep(0.02)
+        return await real(provider, request, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "generate_verified", slow)
+    queue.deliver()
+    assert seen and seen[0][1] > seen[0][0]
+    assert status(client, creator, job_id)["status"] == "completed"
+
+
+def test_a_restarted_host_takes_back_its_predecessors_jobs_at_once(client, creator):
+    job_id = submit(client, creator)
+    claim = client.run(jobs.claim(client.env.db, job_id, "catalog", 300, holder="holder_dead"))
+    assert claim.outcome == "claimed"
+    assert client.run(jobs.release_holder(client.env.db, "holder_other")) == 0
+    assert client.run(jobs.release_holder(client.env.db, "holder_dead")) == 1
+    # The dead holder's claim is fenced out; the job can be claimed again now, not in 300 s.
+    assert client.run(jobs.renew(client.env.db, claim.job, 300)) is False
+    again = client.run(jobs.claim(client.env.db, job_id, "catalog", 300))
+    assert again.outcome == "claimed" and again.job.attempts == 2
+    stale = client.run(jobs.complete_statement(client.env.db, claim.job, "cap_x", 0.9, 5).run())
+    assert stale["meta"]["changes"] == 0

@@ -6,6 +6,8 @@ from devcapsules.services.generation import dispatch
 from tests.generation.conftest import status, submit
 from tests.support.auth import create_api_key, key_headers, register
 
+JSON = {"content-type": "application/json"}
+
 BODY = {"prompt": "Reverse a string", "language": "python", "difficulty": "easy"}
 
 
@@ -31,7 +33,7 @@ def test_validation(client, creator):
     ):
         response = client.post("/api/v1/generate", json=body, headers=creator.headers)
         assert response.status == 422, body
-    assert client.post("/api/v1/generate", body=b"{", headers=creator.headers).status == 400
+    assert client.post("/api/v1/generate", body=b"{", headers=creator.headers | JSON).status == 400
 
 
 def test_status_is_owner_only(client, creator):

@@ -24,6 +24,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def dev_server(state_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    with dev_process(state_dir, extra_env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def dev_process(
+    state_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server's base URL and its process (for tests that kill it)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
     env.update(extra_env or {})
@@ -47,7 +56,7 @@ def dev_server(state_dir: Path, extra_env: dict[str, str] | None = None) -> Iter
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process, log.name)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:

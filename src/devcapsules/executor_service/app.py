@@ -14,6 +14,7 @@ from devcapsules.middleware.body_limit import body_limit_middleware
 from devcapsules.middleware.errors import errors_middleware
 from devcapsules.middleware.logging import logging_middleware
 from devcapsules.middleware.request_id import request_id_middleware
+from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.routing import Route
 from devcapsules.schemas import execution as schemas
 from devcapsules.services.execution.limits import SERVICE_LIMITS
@@ -94,6 +95,7 @@ def build_service_app(config: ServiceConfig, logger: Logger | None = None) -> Ap
     capacity = Capacity(config.concurrency, config.effective_queue_depth, config.retry_after_s)
     service = ExecutorService(capacity)
     middleware = [
+        security_headers_middleware(),
         request_id_middleware(),
         logging_middleware(),
         errors_middleware(),

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from devcapsules.app import App
 from devcapsules.bindings.env import Env
 from devcapsules.http import Headers, Request, Response
+from devcapsules.local.http_server import DEFAULT_LIMITS
 
 
 class AsgiAdapter:
-    def __init__(self, app: App, env: Env):
+    def __init__(self, app: App, env: Env, body_seconds: float = DEFAULT_LIMITS.body_seconds):
         self.app = app
         self.env = env
+        # A body not complete by then is answered 408 and its connection closed.
+        self.body_seconds = body_seconds
         # Read at most one byte past the limit: enough for the app to answer 413
         # without buffering an arbitrarily large upload.
         self.read_limit = app.settings.max_body_bytes + 1
@@ -23,32 +27,44 @@ class AsgiAdapter:
             return
         if scope["type"] != "http":
             return
-        request = build_request(scope, await self._read_body(receive))
+        chunks: list[bytes] = []
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                complete = await self._read_body(receive, chunks)
+        except TimeoutError:
+            complete = False
+        body = b"".join(chunks)[: self.read_limit]
+        request = build_request(scope, body, body_complete=complete)
         response = await self.app.handle(request, self.env)
+        if not complete:
+            # The rest of the body may still be on its way: the connection cannot be reused.
+            response.headers.set("Connection", "close")
         await send_response(send, response)
 
-    async def _read_body(self, receive: Any) -> bytes:
-        chunks, size = [], 0
+    async def _read_body(self, receive: Any, chunks: list[bytes]) -> bool:
+        """Read into `chunks`; False if the client left before the body was complete (a
+        truncated body must not be acted on: its response could not be delivered)."""
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                return False
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
             if size >= self.read_limit or not message.get("more_body", False):
-                break
-        return b"".join(chunks)[: self.read_limit]
+                return True
 
 
-def build_request(scope: dict[str, Any], body: bytes) -> Request:
+def build_request(scope: dict[str, Any], body: bytes, body_complete: bool = True) -> Request:
     headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
     host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
     path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
     query = scope.get("query_string", b"").decode("latin-1")
     url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
     client = scope.get("client")
-    return Request(scope["method"], url, headers, body, client_ip=client[0] if client else None)
+    client_ip = client[0] if client else None
+    return Request(scope["method"], url, headers, body, client_ip, body_complete)
 
 
 async def send_response(send: Any, response: Response) -> None:

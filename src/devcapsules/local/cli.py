@@ -124,11 +124,9 @@ def _run_users_create(args: argparse.Namespace) -> int:
 
 
 def _run_set_plan(args: argparse.Namespace) -> int:
-    from devcapsules.services import users
+    from devcapsules.services.current_plan import change_plan
 
-    user = _with_runtime(
-        args, lambda runtime: users.set_plan(runtime.env.db, args.email, args.plan)
-    )
+    user = _with_runtime(args, lambda runtime: change_plan(runtime.env, args.email, args.plan))
     if user is None:
         print(f"no user with email {args.email}", file=sys.stderr)
         return 1

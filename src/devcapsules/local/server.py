@@ -12,6 +12,7 @@ from devcapsules.bindings.sqlite_queue import QueueBroker
 from devcapsules.local.asgi import AsgiAdapter
 from devcapsules.local.config import load_config
 from devcapsules.local.http_server import uvicorn_server
+from devcapsules.local.lease_holder import take_over_predecessor
 from devcapsules.local.runtime import (
     LocalRuntime,
     chosen_backend,
@@ -66,6 +67,8 @@ async def _serve_app(
     app: App, env: Env, runtime: LocalRuntime, settings: Settings, host: str, port: int
 ) -> None:
     server = uvicorn_server(AsgiAdapter(app, env), host, port)
+    # Before the broker redelivers the crashed predecessor's messages: their jobs are free.
+    await take_over_predecessor(env, runtime.state_dir, app.logger)
     stop = asyncio.Event()
     broker = make_broker(app, runtime)  # SQLite only: Miniflare runs its own consumer
     workers = [asyncio.create_task(broker.run(stop))] if broker else []

@@ -12,6 +12,7 @@ from devcapsules.http import HTTPError, Request, Response
 from devcapsules.middleware import CallNext, Middleware
 from devcapsules.principal import Principal
 from devcapsules.services import api_keys
+from devcapsules.services.current_plan import current_plan
 from devcapsules.services.tokens import verify_access_token
 
 
@@ -34,7 +35,9 @@ async def resolve_principal(ctx: Context, token: str) -> Principal:
     if token.startswith(api_keys.KEY_PREFIX):
         return await api_keys.resolve(ctx, token)
     claims = verify_access_token(ctx.settings, token)
-    return Principal(user_id=claims.user_id, plan=claims.plan, token_id=claims.token_id)
+    # Limits and quotas follow the plan as it is now, not as it was at login.
+    plan = await current_plan(ctx, claims.user_id, claims.plan)
+    return Principal(user_id=claims.user_id, plan=plan, token_id=claims.token_id)
 
 
 REJECTED_CREDENTIAL = "rejected_credential"

@@ -1,4 +1,5 @@
-"""Refuse oversized request bodies with 413 before anything parses them."""
+"""Refuse oversized request bodies with 413, and bodies the host stopped waiting for
+(a client too slow to send what it announced) with 408, before anything parses them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ def body_limit_middleware(max_bytes: int) -> Middleware:
         raise ValueError("max_bytes must be positive")
 
     async def limit_body(request: Request, ctx: Context, call_next: CallNext) -> Response:
+        if not request.body_complete:
+            raise HTTPError(
+                408, "request_timeout", "The request body did not arrive in time; send it again"
+            )
         declared = request.headers.get("content-length", "")
         declared_size = int(declared) if declared.isdigit() else 0
         if max(len(request.body), declared_size) > max_bytes:

@@ -1,7 +1,8 @@
 """Pydantic request/response models, and the one way handlers read validated input.
 
-`parse_body(request, Model)` answers 400 for malformed JSON and 422 with field
-paths (`["testCases", 0, "input"]`) for everything the model refuses.
+`parse_body(request, Model)` answers 415 unless the body says it is JSON, 400 for
+malformed JSON and 422 with field paths (`["testCases", 0, "input"]`) for everything
+the model refuses.
 """
 
 from __future__ import annotations
@@ -59,8 +60,33 @@ def validation_error(exc: ValidationError, where: str = "body") -> HTTPError:
     )
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or any `+json` type; a charset, if given, must be UTF-8 (the
+    only encoding JSON has, RFC 8259)."""
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    kind, _, subtype = media_type.partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        return False
+    charsets = [p.partition("=")[2].strip('"') for p in parameters if p.startswith("charset=")]
+    return all(charset in ("utf-8", "utf8") for charset in charsets)
+
+
+def require_json(request: Request) -> None:
+    """A declared body must be sent as JSON. Refusing text/plain and form encodings also
+    keeps cross-site "simple requests" (which need no CORS preflight) off JSON routes."""
+    content_type = request.headers.get("content-type", "")
+    if not is_json_media_type(content_type):
+        raise HTTPError(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON with Content-Type: application/json",
+            details={"contentType": content_type or None},
+        )
+
+
 def parse_body(request: Request, model: type[M]) -> M:
     """One parse: JSON mode keeps types strict yet reads ISO strings as datetimes."""
+    require_json(request)
     try:
         return model.model_validate_json(request.body)
     except ValidationError as exc:

@@ -15,13 +15,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
 
 from devcapsules.schemas import QueryModel, StrictModel
+from devcapsules.schemas.patterns import ID
 
 MAX_EVENTS_PER_REQUEST = 100
 MAX_RANGE_DAYS = 366
 EVENT_TYPES = ("capsule_view", "code_run", "test_run", "capsule_completed", "hint_revealed")
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 # Client ids: printable, no spaces; UUIDs, ULIDs and `exe_...` execution ids all fit.
-ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+ID_PATTERN = ID
 
 
 class ViewProperties(StrictModel):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from devcapsules.principal import SCOPES
 from devcapsules.schemas import StrictModel
-from devcapsules.schemas.patterns import EMAIL, SPACE, documented, matches
+from devcapsules.schemas.patterns import EMAIL, ONE_LINE, SPACE, documented, matches
 
 PASSWORD_MIN = 8
 # Refuse megabyte passwords before any hashing work is spent on them.
@@ -32,9 +32,23 @@ class Credentials(StrictModel):
         return value.strip(SPACE).lower()
 
 
+def one_line(value: str) -> str:
+    if not matches(ONE_LINE, value):
+        raise ValueError("must be one line of text without control characters")
+    return value
+
+
+# A person's or a key's name: shown in dashboards and logs, so one line, no controls.
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra=documented(ONE_LINE)),
+    AfterValidator(one_line),
+]
+
+
 class RegisterRequest(Credentials):
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
 
 
 class LoginRequest(Credentials):
@@ -46,7 +60,7 @@ class RefreshRequest(StrictModel):
 
 
 class ApiKeyCreateRequest(StrictModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
     expiresAt: datetime | None = None
 

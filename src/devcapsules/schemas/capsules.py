@@ -30,7 +30,14 @@ from pydantic import (
 )
 
 from devcapsules.schemas import Cursor, QueryModel, StrictModel
-from devcapsules.schemas.patterns import IDENTIFIER, NOT_BLANK, SPACE, TAG, documented, matches
+from devcapsules.schemas.patterns import (
+    IDENTIFIER,
+    SPACE,
+    TAG,
+    VISIBLE_LINE,
+    documented,
+    matches,
+)
 from devcapsules.services.execution.base import canonical_language
 
 # Languages a capsule may be written in (canonical names). Aliases ("py", "js", "c++",
@@ -123,7 +130,9 @@ def dump_test_case(case: FunctionTest | IOTest) -> dict[str, Any]:
 class CapsuleContent(StrictModel):
     """Every field a client may write; shared by create and (merged) update validation."""
 
-    title: str = Field(min_length=1, max_length=TITLE_MAX, json_schema_extra=documented(NOT_BLANK))
+    title: str = Field(
+        min_length=1, max_length=TITLE_MAX, json_schema_extra=documented(VISIBLE_LINE)
+    )
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
     problem: str = Field(default="", max_length=PROBLEM_MAX, description="Markdown")
     language: str = Field(max_length=20, examples=["python"])
@@ -150,8 +159,8 @@ class CapsuleContent(StrictModel):
     @field_validator("title")
     @classmethod
     def _title(cls, value: str) -> str:
-        if not matches(NOT_BLANK, value):
-            raise ValueError("must not be blank")
+        if not matches(VISIBLE_LINE, value):
+            raise ValueError("must be one line of visible text without control characters")
         return value.strip(SPACE)
 
     @field_validator("functionName")

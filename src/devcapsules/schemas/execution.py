@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devcapsules.schemas import StrictModel
-from devcapsules.schemas.patterns import IDENTIFIER
+from devcapsules.schemas.patterns import ID, IDENTIFIER
 
 Language = Field(min_length=1, max_length=32, examples=["python"])
 TimeLimit = Field(default=None, gt=0, le=3600, description="seconds; capped by plan")
@@ -59,7 +59,7 @@ class RunTestsRequest(StrictModel):
     language: str | None = Field(default=None, min_length=1, max_length=32)
     # The same identifier rule as capsules (a capsule's functionName is run here).
     functionName: str | None = Field(default=None, max_length=64, pattern=IDENTIFIER)
-    capsuleId: str | None = Field(default=None, min_length=1, max_length=64)
+    capsuleId: str | None = Field(default=None, min_length=1, max_length=64, pattern=ID)
     time_limit: float | None = TimeLimit
     memory_limit: int | None = MemoryLimit
 

@@ -14,12 +14,23 @@ from typing import Any
 SPACE = " \t\n\r\f\v"
 _S = r"[ \t\n\r\f\v]"
 _NS = r"[^ \t\n\r\f\v]"
+# Control characters (C0 with NUL, DEL, C1): never part of an identifier, a name or a
+# title (they hide text in logs and terminals, and NUL truncates strings in C code).
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+# A line's text runs from a visible character to a visible one. The classes around it
+# are disjoint, so a regex engine never backtracks more than linearly.
+_VISIBLE = rf"[^ {_CONTROL}]"
+_TEXT = rf"{_VISIBLE}(?:[^{_CONTROL}]*{_VISIBLE})?"
 
-# At least one visible character (a title, a hint).
-NOT_BLANK = _NS
-EMAIL = rf"^{_S}*[^@ \t\n\r\f\v]{{1,64}}@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]{{2,}}{_S}*$"
+# One line of text without control characters (surrounding ASCII whitespace is trimmed):
+# a name. VISIBLE_LINE also needs a visible character: a title.
+ONE_LINE = rf"^{_S}*(?:{_TEXT})?{_S}*$"
+VISIBLE_LINE = rf"^{_S}*{_TEXT}{_S}*$"
+EMAIL = rf"^{_S}*[^@ {_CONTROL}]{{1,64}}@[^@ {_CONTROL}]+\.[^@ {_CONTROL}]{{2,}}{_S}*$"
 TAG = rf"^{_S}*[A-Za-z0-9][A-Za-z0-9+#._-]{{0,31}}{_S}*$"
 IDENTIFIER = r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$"
+# Ids a client names (capsules, analytics events and sessions).
+ID = r"^[A-Za-z0-9_.:\-]+$"
 
 
 def at_least_visible(count: int) -> str:

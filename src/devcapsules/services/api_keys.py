@@ -41,7 +41,11 @@ def hash_key(key: str) -> str:
 
 
 def cache_key(key: str) -> str:
-    return f"apikey:{hash_key(key)}"
+    return hash_cache_key(hash_key(key))
+
+
+def hash_cache_key(key_hash: str) -> str:
+    return f"apikey:{key_hash}"
 
 
 def metadata(row: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +129,7 @@ async def revoke(env: Env, user_id: str, key_id: str) -> dict[str, Any]:
     if row is None:
         raise HTTPError(404, "not_found", "No such API key")
     if env.kv is not None:
-        await env.kv.delete(f"apikey:{row['key_hash']}")
+        await env.kv.delete(hash_cache_key(row["key_hash"]))
     return metadata(row)
 
 

@@ -28,8 +28,9 @@ class GenerationConfig:
     # Messages of one batch processed at once; the batch size (10) by default, so a
     # full batch costs about one model latency, not ten.
     concurrency: int = 10
-    # How long a delivery owns a job; a crashed delivery's job is retaken after this.
-    lease_seconds: int = 300
+    # How long a delivery owns a job without renewing it; a heartbeat renews it every
+    # third of this while the work runs, so a crashed delivery's job is retaken soon.
+    lease_seconds: int = 60
     # Model calls per delivery: the first draft plus corrections with concrete failures.
     max_model_attempts: int = 3
     # Below this the consumer asks again (the best attempt is still kept).
@@ -76,7 +77,7 @@ def from_vars(values: Mapping[str, str]) -> GenerationConfig:
         provider=_provider(values),
         vars=dict(values),
         concurrency=_number(values, "GENERATION_CONCURRENCY", 10, 1, 100),
-        lease_seconds=_number(values, "GENERATION_LEASE_SECONDS", 300, 5, 3600),
+        lease_seconds=_number(values, "GENERATION_LEASE_SECONDS", 60, 5, 3600),
         max_model_attempts=_number(values, "GENERATION_MAX_MODEL_ATTEMPTS", 3, 1, 5),
         min_quality=_number(values, "GENERATION_MIN_QUALITY", 0.7, 0.0, 1.0),
         model_timeout_seconds=_number(

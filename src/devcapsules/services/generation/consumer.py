@@ -10,15 +10,18 @@ message alone:
 - permanent errors (content filter, invalid request, no valid capsule after the
   attempts) fail the job and ack;
 - an unexpected exception in one message retries that message only; a crash of the
-  whole invocation leaves every unacked message to be redelivered, and the lease (which
-  expires) lets the redelivery take the job over. No job is lost either way.
+  whole invocation leaves every unacked message to be redelivered, and the lease (short,
+  renewed by a heartbeat while the work runs, so it expires soon after a crash) lets the
+  redelivery take the job over. No job is lost either way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from devcapsules.bindings.protocols import Message, MessageBatch
@@ -78,6 +81,32 @@ async def fail_job(ctx: Context, job: jobs.Job, code: str, reason: str, *, fence
     return True
 
 
+@contextlib.asynccontextmanager
+async def lease_heartbeat(ctx: Context, job: jobs.Job, lease_seconds: int) -> AsyncIterator[None]:
+    """Renew the job's lease every third of it while the body runs: a live delivery keeps
+    its job however long the model takes, a dead one loses it within one lease."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(lease_seconds / 3)
+            try:
+                if not await jobs.renew(ctx.env.db, job, lease_seconds):
+                    # Finished meanwhile, or taken over: the fence keeps this delivery's
+                    # writes out either way.
+                    ctx.logger.info("generation_lease_not_renewed", jobId=job.id)
+                    return
+            except Exception as exc:  # a missed beat is retried; the lease has slack
+                ctx.logger.warn("generation_lease_renew_failed", jobId=job.id, error=str(exc))
+
+    task = asyncio.ensure_future(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class JobWorker:
     """Processes one message at a time; shared by the batch's concurrent tasks."""
 
@@ -103,7 +132,8 @@ class JobWorker:
     async def _take(self, message: Message, job_id: str) -> None:
         claim = await jobs.claim(self.db, job_id, self.provider.name, self.config.lease_seconds)
         if claim.outcome == "claimed":
-            await self._run(message, claim.job)
+            async with lease_heartbeat(self.ctx, claim.job, self.config.lease_seconds):
+                await self._run(message, claim.job)
         elif claim.outcome == "leased":
             self.ctx.logger.info("generation_job_busy", jobId=job_id, retryIn=claim.retry_after)
             message.retry(delay_seconds=claim.retry_after)

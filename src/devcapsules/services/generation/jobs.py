@@ -6,10 +6,15 @@
 
 Concurrency rules, because queue delivery is at-least-once:
 - `claim` is one conditional UPDATE: a job is worked on only by the delivery holding an
-  unexpired lease. The lease (`lease_until`) and the claim number (`attempts`, bumped by
-  every claim) together are the fencing token: `complete`, `fail` and `release` only
-  apply while the caller's token is still the row's, so a delivery whose lease expired
-  cannot overwrite the one that took over, even one claimed in the same millisecond.
+  unexpired lease. The claim number (`attempts`, bumped by every claim) is the fencing
+  token: `renew`, `complete`, `fail` and `release` only apply while the caller's claim is
+  still the row's and the job is processing, so a delivery that was taken over cannot
+  overwrite the one that took over, even one claimed in the same millisecond.
+- The lease is short and renewed by a heartbeat while the work runs (`renew`), so the
+  job of a delivery that died is free again soon. `lease_holder` names the process (or
+  isolate) holding it: a restarted local host gives back at once what its crashed
+  predecessor held (`release_holder`); the fencing token keeps that safe even if the
+  predecessor were still running.
 - Terminal states are final: no statement moves a job out of completed/failed.
 - Rows are inserted with `enqueued_at` NULL and marked after the queue accepted the
   message, so a crash between the two leaves a row the recovery sweep can find.
@@ -64,6 +69,7 @@ class Job:
     error_message: str | None = None
     enqueued_at: str | None = None
     lease_until: str | None = None
+    lease_holder: str | None = None
     quota_refunded: int = 0
     generation_time_ms: int | None = None
     started_at: str | None = None
@@ -80,6 +86,17 @@ _COLUMNS = ", ".join(_FIELDS)
 
 def _job(row: dict[str, Any] | None) -> Job | None:
     return Job(**{k: row[k] for k in _FIELDS}) if row else None
+
+
+_PROCESS_HOLDER: list[str] = []
+
+
+def process_holder() -> str:
+    """This process's (isolate's) lease-holder id, minted on first use: never at import,
+    where the edge's deploy snapshot forbids randomness."""
+    if not _PROCESS_HOLDER:
+        _PROCESS_HOLDER.append("holder_" + secrets.token_hex(8))
+    return _PROCESS_HOLDER[0]
 
 
 def new_job_id() -> str:
@@ -219,21 +236,32 @@ class Claim:
     retry_after: int = 0  # for "leased": seconds until the other lease runs out
 
 
-async def claim(db: Database, job_id: str, provider: str, lease_seconds: int) -> Claim:
+async def claim(
+    db: Database, job_id: str, provider: str, lease_seconds: int, holder: str | None = None
+) -> Claim:
     """Take the job unless it is finished or another delivery holds an unexpired lease."""
     now = utc_now()
-    token = iso(now + timedelta(seconds=lease_seconds))
+    until = iso(now + timedelta(seconds=lease_seconds))
     stamp = iso(now)
     row = await (
         db.prepare(
             "UPDATE generation_jobs SET status = 'processing', stage = 'generating',"
-            " progress = ?, attempts = attempts + 1, lease_until = ?, provider = ?,"
-            " started_at = coalesce(started_at, ?), updated_at = ?"
+            " progress = ?, attempts = attempts + 1, lease_until = ?, lease_holder = ?,"
+            " provider = ?, started_at = coalesce(started_at, ?), updated_at = ?"
             " WHERE id = ? AND status IN ('queued', 'processing')"
             " AND (lease_until IS NULL OR lease_until <= ?)"
             f" RETURNING {_COLUMNS}"
         )
-        .bind(PROGRESS["generating"], token, provider, stamp, stamp, job_id, stamp)
+        .bind(
+            PROGRESS["generating"],
+            until,
+            holder or process_holder(),
+            provider,
+            stamp,
+            stamp,
+            job_id,
+            stamp,
+        )
         .first()
     )
     if row:
@@ -247,14 +275,46 @@ async def claim(db: Database, job_id: str, provider: str, lease_seconds: int) ->
     return Claim("leased", job, retry_after=max(1, int(remaining) + 1))
 
 
+# Every write of a delivery is fenced by its claim: still this claim, still processing.
+_FENCE = " AND attempts = ? AND status = 'processing'"
+
+
+async def renew(db: Database, job: Job, lease_seconds: int) -> bool:
+    """Extend the delivery's lease (its heartbeat); False once the job is not its own."""
+    now = utc_now()
+    until = iso(now + timedelta(seconds=lease_seconds))
+    result = await (
+        db.prepare(f"UPDATE generation_jobs SET lease_until = ? WHERE id = ?{_FENCE}")
+        .bind(until, job.id, job.attempts)
+        .run()
+    )
+    return result["meta"]["changes"] == 1
+
+
+async def release_holder(db: Database, holder: str) -> int:
+    """Give back every job `holder` was processing (a host that crashed): queued again,
+    unleased, so the redelivered messages take them at once. Returns how many."""
+    now = iso(utc_now())
+    result = await (
+        db.prepare(
+            "UPDATE generation_jobs SET status = 'queued', stage = 'queued', progress = 0,"
+            " lease_until = NULL, lease_holder = NULL, updated_at = ?"
+            " WHERE lease_holder = ? AND status = 'processing'"
+        )
+        .bind(now, holder)
+        .run()
+    )
+    return result["meta"]["changes"]
+
+
 async def set_stage(db: Database, job: Job, stage: str) -> None:
     now = iso(utc_now())
     await (
         db.prepare(
             "UPDATE generation_jobs SET stage = ?, progress = ?, updated_at = ?"
-            " WHERE id = ? AND lease_until = ? AND attempts = ? AND status = 'processing'"
+            f" WHERE id = ?{_FENCE}"
         )
-        .bind(stage, PROGRESS[stage], now, job.id, job.lease_until, job.attempts)
+        .bind(stage, PROGRESS[stage], now, job.id, job.attempts)
         .run()
     )
 
@@ -262,14 +322,14 @@ async def set_stage(db: Database, job: Job, stage: str) -> None:
 def complete_statement(
     db: Database, job: Job, capsule_id: str, score: float, generation_ms: int
 ) -> Any:
-    """The job's final UPDATE (fenced by the delivery's lease and claim number)."""
+    """The job's final UPDATE (fenced by the delivery's claim)."""
     now = iso(utc_now())
     return db.prepare(
         "UPDATE generation_jobs SET status = 'completed', stage = 'done', progress = 100,"
         " capsule_id = ?, quality_score = ?, generation_time_ms = ?, error_code = NULL,"
-        " error_message = NULL, lease_until = NULL, completed_at = ?, updated_at = ?"
-        " WHERE id = ? AND lease_until = ? AND attempts = ? AND status = 'processing'"
-    ).bind(capsule_id, score, generation_ms, now, now, job.id, job.lease_until, job.attempts)
+        " error_message = NULL, lease_until = NULL, lease_holder = NULL, completed_at = ?,"
+        f" updated_at = ? WHERE id = ?{_FENCE}"
+    ).bind(capsule_id, score, generation_ms, now, now, job.id, job.attempts)
 
 
 async def fail(db: Database, job: Job, code: str, message: str, *, fenced: bool = True) -> bool:
@@ -277,13 +337,13 @@ async def fail(db: Database, job: Job, code: str, message: str, *, fenced: bool 
     now = iso(utc_now())
     sql = (
         "UPDATE generation_jobs SET status = 'failed', error_code = ?, error_message = ?,"
-        " lease_until = NULL, completed_at = ?, updated_at = ?"
+        " lease_until = NULL, lease_holder = NULL, completed_at = ?, updated_at = ?"
         " WHERE id = ? AND status IN ('queued', 'processing')"
     )
     args: list[Any] = [code, message[:1000], now, now, job.id]
     if fenced:
-        sql += " AND lease_until = ? AND attempts = ?"
-        args += [job.lease_until, job.attempts]
+        sql += _FENCE
+        args.append(job.attempts)
     result = await db.prepare(sql).bind(*args).run()
     return result["meta"]["changes"] == 1
 
@@ -294,10 +354,10 @@ async def release(db: Database, job: Job, code: str, message: str) -> None:
     await (
         db.prepare(
             "UPDATE generation_jobs SET status = 'queued', stage = 'queued', progress = 0,"
-            " lease_until = NULL, error_code = ?, error_message = ?, updated_at = ?"
-            " WHERE id = ? AND lease_until = ? AND attempts = ? AND status = 'processing'"
+            " lease_until = NULL, lease_holder = NULL, error_code = ?, error_message = ?,"
+            f" updated_at = ? WHERE id = ?{_FENCE}"
         )
-        .bind(code, message[:1000], now, job.id, job.lease_until, job.attempts)
+        .bind(code, message[:1000], now, job.id, job.attempts)
         .run()
     )
 
