@@ -6,13 +6,14 @@ Starts `devcapsules dev` on a fresh state directory, seeds a user, a session, ca
 an API key and a generation job through the API (tests/fuzz/seed.py), then runs
 `schemathesis run` over every operation in /api/v1/openapi.json with the settings in
 tests/fuzz/schemathesis.toml: every check (schemathesis enables all of them by default;
-`--checks all` would also override the config's per-operation settings). Exits non-zero
-on any finding.
+`--checks all` would also override the config's per-operation settings). It does so in
+two passes, each on a fresh server (see PASSES): the examples, coverage and fuzzing
+phases, then the stateful phase. Exits non-zero on any finding.
 
 The run is deterministic: a fixed seed and a bounded number of examples per operation
 (schemathesis.toml), no time budget, one worker. The same cases are sent every run, and
-the table printed at the end (accepted valid cases per operation, see tally.py) is the
-same from run to run.
+the table printed at the end (valid cases per operation, how many the API accepted and
+why it refused the others; tests/fuzz/tally.py) is the same from run to run.
 
 One worker, because with several schemathesis runs Hypothesis in threads, and on
 CPython 3.11.0-3.11.7 two threads building ASTs at once corrupt a per-interpreter
@@ -21,7 +22,7 @@ to describe strategies, and the run dies with "SystemError: AST constructor recu
 depth mismatch". One worker is also what makes the server see the same sequence of
 requests, hence give the same answers, every run.
 
-Knobs: FUZZ_REPORT_DIR (keep the JUnit report there). Extra arguments go to
+Knobs: FUZZ_REPORT_DIR (keep the JUnit reports and tallies there). Extra arguments go to
 `schemathesis run` (e.g. `--include-tag auth`, `--max-examples 5`).
 
 The plan limits are lifted for the run (the fuzzer would otherwise spend it on 429s);
@@ -71,25 +72,47 @@ def schemathesis_command(base: str, report_dir: Path, extra: list[str]) -> list[
     ]
 
 
+# Each pass gets a fresh server. The stateful phase chains calls on what earlier
+# responses returned, and after the other phases that is a state with random ids and
+# background work (queued generation jobs, recorded analytics) whose order varies from run
+# to run; on a freshly seeded server its scenarios are the same every run.
+PASSES = ("examples,coverage,fuzzing", "stateful")
+
+
 def main(argv: list[str]) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="devcapsules-fuzz-") as tmp:
-        state = Path(tmp) / "state"
-        with dev_server(state, UNLIMITED) as base:
-            # Hypothesis would otherwise leave its caches in the repository.
-            storage = {"HYPOTHESIS_STORAGE_DIRECTORY": str(Path(tmp) / "hypothesis")}
-            # CI may keep the reports as artifacts; locally they go with the tmp dir.
-            report = Path(os.environ.get("FUZZ_REPORT_DIR", Path(tmp) / "report"))
-            report.mkdir(parents=True, exist_ok=True)
-            tally = report / "tally.json"
-            hooks = {"SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "FUZZ_TALLY": str(tally)}
-            env = {**os.environ, **storage, **hooks, **seed(base)}
-            command = schemathesis_command(base, report, argv)
-            code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
-            if tally.exists():
-                print(table(json.loads(tally.read_text())))
-    print(f"schemathesis exit code {code} in {time.monotonic() - started:.0f} s")
+        # CI may keep the reports as artifacts; locally they go with the tmp dir.
+        report = Path(os.environ.get("FUZZ_REPORT_DIR", Path(tmp) / "report"))
+        codes, rows = [], []
+        for number, phases in enumerate(PASSES):
+            code, tally = run_pass(Path(tmp) / f"pass-{number}", report / phases, phases, argv)
+            codes.append(code)
+            rows.extend(tally)
+    print(table(rows))
+    code = max(codes)
+    print(f"schemathesis exit codes {codes} ({', '.join(PASSES)}) in ", end="")
+    print(f"{time.monotonic() - started:.0f} s")
     return code
+
+
+def run_pass(work: Path, report: Path, phases: str, argv: list[str]) -> tuple[int, list]:
+    """One schemathesis run of `phases` against a fresh, freshly seeded local host."""
+    work.mkdir(parents=True)
+    report.mkdir(parents=True, exist_ok=True)
+    tally = report / "tally.json"
+    with dev_server(work / "state", UNLIMITED) as base:
+        env = {
+            **os.environ,
+            # Hypothesis would otherwise leave its caches in the repository.
+            "HYPOTHESIS_STORAGE_DIRECTORY": str(work / "hypothesis"),
+            "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks",
+            "FUZZ_TALLY": str(tally),
+            **seed(base),
+        }
+        command = schemathesis_command(base, report, ["--phases", phases, *argv])
+        code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+    return code, json.loads(tally.read_text()) if tally.exists() else []
 
 
 if __name__ == "__main__":
