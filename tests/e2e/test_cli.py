@@ -123,9 +123,8 @@ def test_a_state_dir_that_cannot_be_made_is_one_line(tmp_path, command):
 def test_a_state_dir_holding_no_database_is_one_line(tmp_path):
     (tmp_path / "state" / "d1").mkdir(parents=True)
     (tmp_path / "state" / "d1" / "DB.sqlite3").write_text("not a database")
-    result = cli(
-        "users", "set-plan", "a@example.com", "team", "--state-dir", str(tmp_path / "state")
-    )
+    state = str(tmp_path / "state")
+    result = cli("users", "set-plan", "a@example.com", "team", "--state-dir", state, env=SQLITE)
     assert_one_line_error(result, 1, "local database: file is not a database")
 
 
