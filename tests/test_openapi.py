@@ -96,6 +96,10 @@ def test_patch_fields_are_documented_non_nullable(document):
     assert update["properties"]["title"]["type"] == "string"
     assert {"type": "null"} in update["properties"]["functionName"]["anyOf"]
     assert update["minProperties"] == 1
+    # Test cases are documented on PATCH as on create, so valid updates can be generated.
+    create = schemas["CapsuleCreate"]["properties"]["testCases"]
+    assert update["properties"]["testCases"]["items"] == create["items"]
+    assert update["properties"]["testCases"]["maxItems"] == create["maxItems"]
 
 
 def test_request_headers_routes_read_are_documented(document):

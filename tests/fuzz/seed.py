@@ -3,14 +3,24 @@
 Path parameters are pinned to these ids (see schemathesis.toml) so the fuzzer reaches
 the handlers behind the 404s. Each destructive operation gets its own throwaway
 resource: the DELETE of an API key must not revoke the credential the run uses, and
-the DELETE of a capsule must not remove the one the reads, updates and reports hit.
+the DELETE of a capsule must not remove the one the reads, updates and reports hit, and
+publish gets a draft that the fuzzed updates never rewrite; test runs by capsule id get a
+published capsule that no operation is pointed at (tests/fuzz/hooks.py).
 """
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import httpx
 
-PASSWORD = "fuzzing password 1"
+# The login credentials are the ones schemathesis.toml feeds to `POST /auth/login`.
+_DICTIONARIES = tomllib.loads((Path(__file__).with_name("schemathesis.toml")).read_text())[
+    "dictionaries"
+]
+EMAIL = _DICTIONARIES["login-email"]["values"][0]
+PASSWORD = _DICTIONARIES["login-password"]["values"][0]
 CAPSULE = {
     "title": "Sum two numbers",
     "language": "python",
@@ -30,13 +40,16 @@ def seed(base: str) -> dict[str, str]:
         session = _ok(
             client.post(
                 "/api/v1/auth/register",
-                json={"email": "fuzz@example.com", "password": PASSWORD, "name": "Fuzz"},
+                json={"email": EMAIL, "password": PASSWORD, "name": "Fuzz"},
             )
         )
         client.headers["Authorization"] = f"Bearer {session['accessToken']}"
         capsule = _ok(client.post("/api/v1/capsules", json=CAPSULE))["capsule"]
         _ok(client.post(f"/api/v1/capsules/{capsule['id']}/publish"))
         doomed = _ok(client.post("/api/v1/capsules", json=CAPSULE))["capsule"]
+        draft = _ok(client.post("/api/v1/capsules", json=CAPSULE))["capsule"]
+        suite = _ok(client.post("/api/v1/capsules", json=CAPSULE))["capsule"]
+        _ok(client.post(f"/api/v1/capsules/{suite['id']}/publish"))
         key = _ok(
             client.post("/api/v1/auth/api-keys", json={"name": "throwaway", "scopes": ["execute"]})
         )
@@ -49,6 +62,8 @@ def seed(base: str) -> dict[str, str]:
         "FUZZ_TOKEN": session["accessToken"],
         "FUZZ_CAPSULE_ID": capsule["id"],
         "FUZZ_DOOMED_CAPSULE_ID": doomed["id"],
+        "FUZZ_DRAFT_CAPSULE_ID": draft["id"],
+        "FUZZ_SUITE_CAPSULE_ID": suite["id"],
         "FUZZ_API_KEY_ID": key["apiKey"]["id"],
         "FUZZ_JOB_ID": job["jobId"],
     }

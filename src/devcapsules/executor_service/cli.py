@@ -12,7 +12,9 @@ MIN_KEY_LENGTH = 32
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     executor = commands.add_parser("executor", help="the code executor service")
-    sub = executor.add_subparsers(title="executor commands")
+    sub = executor.add_subparsers(
+        title="executor commands", dest="executor_command", metavar="COMMAND", required=True
+    )
     serve = sub.add_parser(
         "serve", help=f"serve execute/tests/languages over HTTP (key: ${KEY_VARIABLE})"
     )
@@ -37,17 +39,19 @@ def run_serve(args: argparse.Namespace) -> int:
     key = os.environ.get(KEY_VARIABLE, "").strip() or None
     if key is None and not args.insecure_no_auth:
         print(
-            f"error: set {KEY_VARIABLE} (the key the Worker sends), or pass --insecure-no-auth"
-            " for a local experiment",
+            f"devcapsules: error: set {KEY_VARIABLE} (the key the Worker sends),"
+            " or pass --insecure-no-auth for a local experiment",
             file=sys.stderr,
         )
         return 2
     if key is not None and len(key) < MIN_KEY_LENGTH:
-        message = f"error: {KEY_VARIABLE} must be at least {MIN_KEY_LENGTH} characters"
+        message = f"devcapsules: error: {KEY_VARIABLE} must be at least {MIN_KEY_LENGTH} characters"
         print(message, file=sys.stderr)
         return 2
     if args.concurrency < 1 or (args.queue_depth is not None and args.queue_depth < 0):
-        print("error: --concurrency must be >= 1 and --queue-depth >= 0", file=sys.stderr)
+        print(
+            "devcapsules: error: --concurrency must be >= 1 and --queue-depth >= 0", file=sys.stderr
+        )
         return 2
     from devcapsules.executor_service.app import ServiceConfig
     from devcapsules.executor_service.server import run

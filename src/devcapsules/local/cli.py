@@ -1,4 +1,9 @@
-"""The `devcapsules` command: run the API locally and administer local state."""
+"""The `devcapsules` command: run the API locally and administer local state.
+
+Every expected failure (a usage mistake, no wrangler.toml above the working directory,
+an unknown user, an unusable state directory, a refused value) is one line on stderr
+and a non-zero exit: 2 for usage, 1 for the rest. A traceback means a bug.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
+
+from pydantic import ValidationError
 
 from devcapsules.http import HTTPError
 from devcapsules.local.config import find_project_root, load_config
@@ -15,24 +23,48 @@ from devcapsules.local.migrations import apply_migrations
 from devcapsules.local.runtime import resolve_state_dir
 from devcapsules.principal import PLANS
 
+# What a user can cause: refusals of the domain (duplicate email), bad values (settings,
+# --env), files and directories (no wrangler.toml, state dir), a state dir's databases.
+EXPECTED_FAILURES = (HTTPError, ValueError, OSError, sqlite3.Error)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake as one line (exit 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "command_handler"):
-        parser.print_help()
-        return 2
+    args = build_parser().parse_args(argv)
     try:
         return args.command_handler(args) or 0
-    except (HTTPError, ValueError) as exc:
-        # Domain refusals (duplicate email, invalid input) are user errors, not crashes.
-        print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+    except EXPECTED_FAILURES as exc:
+        print(f"devcapsules: error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 
+def one_line(exc: BaseException) -> str:
+    """The message of an expected failure, on one line."""
+    if isinstance(exc, ValidationError):  # the option names are the model's field names
+        return "; ".join(
+            f"--{'.'.join(map(str, error['loc']))}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+    if isinstance(exc, HTTPError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, sqlite3.Error):
+        return f"local database: {exc}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="devcapsules", description=__doc__)
-    commands = parser.add_subparsers(title="commands")
+    parser = Parser(prog="devcapsules", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", required=True
+    )
 
     dev = commands.add_parser("dev", help="serve the API locally with the queue consumer")
     dev.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -41,13 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--env", dest="environment", help="a wrangler.toml [env.NAME] section")
     dev.set_defaults(command_handler=_run_dev)
 
-    db = commands.add_parser("db", help="local D1 database").add_subparsers(title="db commands")
+    db = commands.add_parser("db", help="local D1 database").add_subparsers(
+        title="db commands", dest="db_command", metavar="COMMAND", required=True
+    )
     migrate = db.add_parser("migrate", help="apply pending migrations (wrangler's d1_migrations)")
     _state_dir_option(migrate)
     migrate.set_defaults(command_handler=_run_migrate)
 
     users = commands.add_parser("users", help="manage local users").add_subparsers(
-        title="users commands"
+        title="users commands", dest="users_command", metavar="COMMAND", required=True
     )
     create = users.add_parser("create", help="create a user (for scripting)")
     create.add_argument("--email", required=True)
@@ -128,7 +162,7 @@ def _run_set_plan(args: argparse.Namespace) -> int:
 
     user = _with_runtime(args, lambda runtime: change_plan(runtime.env, args.email, args.plan))
     if user is None:
-        print(f"no user with email {args.email}", file=sys.stderr)
+        print(f"devcapsules: error: no user with email {args.email}", file=sys.stderr)
         return 1
     print(json.dumps(user.public()))
     return 0

@@ -32,14 +32,19 @@ def find_project_root(start: Path | None = None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "wrangler.toml").is_file():
             return candidate
-    raise FileNotFoundError("wrangler.toml not found in the working directory or its parents")
+    raise FileNotFoundError(
+        f"no wrangler.toml in {here} or its parents: run devcapsules inside the project"
+    )
 
 
 def load_config(
     root: Path, environment: str | None = None, environ: Mapping[str, str] | None = None
 ) -> LocalConfig:
     data = tomllib.loads((root / "wrangler.toml").read_text())
-    section = data.get("env", {}).get(environment, {}) if environment else data
+    section = data.get("env", {}).get(environment) if environment else data
+    if section is None:
+        # An unknown name would otherwise serve with no bindings and no migrations.
+        raise ValueError(f"wrangler.toml has no [env.{environment}] section")
     config = LocalConfig(root=root)
     config.vars = {k: str(v) for k, v in section.get("vars", {}).items()}
     config.vars.update(read_dev_vars(root / ".dev.vars"))

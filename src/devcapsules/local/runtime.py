@@ -51,7 +51,7 @@ class LocalRuntime:
 def chosen_backend() -> str:
     name = os.environ.get(BACKEND_VARIABLE, "sqlite")
     if name not in ("sqlite", "miniflare"):
-        raise SystemExit(f"{BACKEND_VARIABLE} must be 'sqlite' or 'miniflare', got {name!r}")
+        raise ValueError(f"{BACKEND_VARIABLE} must be 'sqlite' or 'miniflare', got {name!r}")
     return name
 
 
@@ -83,7 +83,10 @@ async def running_env(
 def resolve_state_dir(explicit: str | None, root: Path) -> Path:
     raw = explicit or os.environ.get("DEVCAPSULES_STATE_DIR") or str(root / DEFAULT_STATE_DIR)
     path = Path(raw).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot use {path} as the state directory: {exc.strerror}") from exc
     return path
 
 

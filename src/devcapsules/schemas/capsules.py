@@ -235,7 +235,9 @@ class CapsuleUpdate(StrictModel):
     starterCode: str | None = None
     solution: str | None = None
     functionName: str | None = None
-    testCases: list[Any] | None = None
+    # Typed (unlike hints and tags) so the document shows what an item is; the rules that
+    # span the list (one kind, functionName, total size) are checked on the merged capsule.
+    testCases: list[TestCase] | None = Field(default=None, max_length=TEST_CASES_MAX)
     hints: list[Any] | None = None
     tags: list[Any] | None = None
     visibility: Visibility | None = None

@@ -8,9 +8,9 @@ source or stdin is a 413 with the plan's limit, not a validation error.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from devcapsules.schemas import StrictModel
 from devcapsules.schemas.patterns import ID, IDENTIFIER
@@ -48,17 +48,47 @@ _MODES = {
 }
 
 
+# What the executor's harness accepts as one inline test case (executor/tests_harness.py
+# parses them; the document states the same rule so a client knows what passes): an I/O
+# test when `expectedOutput` is present, else a function test with `input` + `expected`.
+_INLINE_TEST_CASE = {
+    "type": "object",
+    "description": "An I/O test (expectedOutput, optional stdin) or a function test "
+    "(input: positional arguments, expected: any JSON; needs a language with a function "
+    "harness). One kind per run.",
+    "anyOf": [
+        {
+            "required": ["expectedOutput"],
+            "properties": {"expectedOutput": {"type": "string"}, "stdin": {"type": "string"}},
+        },
+        {
+            "required": ["input", "expected"],
+            "properties": {"input": {"type": "array"}},
+            "not": {"required": ["expectedOutput"]},
+        },
+    ],
+}
+InlineTestCase = Annotated[dict[str, Any], WithJsonSchema(_INLINE_TEST_CASE)]
+
+
 class RunTestsRequest(StrictModel):
     """Either `testCases` + `language` (+ `functionName` for function tests), or a
     `capsuleId` whose stored tests (hidden ones included) are used."""
 
     model_config = ConfigDict(json_schema_extra=_MODES)
 
-    userCode: str
-    testCases: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=100)
-    language: str | None = Field(default=None, min_length=1, max_length=32)
+    userCode: str = Field(examples=["def add(a, b):\n    return a + b\n"])
+    testCases: list[InlineTestCase] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        examples=[[{"input": [1, 2], "expected": 3}]],
+    )
+    language: str | None = Field(default=None, min_length=1, max_length=32, examples=["python"])
     # The same identifier rule as capsules (a capsule's functionName is run here).
-    functionName: str | None = Field(default=None, max_length=64, pattern=IDENTIFIER)
+    functionName: str | None = Field(
+        default=None, max_length=64, pattern=IDENTIFIER, examples=["add"]
+    )
     capsuleId: str | None = Field(default=None, min_length=1, max_length=64, pattern=ID)
     time_limit: float | None = TimeLimit
     memory_limit: int | None = MemoryLimit
