@@ -21,6 +21,7 @@ def test_deep_health_checks_every_binding(client, env):
         "d1": True,
         "kv": True,
         "queue": True,
+        "sandbox": True,  # the local backend runs code in this process
     }
 
 
@@ -55,3 +56,16 @@ def test_deep_health_does_not_echo_exception_text(client, env, logs):
     check = body["error"]["details"]["checks"]["d1"]
     assert check == {"ok": False, "error": "d1 is unavailable (see logs)"}
     assert any(line["action"] == "health_check_failed" for line in logs.lines)
+
+
+@pytest.mark.slow
+def test_deep_health_reports_a_sandbox_that_cannot_start(client, monkeypatch):
+    from tests.support.broken_bwrap import broken_bwrap
+
+    with broken_bwrap(monkeypatch):
+        response = client.get("/health?deep=true")
+    error = response.json()["error"]
+    assert response.status == 503
+    assert error["message"] == "Failed checks: sandbox"
+    check = error["details"]["checks"]["sandbox"]
+    assert check["ok"] is False and "cannot create the sandbox" in check["error"]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .sandbox import SANDBOX_UID, Mount
+from .sandbox import Mount
 
 log = logging.getLogger(__name__)
 
@@ -146,17 +146,8 @@ def _rust(binary: str, version: str) -> Language | None:
     sysroot = subprocess.run(
         [binary, "--print", "sysroot"], capture_output=True, text=True, timeout=30, check=True
     ).stdout.strip()
-    # We mount the sysroot, not the rustup proxy. bwrap runs as the unprivileged sandbox
-    # uid and resolves bind sources by path, so a sysroot under /root (mode 0700) cannot
-    # be mounted: skip Rust rather than run it outside the sandbox.
-    if not _world_traversable(sysroot):
-        log.warning(
-            "rust: %s is not readable by uid %d; install the toolchain elsewhere "
-            "(e.g. RUSTUP_HOME=/opt/rustup) or make its parent directories o+rx",
-            sysroot,
-            SANDBOX_UID,
-        )
-        return None
+    # We mount the sysroot, not the rustup proxy. The mount is by descriptor (see
+    # sandbox._command), so a rustup toolchain under a 0700 /root works too.
     return Language(
         "rust",
         version,
@@ -167,16 +158,6 @@ def _rust(binary: str, version: str) -> Language | None:
         (Mount(sysroot, RUST_DIR),),
         compile_address_space_mb=None,
     )
-
-
-def _world_traversable(path: str) -> bool:
-    current = os.path.realpath(path)
-    while current != "/":
-        info = os.stat(current)
-        if not (info.st_mode & 0o005 == 0o005 or info.st_uid == SANDBOX_UID):
-            return False
-        current = os.path.dirname(current)
-    return True
 
 
 _CANDIDATES = (

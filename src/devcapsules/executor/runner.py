@@ -15,10 +15,10 @@ import logging
 import os
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from . import hostdir
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
 from .sandbox import SANDBOX_UID, SandboxResult, SandboxUnavailable, StdinTooLarge, run_sandboxed
@@ -74,8 +74,9 @@ class CompileOutcome:
 
 @contextlib.contextmanager
 def workspace(files: dict[str, str | bytes]) -> Iterator[str]:
-    """A private per-run directory holding `files`, owned by the sandbox uid, removed after."""
-    path = tempfile.mkdtemp(prefix="devcapsules-run-")
+    """A private per-run directory holding `files`, owned by the sandbox uid, removed after
+    (and, should this process die first, by the next host's sweep: see hostdir.py)."""
+    path = hostdir.new_run_dir()
     try:
         for name, content in files.items():
             target = os.path.join(path, name)

@@ -16,9 +16,9 @@ whose real uid is host root (kernel `copy_process` exempts INIT_USER), and bwrap
 root maps the sandbox uid onto host root. Started as 65534 instead, the count is kept per
 user namespace, so each run gets its own process budget and a fork bomb stops there.
 
-Fallback: without bwrap, `unshare` gives the same namespaces except the filesystem view
-(the user sees the host's world-readable files); it is used with a logged warning. With
-neither, `SandboxUnavailable` says what to install: untrusted code never runs bare.
+No fallback: when no bwrap can build this sandbox (bwrap.py says which binary is used),
+`SandboxUnavailable` says what is missing and no code runs. A weaker isolation (plain
+namespaces without the filesystem view, say) is never substituted silently or otherwise.
 """
 
 from __future__ import annotations
@@ -32,12 +32,14 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import hostdir
+from .bwrap import Bwrap, BwrapMissing, find_bwrap, world_traversable
 
 log = logging.getLogger(__name__)
 
@@ -110,47 +112,48 @@ class SandboxResult:
     launcher_ok: bool = True  # False: the launcher never reported (killed or crashed)
 
 
-@dataclass(frozen=True)
-class _Backend:
-    name: str  # "bwrap" or "unshare"
-    binary: str
-
-
 @functools.cache
-def detect_backend() -> _Backend:
-    """Find a working isolation tool once per process (raises SandboxUnavailable)."""
+def detect_sandbox() -> Bwrap:
+    """Find bwrap and prove it can start a sandbox with every option a run uses, once per
+    process (a failure is not cached: the next call tries again). Raises
+    SandboxUnavailable saying what is missing: there is no weaker fallback."""
     if not os.path.exists(SANDBOX_PYTHON):
         raise SandboxUnavailable(f"{SANDBOX_PYTHON} is required inside the sandbox")
-    for name in ("bwrap", "unshare"):
-        binary = shutil.which(name)
-        if binary and _smoke_test(_Backend(name, binary)):
-            if name == "unshare":
-                log.warning(
-                    "bubblewrap unavailable: falling back to unshare + rlimits; "
-                    "the filesystem is NOT isolated. Install bubblewrap."
-                )
-            return _Backend(name, binary)
-    raise SandboxUnavailable(
-        "no working sandbox: install bubblewrap (apt-get install bubblewrap) and allow "
-        "user namespaces (sysctl kernel.unprivileged_userns_clone=1 where it exists)"
-    )
-
-
-def _smoke_test(backend: _Backend) -> bool:
-    argv = _wrap(
-        backend,
-        ["/bin/true"],
-        workdir=_support_dir(),
-        writable=False,
-        limits=SandboxLimits(),
-        mounts=(),
-        env={},
-    )
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=10, **_host_identity())
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
+        found = find_bwrap(hostdir.support_root(), SANDBOX_UID)
+    except BwrapMissing as exc:
+        raise SandboxUnavailable(str(exc)) from None
+    problem = _smoke_test(found)
+    if problem is not None:
+        raise SandboxUnavailable(
+            f"{found.describe()} cannot create the sandbox: {problem}. It needs unprivileged "
+            "user namespaces (user.max_user_namespaces > 0, and "
+            "kernel.unprivileged_userns_clone=1 or kernel.apparmor_restrict_unprivileged_"
+            "userns=0 where those exist); code execution is refused until then"
+        )
+    return found
+
+
+def _smoke_test(bwrap: Bwrap) -> str | None:
+    """None when `/bin/true` runs in a sandbox built exactly like a run's; else why not."""
+    try:
+        with _command(
+            bwrap,
+            ["/bin/true"],
+            workdir=_support_dir(),
+            writable=False,
+            limits=SandboxLimits(),
+            mounts=(),
+            env={},
+        ) as launch:
+            done = subprocess.run(
+                launch.argv, capture_output=True, timeout=10, **launch.popen_kwargs()
+            )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return done.stderr.decode("utf-8", "replace").strip()[:300] or f"exit {done.returncode}"
+    return None
 
 
 def _host_identity() -> dict:
@@ -162,26 +165,58 @@ def _host_identity() -> dict:
 
 @functools.cache
 def _support_dir() -> str:
-    """A world-readable copy of harness/ plus a synthetic /etc/passwd, made once."""
-    root = Path(tempfile.mkdtemp(prefix="devcapsules-support-"))
+    """A world-readable copy of harness/ plus a synthetic /etc/passwd, made once per host
+    process inside its one scratch directory (removed at exit; see hostdir.py)."""
+    root = hostdir.support_root()
     for source in HARNESS_DIR.iterdir():
         if source.is_file():
             shutil.copyfile(source, root / source.name)
     (root / "passwd").write_text(f"nobody:x:{SANDBOX_UID}:{SANDBOX_UID}::/tmp:/bin/false\n")
     (root / "group").write_text(f"nogroup:x:{SANDBOX_UID}:\n")
-    for path in [root, *root.iterdir()]:
+    for path in root.iterdir():
         path.chmod(0o755 if path.is_dir() else 0o644)
     return str(root)
 
 
 def support_path(name: str) -> str:
     """Path, as seen inside the sandbox, of a file shipped in harness/."""
-    base = SUPPORT_DIR if detect_backend().name == "bwrap" else _support_dir()
-    return f"{base}/{name}"
+    return f"{SUPPORT_DIR}/{name}"
 
 
-def _wrap(
-    backend: _Backend,
+def _memfd(name: str, data: bytes) -> int:
+    # A memfd instead of a pipe: no writer task, no EPIPE, and the reader may seek.
+    fd = os.memfd_create(name)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """How to start one sandbox: Popen's argv, executable, inherited fds, identity."""
+
+    argv: list[str]
+    executable: str
+    fds: tuple[int, ...]
+    identity: dict
+
+    def popen_kwargs(self) -> dict:
+        return {"executable": self.executable, "pass_fds": self.fds, "env": {}, **self.identity}
+
+
+# A toolchain the sandbox uid cannot reach (rustup's under a 0700 /root) is bind-mounted,
+# by root, onto a staging directory in a mount namespace private to this one launch (it
+# vanishes with it: nothing to clean up), then root is dropped and bwrap binds the stage.
+# bwrap's own --ro-bind-fd cannot do it: it turns the fd back into a path and traverses it.
+_STAGE_SCRIPT = """
+while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift
+exec setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all "$@"
+"""
+
+
+@contextlib.contextmanager
+def _command(
+    bwrap: Bwrap,
     argv: Sequence[str],
     *,
     workdir: str,
@@ -189,39 +224,72 @@ def _wrap(
     limits: SandboxLimits,
     mounts: Sequence[Mount],
     env: Mapping[str, str],
-) -> list[str]:
-    if backend.name == "bwrap":
-        return [backend.binary, *_bwrap_args(workdir, writable, limits, mounts, env), "--", *argv]
-    # unshare keeps the host filesystem: cwd is the real work dir, tmp lives inside it.
-    return [
-        backend.binary,
-        "--user",
-        "--net",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--ipc",
-        "--uts",
-        "--mount",
-        "--mount-proc",
-        "--wd",
-        workdir,
-        "env",
-        "-i",
-        f"PATH={_PATH}",
-        f"HOME={workdir}",
-        f"TMPDIR={workdir}",
-        "LANG=C.UTF-8",
-        *(f"{k}={v}" for k, v in env.items()),
-        *argv,
-    ]
+) -> Iterator[_Launch]:
+    """How to start bwrap for one run; the descriptors it inherits are closed on exit.
+
+    The options travel in a memfd (`--args FD`), not on the command line: bwrap's argv
+    is what the sandbox sees in /proc/1/cmdline, and the options name host paths (the
+    command after `--` names only paths inside).
+    """
+    staged = _stage(mounts)
+    binds = [(stage or m.source, m.dest) for m, stage in zip(mounts, staged, strict=True)]
+    options = _bwrap_args(workdir, writable, limits, binds, env)
+    args_fd = _memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
+    try:
+        command = ["bwrap", "--args", str(args_fd), "--", *argv]
+        if not any(staged):
+            yield _Launch(command, bwrap.path, (args_fd,), _host_identity())
+            return
+        pairs = [
+            part
+            for m, stage in zip(mounts, staged, strict=True)
+            if stage
+            for part in (m.source, stage)
+        ]
+        script = _STAGE_SCRIPT.format(uid=SANDBOX_UID)
+        yield _Launch(
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                script,
+                "sh",
+                *pairs,
+                "--",
+                bwrap.path,
+                *command[1:],
+            ],
+            shutil.which("unshare") or "/usr/bin/unshare",
+            (args_fd,),
+            {},
+        )
+    finally:
+        os.close(args_fd)
+
+
+def _stage(mounts: Sequence[Mount]) -> list[str | None]:
+    """Per mount: None when bwrap can bind its source directly, else the staging dir."""
+    staged: list[str | None] = []
+    for index, mount in enumerate(mounts):
+        if os.geteuid() != 0 or world_traversable(mount.source, SANDBOX_UID):
+            staged.append(None)
+            continue
+        stage = hostdir.support_root().parent / "stage" / str(index)
+        stage.mkdir(parents=True, exist_ok=True)
+        for path in (stage, stage.parent):
+            path.chmod(0o755)
+        staged.append(str(stage))
+    return staged
 
 
 def _bwrap_args(
     workdir: str,
     writable: bool,
     limits: SandboxLimits,
-    mounts: Sequence[Mount],
+    mounts: Sequence[tuple[str, str]],
     env: Mapping[str, str],
 ) -> list[str]:
     args = [
@@ -260,8 +328,8 @@ def _bwrap_args(
     for path in _ETC_FILES:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    for mount in mounts:
-        args += ["--ro-bind", mount.source, mount.dest]
+    for source, dest in mounts:
+        args += ["--ro-bind", source, dest]
     support = _support_dir()
     args += [
         "--ro-bind",
@@ -339,20 +407,20 @@ async def run_sandboxed(
     """
     if len(stdin) > limits.max_stdin_bytes:
         raise StdinTooLarge(f"stdin is {len(stdin)} bytes; the limit is {limits.max_stdin_bytes}")
-    backend = detect_backend()
+    bwrap = detect_sandbox()
     with _Pipes(results_channel) as pipes:
         spec = _launcher_spec(argv, limits, runs, pipes)
         launcher = [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), json.dumps(spec)]
-        wrapped = _wrap(
-            backend,
+        with _command(
+            bwrap,
             launcher,
             workdir=workdir,
             writable=writable_workdir,
             limits=limits,
             mounts=mounts,
             env=env or {},
-        )
-        result = await _supervise(wrapped, stdin, limits, pipes)
+        ) as launch:
+            result = await _supervise(launch, stdin, limits, pipes)
     _check_setup(result)
     return result
 
@@ -396,30 +464,25 @@ class _Pipes:
                     os.close(fd)
 
 
-def _stdin_file(data: bytes) -> int:
-    # A memfd instead of a pipe: no writer task, no EPIPE, and the child may seek.
-    fd = os.memfd_create("stdin")
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
 async def _supervise(
-    argv: list[str], stdin: bytes, limits: SandboxLimits, pipes: _Pipes
+    launch: _Launch,
+    stdin: bytes,
+    limits: SandboxLimits,
+    pipes: _Pipes,
 ) -> SandboxResult:
     loop = asyncio.get_running_loop()
-    stdin_fd = _stdin_file(stdin)
+    stdin_fd = _memfd("stdin", stdin)
     started = time.monotonic()
     try:
+        kwargs = launch.popen_kwargs()
+        kwargs["pass_fds"] = (*launch.fds, *pipes.child_fds())
         proc = subprocess.Popen(
-            argv,
+            launch.argv,
             stdin=stdin_fd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=pipes.child_fds(),
             start_new_session=True,
-            env={},
-            **_host_identity(),
+            **kwargs,
         )
     finally:
         os.close(stdin_fd)

@@ -45,8 +45,10 @@ class NotConfigured(Exception):
 
 async def run_checks(ctx: Context) -> dict[str, dict[str, Any]]:
     env = ctx.env
-    names = ("d1", "kv", "queue")
-    probes = (_check_d1(env), _check_kv(env), _check_queue(env))
+    names: tuple[str, ...] = ("d1", "kv", "queue")
+    probes: tuple[Awaitable[None], ...] = (_check_d1(env), _check_kv(env), _check_queue(env))
+    if _runs_code_here(ctx):
+        names, probes = (*names, "sandbox"), (*probes, _check_sandbox())
     results = await asyncio.gather(*(_timed(n, p, ctx) for n, p in zip(names, probes, strict=True)))
     return dict(zip(names, results, strict=True))
 
@@ -81,6 +83,25 @@ async def _check_queue(env: Env) -> None:
     _require(env.generation_queue, "Queue producer GENERATION_QUEUE is not configured")
 
 
+def _runs_code_here(ctx: Context) -> bool:
+    from devcapsules.services.execution.hybrid import ExecutorConfig, ExecutorConfigError
+
+    try:
+        return "local" in ExecutorConfig.from_vars(ctx.settings.extra or ctx.env.vars).backends()
+    except ExecutorConfigError:
+        return False
+
+
+async def _check_sandbox() -> None:
+    from devcapsules.executor import SandboxUnavailable
+    from devcapsules.services.execution.local import sandbox_check
+
+    try:
+        await sandbox_check()
+    except SandboxUnavailable as exc:  # the same text a refused /execute answers with
+        raise NotConfigured(f"code execution is refused: {exc}") from None
+
+
 def _require(binding: object, message: str) -> None:
     if binding is None:
         raise NotConfigured(message)
@@ -92,7 +113,8 @@ routes = [
         health,
         methods=["GET"],
         tags=("health",),
-        summary="Liveness; ?deep=true also checks D1, KV and the queue producer (503 if not)",
+        summary="Liveness; ?deep=true also checks D1, KV, the queue producer and, where code runs "
+        "in this process, the sandbox (503 if not)",
         errors=(503,),
     )
 ]

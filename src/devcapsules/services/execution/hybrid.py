@@ -15,7 +15,6 @@ refused when first read, as a 500 `configuration_error` that names the variable.
 from __future__ import annotations
 
 import functools
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +56,10 @@ class ExecutorConfig:
     def backend_for(self, language: str) -> str:
         return self.routes.get(canonical_language(language), self.default)
 
+    def backends(self) -> set[str]:
+        """Every backend some language is routed to."""
+        return {self.default, *self.routes.values()}
+
     @classmethod
     def from_vars(cls, values: Mapping[str, str]) -> ExecutorConfig:
         return _parse(tuple((name, values.get(name) or "") for name in _VARS))
@@ -94,9 +97,10 @@ def default_backend(environment: str) -> str:
 
 
 def sandbox_possible() -> bool:
-    if sys.platform == "emscripten":  # Pyodide: the Worker has no processes at all
-        return False
-    return bool(shutil.which("bwrap") or shutil.which("unshare"))
+    """Could this platform sandbox code at all (bubblewrap is Linux-only; the Worker has no
+    processes). Whether it actually can is the local backend's answer: a 503
+    `sandbox_unavailable` saying what is missing, never a weaker isolation."""
+    return sys.platform.startswith("linux")
 
 
 def parse_routes(raw: str) -> dict[str, str]:

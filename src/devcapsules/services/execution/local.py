@@ -70,6 +70,26 @@ class LocalExecutor:
         ]
 
 
+async def sandbox_check() -> str:
+    """Prove the sandbox can start (once per process; a failure is retried next time):
+    returns what it runs on, or raises `SandboxUnavailable` saying what is missing. Also
+    creates this host's scratch directory, sweeping those of hosts that died."""
+    from devcapsules.executor import sandbox
+
+    found = await asyncio.to_thread(sandbox.detect_sandbox)
+    return found.describe()
+
+
+async def announce_sandbox(logger: Any) -> None:
+    """The start-up line about code execution: ready, or refused and why (said once)."""
+    from devcapsules.executor import SandboxUnavailable
+
+    try:
+        logger.info("sandbox_ready", bwrap=await sandbox_check())
+    except SandboxUnavailable as exc:
+        logger.error("sandbox_unavailable", message=f"code execution is refused: {exc}")
+
+
 async def _library() -> Any:
     from devcapsules import executor
 
