@@ -527,7 +527,9 @@ async def _attach(loop, proc, pipes: _Pipes, limits: SandboxLimits, killer: _Kil
     }
     pipes.report_r = None  # now owned by the file object
     if pipes.results_r is not None:
-        sources["results"] = (os.fdopen(pipes.results_r, "rb", 0), limits.max_channel_bytes, kill)
+        # Past its cap, the harness channel is an output flood like stdout's.
+        results = os.fdopen(pipes.results_r, "rb", 0)
+        sources["results"] = (results, limits.max_channel_bytes, killer.overflow)
         pipes.results_r = None
     for name, (pipe, cap, on_overflow) in sources.items():
         _, protocol = await loop.connect_read_pipe(
@@ -641,7 +643,7 @@ def _parse_reports(data: bytes) -> list[dict]:
     for line in data.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(record, dict):
             records.append(record)

@@ -31,7 +31,7 @@ from typing import Any
 
 from devcapsules.matching import json_equal, output_equal
 
-from . import sandbox
+from . import returned, sandbox
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
 from .runner import check_sizes, classify, compile_source, workspace
@@ -325,7 +325,7 @@ def _parse_records(data: bytes, n: int) -> tuple[dict | None, dict[int, dict]]:
     for line in data.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # user code can write fd 3 itself
             continue
         if not isinstance(record, dict):
             continue
@@ -341,9 +341,9 @@ def _decode_actual(record: dict) -> tuple[Any, str | None]:
     if record.get("error") is not None:
         return None, str(record["error"])
     try:
-        return json.loads(record.get("actual_json") or "null"), None
-    except (TypeError, ValueError):
-        return None, "the harness sent an unreadable value"
+        return returned.decode(record.get("actual_json") or "null"), None
+    except returned.Unreadable as exc:
+        return None, str(exc)
 
 
 def _result(
