@@ -74,7 +74,7 @@ def test_an_old_system_bwrap_is_passed_over_for_the_bundled_one(monkeypatch):
     os.chmod(old, 0o755)
     monkeypatch.setenv("PATH", f"{directory}:/usr/bin:/bin")
     try:
-        assert bwrap_module.find_bwrap(sandbox.hostdir.support_root(), 65534).origin == "bundled"
+        assert bwrap_module.find_bwrap(sandbox.hostdir.support_root()).origin == "bundled"
     finally:
         os.unlink(old)
         os.rmdir(directory)

