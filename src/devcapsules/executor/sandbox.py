@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import hostdir, seccomp
+from . import cgroup, hostdir, seccomp
 from .bwrap import Bwrap, BwrapMissing, find_bwrap, world_traversable
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class SandboxLimits:
     wall_time_s: float = 5.0
     cpu_time_s: int = 5
     address_space_mb: int | None = 256  # None: no RLIMIT_AS (runtimes that reserve a lot)
+    memory_mb: int = 256  # the whole run (cgroup): every process, tmpfs, memfds
     max_processes: int = 64
     max_file_size_mb: int = 16
     max_open_files: int = 256
@@ -110,6 +111,7 @@ class SandboxResult:
     reports: list[dict] = field(default_factory=list)  # launcher records (one per run)
     results: bytes = b""  # harness channel, untrusted: parse defensively
     launcher_ok: bool = True  # False: the launcher never reported (killed or crashed)
+    memory_exceeded: bool = False  # the run's cgroup OOM-killed one of its processes
 
 
 @functools.cache
@@ -418,21 +420,47 @@ async def run_sandboxed(
     if len(stdin) > limits.max_stdin_bytes:
         raise StdinTooLarge(f"stdin is {len(stdin)} bytes; the limit is {limits.max_stdin_bytes}")
     bwrap = detect_sandbox()
-    with _Pipes(results_channel) as pipes:
-        spec = _launcher_spec(argv, limits, runs, pipes)
-        launcher = [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), json.dumps(spec)]
-        with _command(
-            bwrap,
-            launcher,
-            workdir=workdir,
-            writable=writable_workdir,
-            limits=limits,
-            mounts=mounts,
-            env=env or {},
-        ) as launch:
-            result = await _supervise(launch, stdin, limits, pipes)
+    group = cgroup.new_run_cgroup(hostdir.host_dir().name, limits.memory_mb, limits.max_processes)
+    if group is None:
+        limits = cgroup.fallback(limits)
+    try:
+        with _Pipes(results_channel, group.open() if group else []) as pipes:
+            spec = _launcher_spec(argv, limits, runs, pipes)
+            launcher = [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), json.dumps(spec)]
+            with _command(
+                bwrap,
+                launcher,
+                workdir=workdir,
+                writable=writable_workdir,
+                limits=limits,
+                mounts=mounts,
+                env=env or {},
+            ) as launch:
+                result = await _supervise(launch, stdin, limits, pipes)
+        if group is not None:
+            peak_kb, oom_kills = group.usage()
+            result.max_rss_kb = max(result.max_rss_kb, peak_kb)
+            result.memory_exceeded = oom_kills > 0
+    finally:
+        if group is not None:
+            group.close()
+            _remove_soon(group)
     _check_setup(result)
     return result
+
+
+_removals: set[asyncio.Task] = set()
+
+
+def _remove_soon(group: cgroup.RunCgroup) -> None:
+    # Usually empty by now (every process of the run has closed its pipes). If not, a
+    # task, not an await: this also runs in the `finally` of a cancelled run, where an
+    # await would be cancelled too (and whatever is left at exit is swept then).
+    if group.try_remove():
+        return
+    task = asyncio.get_running_loop().create_task(group.remove())
+    _removals.add(task)
+    task.add_done_callback(_removals.discard)
 
 
 def _launcher_spec(
@@ -445,6 +473,7 @@ def _launcher_spec(
         "results_fd": pipes.results_w,
         "runs": [{"stdin": path} for path in runs] if runs is not None else None,
         "run_timeout_s": limits.per_run_wall_s or limits.wall_time_s,
+        "cgroup_fds": pipes.cgroup_fds,
         "max_output": limits.max_output_bytes,
     }
 
@@ -452,16 +481,19 @@ def _launcher_spec(
 class _Pipes:
     """The launcher's report pipe and the optional harness results pipe (host ends)."""
 
-    def __init__(self, with_results: bool) -> None:
+    def __init__(self, with_results: bool, cgroup_fds: list[int]) -> None:
         self.report_r, self.report_w = os.pipe()
         self.results_r, self.results_w = os.pipe() if with_results else (None, None)
+        self.cgroup_fds = cgroup_fds  # owned by the RunCgroup; only passed through here
 
     def child_fds(self) -> tuple[int, ...]:
-        return tuple(fd for fd in (self.report_w, self.results_w) if fd is not None)
+        ends = tuple(fd for fd in (self.report_w, self.results_w) if fd is not None)
+        return (*ends, *self.cgroup_fds)
 
     def close_child_ends(self) -> None:
-        for fd in self.child_fds():
-            os.close(fd)
+        for fd in (self.report_w, self.results_w):
+            if fd is not None:
+                os.close(fd)
         self.report_w = self.results_w = None
 
     def __enter__(self) -> _Pipes:
