@@ -77,3 +77,32 @@ def test_the_sweep_leaves_a_live_hosts_directory_alone():
     mine = hostdir.host_dir()
     assert hostdir.sweep(str(mine.parent)) >= 0
     assert (mine / "support").is_dir()
+
+
+def test_a_dev_server_stopped_with_sigterm_leaves_nothing(tmpdir_root):
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = tmpdir_root / "state"
+    env = {**os.environ, "TMPDIR": str(tmpdir_root)}
+    cli = [sys.executable, "-m", "devcapsules.local.cli", "dev", "--port", str(port)]
+    server = subprocess.Popen(
+        [*cli, "--state-dir", str(state)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        for line in server.stdout:  # the start-up line about the sandbox: it is ready
+            if '"sandbox_ready"' in line:
+                break
+        url = f"http://127.0.0.1:{port}/api/v1/execute"
+        body = {"source_code": "print(1)", "language": "python"}
+        assert httpx.post(url, json=body, timeout=60).json()["stdout"] == "1\n"
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        server.kill()
+        server.wait()
+    assert leftovers(tmpdir_root) == ["state"]

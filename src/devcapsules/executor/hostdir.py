@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -85,6 +86,19 @@ def _abandoned(root: Path) -> bool:
     finally:
         os.close(fd)  # closing drops a lock we may have taken
     return True
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM end the process like Ctrl-C does (SystemExit: finally blocks and
+    atexit run, so the directory goes). Call from the main thread before serving:
+    uvicorn restores this handler after its graceful shutdown and re-raises the signal,
+    which with the default action would kill the process before atexit."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _remove(root: Path, owner_pid: int) -> None:

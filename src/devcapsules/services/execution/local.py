@@ -110,13 +110,22 @@ async def sandbox_check() -> str:
 
 
 async def announce_sandbox(logger: Any) -> None:
-    """The start-up line about code execution: ready, or refused and why (said once)."""
-    from devcapsules.executor import SandboxUnavailable
+    """The start-up line about code execution: ready, or refused and why (said once).
+    Runs on the main thread before the server starts: also where SIGTERM is made to
+    unwind, so the host's scratch directory is removed on a plain `kill` too."""
+    from devcapsules.executor import SandboxUnavailable, hostdir
+
+    hostdir.unwind_on_sigterm()
 
     try:
-        logger.info("sandbox_ready", bwrap=await sandbox_check())
+        bwrap = await sandbox_check()
     except SandboxUnavailable as exc:
         logger.error("sandbox_unavailable", message=f"code execution is refused: {exc}")
+        return
+    from devcapsules.executor import cgroup
+
+    limits = await asyncio.to_thread(cgroup.describe)
+    logger.info("sandbox_ready", bwrap=bwrap, runLimits=limits, concurrency=DEFAULT_CONCURRENCY)
 
 
 async def _library() -> Any:
