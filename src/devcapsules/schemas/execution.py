@@ -138,6 +138,14 @@ class LanguageOut(BaseModel):
     backend: str
 
 
+class UnavailableLanguage(BaseModel):
+    """A toolchain the host has that the sandbox cannot run, and why not."""
+
+    language: str
+    reason: str
+
+
 class LanguagesResponse(BaseModel):
     success: Literal[True] = True
     languages: list[LanguageOut]
+    unavailable: list[UnavailableLanguage] = []

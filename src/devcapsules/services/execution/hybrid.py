@@ -190,6 +190,18 @@ class HybridExecutor:
                     listed.setdefault(language, {**item, "backend": name})
         return sorted(listed.values(), key=lambda item: item["language"])
 
+    async def unavailable_languages(self) -> list[dict[str, Any]]:
+        """Languages routed to the local sandbox whose toolchain it cannot run, and why
+        (the other backends list only what they run)."""
+        if "local" not in self.config.backends():
+            return []
+        local = self.backend("local")
+        return [
+            item
+            for item in await local.unavailable_languages()  # type: ignore[attr-defined]
+            if self.config.backend_for(item["language"]) == "local"
+        ]
+
 
 def make_backend(name: str, config: ExecutorConfig, logger: Logger) -> Executor:
     if name == "local":

@@ -83,6 +83,11 @@ class LocalExecutor:
             for lang in lib.available_languages()
         ]
 
+    async def unavailable_languages(self) -> list[dict[str, str]]:
+        """Toolchains this host has that the sandbox cannot run, each with the reason."""
+        lib = await _library()
+        return [{"language": n, "reason": r} for n, r in lib.unusable_languages().items()]
+
 
 # Per event loop: asyncio primitives belong to the loop they first wait on.
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Capacity] = (
