@@ -22,6 +22,7 @@ def test_deep_health_checks_every_binding(client, env):
         "d1_write": True,
         "kv": True,
         "queue": True,
+        "sandbox": True,  # the local backend runs code in this process
     }
 
 
@@ -79,3 +80,16 @@ def test_deep_health_writes_its_probe_row(client, env):
     first = checks()
     assert client.get("/health?deep=true").status == 200
     assert checks() == first + 1
+
+
+@pytest.mark.slow
+def test_deep_health_reports_a_sandbox_that_cannot_start(client, monkeypatch):
+    from tests.support.broken_bwrap import broken_bwrap
+
+    with broken_bwrap(monkeypatch):
+        response = client.get("/health?deep=true")
+    error = response.json()["error"]
+    assert response.status == 503
+    assert error["message"] == "Failed checks: sandbox"
+    check = error["details"]["checks"]["sandbox"]
+    assert check["ok"] is False and "cannot create the sandbox" in check["error"]

@@ -139,7 +139,7 @@ def test_publish_needs_the_owner(client, owner, other, runner):
 @pytest.fixture
 def sandbox():
     try:
-        executor.sandbox.detect_backend()
+        executor.sandbox.detect_sandbox()
     except executor.SandboxUnavailable as exc:
         pytest.skip(f"no sandbox on this host: {exc}")
 

@@ -189,3 +189,24 @@ def test_attacks_are_contained_and_the_server_stays_healthy(client, name):
     assert len(body["stdout"]) <= 64 * 1024
     assert client.get("/health").status == 200
     assert client.post("/api/v1/execute", json=HELLO).json()["stdout"] == "Hello World\n"
+
+
+@pytest.mark.slow
+def test_a_sandbox_that_cannot_start_is_503_and_runs_nothing(client, monkeypatch):
+    from tests.support.broken_bwrap import broken_bwrap
+
+    with broken_bwrap(monkeypatch):
+        response = client.post("/api/v1/execute", json=HELLO)
+    assert response.status == 503
+    error = response.json()["error"]
+    assert error["code"] == "sandbox_unavailable"
+    assert "cannot create the sandbox" in error["message"]
+    assert "user namespaces" in error["message"]
+
+
+def test_languages_says_which_toolchains_cannot_run_and_why(client, monkeypatch):
+    from devcapsules import executor
+
+    monkeypatch.setattr(executor, "unusable_languages", lambda: {"java": "javac is broken"})
+    body = client.get("/api/v1/execute/languages").json()
+    assert body["unavailable"] == [{"language": "java", "reason": "javac is broken"}]

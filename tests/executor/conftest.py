@@ -4,13 +4,13 @@ import os
 import pytest
 
 from devcapsules.executor.languages import discover
-from devcapsules.executor.sandbox import SandboxUnavailable, detect_backend
+from devcapsules.executor.sandbox import SandboxUnavailable, detect_sandbox
 
 
 @pytest.fixture(scope="session")
 def sandbox():
     try:
-        return detect_backend()
+        return detect_sandbox()
     except SandboxUnavailable as exc:
         pytest.skip(f"no sandbox on this host: {exc}")
 

@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 
 from devcapsules.executor.languages import UnknownLanguage, available_languages, resolve
@@ -38,3 +40,23 @@ def test_client_limits_are_clamped_to_server_maximums():
     assert limits.clamp(60, 4096) == (2, 128)
     assert limits.clamp(None, None) == (limits.default_time_limit_s, 128)
     assert limits.clamp(0, 1) == (0.1, 16)
+
+
+def test_every_toolchain_of_this_host_runs_in_the_sandbox_rust_included():
+    # rustup's toolchain lives under a 0700 /root here: it is staged, not skipped.
+    from devcapsules.executor.languages import unusable_languages
+
+    assert unusable_languages() == {}
+    if shutil.which("rustc"):
+        assert resolve("rust").name == "rust"
+
+
+def test_a_toolchain_outside_the_mounted_tree_is_listed_with_the_reason(monkeypatch, tmp_path):
+    from devcapsules.executor import languages
+
+    node = tmp_path / "node"
+    node.write_text("#!/bin/sh\necho v20.0.0\n")
+    node.chmod(0o755)
+    monkeypatch.setattr(languages, "_binary", lambda name: str(node) if name == "node" else None)
+    candidate = next(c for c in languages._CANDIDATES if c.name == "javascript")
+    assert languages._probe(candidate) == f"{node} is outside /usr, the tree the sandbox mounts"

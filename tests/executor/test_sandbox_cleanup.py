@@ -90,7 +90,7 @@ def _assert_reaped(pids: list[int]) -> None:
 
 
 def test_a_cancelled_run_leaves_no_process_and_no_zombie(marker):
-    limits = DEFAULT_LIMITS.sandbox(time_limit_s=120, address_space_mb=None)
+    limits = DEFAULT_LIMITS.sandbox(time_limit_s=120, address_space_mb=None, memory_mb=64)
 
     async def scenario() -> list[int]:
         with workspace({}) as workdir:
@@ -112,7 +112,7 @@ def test_a_cancelled_run_leaves_no_process_and_no_zombie(marker):
 
 
 def test_a_supervisor_failure_after_start_still_kills_and_reaps(monkeypatch, marker):
-    limits = DEFAULT_LIMITS.sandbox(time_limit_s=120, address_space_mb=None)
+    limits = DEFAULT_LIMITS.sandbox(time_limit_s=120, address_space_mb=None, memory_mb=64)
     seen: list[int] = []
 
     async def broken_attach(*args, **kwargs):

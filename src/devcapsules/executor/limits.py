@@ -19,6 +19,7 @@ class Limits:
     default_memory_limit_mb: int = 256
     max_memory_limit_mb: int = 1024
     compile_time_limit_s: float = 30.0  # compilers get their own, bigger budget
+    compile_memory_mb: int = 2048  # a compile run's whole-run memory (cgroup) cap
     max_test_run_s: float = 30.0  # wall budget for a whole run_tests() sandbox
     max_test_cases: int = 100
     max_source_bytes: int = 256 * 1024
@@ -49,6 +50,7 @@ class Limits:
         *,
         time_limit_s: float,
         address_space_mb: int | None,
+        memory_mb: int,
         wall_time_s: float | None = None,
         cpu_time_s: float | None = None,
         max_processes: int | None = None,
@@ -59,6 +61,7 @@ class Limits:
             wall_time_s=wall_time_s or time_limit_s * 1.5 + 1.0,
             cpu_time_s=math.ceil(cpu_time_s or time_limit_s),
             address_space_mb=address_space_mb,
+            memory_mb=memory_mb,
             max_processes=max_processes or self.max_processes,
             max_file_size_mb=self.max_file_size_mb,
             max_open_files=self.max_open_files,

@@ -15,10 +15,10 @@ import logging
 import os
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from . import hostdir
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
 from .sandbox import SANDBOX_UID, SandboxResult, SandboxUnavailable, StdinTooLarge, run_sandboxed
@@ -74,8 +74,9 @@ class CompileOutcome:
 
 @contextlib.contextmanager
 def workspace(files: dict[str, str | bytes]) -> Iterator[str]:
-    """A private per-run directory holding `files`, owned by the sandbox uid, removed after."""
-    path = tempfile.mkdtemp(prefix="devcapsules-run-")
+    """A private per-run directory holding `files`, owned by the sandbox uid, removed after
+    (and, should this process die first, by the next host's sweep: see hostdir.py)."""
+    path = hostdir.new_run_dir()
     try:
         for name, content in files.items():
             target = os.path.join(path, name)
@@ -98,6 +99,7 @@ async def compile_source(language: Language, workdir: str, limits: Limits) -> Co
     sandbox_limits = limits.sandbox(
         time_limit_s=limits.compile_time_limit_s,
         address_space_mb=language.compile_address_space_mb,
+        memory_mb=limits.compile_memory_mb,
         wall_time_s=limits.compile_time_limit_s,
         max_processes=max(limits.max_processes, 128),
     )
@@ -120,6 +122,8 @@ def classify(run: SandboxResult, time_limit_s: float, memory_limit_mb: int) -> s
         return "output_limit_exceeded"
     if run.timed_out or run.signal == signal.SIGXCPU or run.cpu_ms > time_limit_s * 1000:
         return "time_limit_exceeded"
+    if run.memory_exceeded:  # the run's cgroup killed a process: the whole run's limit
+        return "memory_limit_exceeded"
     failed = run.exit_code != 0 or run.signal is not None
     if failed and is_out_of_memory(run.stderr, run.max_rss_kb, memory_limit_mb):
         return "memory_limit_exceeded"
@@ -182,7 +186,9 @@ async def _compile_and_run(
         stdin=stdin,
         mounts=lang.mounts,
         limits=limits.sandbox(
-            time_limit_s=time_s, address_space_mb=lang.address_space_mb(memory_mb)
+            time_limit_s=time_s,
+            address_space_mb=lang.address_space_mb(memory_mb),
+            memory_mb=memory_mb,
         ),
     )
     return ExecutionResult(

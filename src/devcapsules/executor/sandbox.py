@@ -16,9 +16,9 @@ whose real uid is host root (kernel `copy_process` exempts INIT_USER), and bwrap
 root maps the sandbox uid onto host root. Started as 65534 instead, the count is kept per
 user namespace, so each run gets its own process budget and a fork bomb stops there.
 
-Fallback: without bwrap, `unshare` gives the same namespaces except the filesystem view
-(the user sees the host's world-readable files); it is used with a logged warning. With
-neither, `SandboxUnavailable` says what to install: untrusted code never runs bare.
+No fallback: when no bwrap can build this sandbox (bwrap.py says which binary is used),
+`SandboxUnavailable` says what is missing and no code runs. A weaker isolation (plain
+namespaces without the filesystem view, say) is never substituted silently or otherwise.
 """
 
 from __future__ import annotations
@@ -32,12 +32,14 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import cgroup, hostdir, seccomp
+from .bwrap import Bwrap, BwrapMissing, find_bwrap, world_traversable
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class SandboxLimits:
     wall_time_s: float = 5.0
     cpu_time_s: int = 5
     address_space_mb: int | None = 256  # None: no RLIMIT_AS (runtimes that reserve a lot)
+    memory_mb: int = 256  # the whole run (cgroup): every process, tmpfs, memfds
     max_processes: int = 64
     max_file_size_mb: int = 16
     max_open_files: int = 256
@@ -108,49 +111,51 @@ class SandboxResult:
     reports: list[dict] = field(default_factory=list)  # launcher records (one per run)
     results: bytes = b""  # harness channel, untrusted: parse defensively
     launcher_ok: bool = True  # False: the launcher never reported (killed or crashed)
-
-
-@dataclass(frozen=True)
-class _Backend:
-    name: str  # "bwrap" or "unshare"
-    binary: str
+    memory_exceeded: bool = False  # the run's cgroup OOM-killed one of its processes
 
 
 @functools.cache
-def detect_backend() -> _Backend:
-    """Find a working isolation tool once per process (raises SandboxUnavailable)."""
+def detect_sandbox() -> Bwrap:
+    """Find bwrap and prove it can start a sandbox with every option a run uses, once per
+    process (a failure is not cached: the next call tries again). Raises
+    SandboxUnavailable saying what is missing: there is no weaker fallback."""
     if not os.path.exists(SANDBOX_PYTHON):
         raise SandboxUnavailable(f"{SANDBOX_PYTHON} is required inside the sandbox")
-    for name in ("bwrap", "unshare"):
-        binary = shutil.which(name)
-        if binary and _smoke_test(_Backend(name, binary)):
-            if name == "unshare":
-                log.warning(
-                    "bubblewrap unavailable: falling back to unshare + rlimits; "
-                    "the filesystem is NOT isolated. Install bubblewrap."
-                )
-            return _Backend(name, binary)
-    raise SandboxUnavailable(
-        "no working sandbox: install bubblewrap (apt-get install bubblewrap) and allow "
-        "user namespaces (sysctl kernel.unprivileged_userns_clone=1 where it exists)"
-    )
-
-
-def _smoke_test(backend: _Backend) -> bool:
-    argv = _wrap(
-        backend,
-        ["/bin/true"],
-        workdir=_support_dir(),
-        writable=False,
-        limits=SandboxLimits(),
-        mounts=(),
-        env={},
-    )
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=10, **_host_identity())
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
+        found = find_bwrap(hostdir.support_root())
+    except BwrapMissing as exc:
+        raise SandboxUnavailable(str(exc)) from None
+    problem = _smoke_test(found)
+    if problem is not None:
+        raise SandboxUnavailable(
+            f"{found.describe()} cannot create the sandbox: {problem}. It needs unprivileged "
+            "user namespaces (user.max_user_namespaces > 0, and "
+            "kernel.unprivileged_userns_clone=1 or kernel.apparmor_restrict_unprivileged_"
+            "userns=0 where those exist); code execution is refused until then"
+        )
+    return found
+
+
+def _smoke_test(bwrap: Bwrap) -> str | None:
+    """None when `/bin/true` runs in a sandbox built exactly like a run's; else why not."""
+    try:
+        with _command(
+            bwrap,
+            ["/bin/true"],
+            workdir=_support_dir(),
+            writable=False,
+            limits=SandboxLimits(),
+            mounts=(),
+            env={},
+        ) as launch:
+            done = subprocess.run(
+                launch.argv, capture_output=True, timeout=10, **launch.popen_kwargs()
+            )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return done.stderr.decode("utf-8", "replace").strip()[:300] or f"exit {done.returncode}"
+    return None
 
 
 def _host_identity() -> dict:
@@ -162,26 +167,58 @@ def _host_identity() -> dict:
 
 @functools.cache
 def _support_dir() -> str:
-    """A world-readable copy of harness/ plus a synthetic /etc/passwd, made once."""
-    root = Path(tempfile.mkdtemp(prefix="devcapsules-support-"))
+    """A world-readable copy of harness/ plus a synthetic /etc/passwd, made once per host
+    process inside its one scratch directory (removed at exit; see hostdir.py)."""
+    root = hostdir.support_root()
     for source in HARNESS_DIR.iterdir():
         if source.is_file():
             shutil.copyfile(source, root / source.name)
     (root / "passwd").write_text(f"nobody:x:{SANDBOX_UID}:{SANDBOX_UID}::/tmp:/bin/false\n")
     (root / "group").write_text(f"nogroup:x:{SANDBOX_UID}:\n")
-    for path in [root, *root.iterdir()]:
+    for path in root.iterdir():
         path.chmod(0o755 if path.is_dir() else 0o644)
     return str(root)
 
 
 def support_path(name: str) -> str:
     """Path, as seen inside the sandbox, of a file shipped in harness/."""
-    base = SUPPORT_DIR if detect_backend().name == "bwrap" else _support_dir()
-    return f"{base}/{name}"
+    return f"{SUPPORT_DIR}/{name}"
 
 
-def _wrap(
-    backend: _Backend,
+def _memfd(name: str, data: bytes) -> int:
+    # A memfd instead of a pipe: no writer task, no EPIPE, and the reader may seek.
+    fd = os.memfd_create(name)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """How to start one sandbox: Popen's argv, executable, inherited fds, identity."""
+
+    argv: list[str]
+    executable: str
+    fds: tuple[int, ...]
+    identity: dict
+
+    def popen_kwargs(self) -> dict:
+        return {"executable": self.executable, "pass_fds": self.fds, "env": {}, **self.identity}
+
+
+# A toolchain the sandbox uid cannot reach (rustup's under a 0700 /root) is bind-mounted,
+# by root, onto a staging directory in a mount namespace private to this one launch (it
+# vanishes with it: nothing to clean up), then root is dropped and bwrap binds the stage.
+# bwrap's own --ro-bind-fd cannot do it: it turns the fd back into a path and traverses it.
+_STAGE_SCRIPT = """
+while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift
+exec setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all "$@"
+"""
+
+
+@contextlib.contextmanager
+def _command(
+    bwrap: Bwrap,
     argv: Sequence[str],
     *,
     workdir: str,
@@ -189,44 +226,87 @@ def _wrap(
     limits: SandboxLimits,
     mounts: Sequence[Mount],
     env: Mapping[str, str],
-) -> list[str]:
-    if backend.name == "bwrap":
-        return [backend.binary, *_bwrap_args(workdir, writable, limits, mounts, env), "--", *argv]
-    # unshare keeps the host filesystem: cwd is the real work dir, tmp lives inside it.
-    return [
-        backend.binary,
-        "--user",
-        "--net",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--ipc",
-        "--uts",
-        "--mount",
-        "--mount-proc",
-        "--wd",
-        workdir,
-        "env",
-        "-i",
-        f"PATH={_PATH}",
-        f"HOME={workdir}",
-        f"TMPDIR={workdir}",
-        "LANG=C.UTF-8",
-        *(f"{k}={v}" for k, v in env.items()),
-        *argv,
-    ]
+) -> Iterator[_Launch]:
+    """How to start bwrap for one run; the descriptors it inherits are closed on exit.
+
+    The options travel in a memfd (`--args FD`), not on the command line: bwrap's argv
+    is what the sandbox sees in /proc/1/cmdline, and the options name host paths (the
+    command after `--` names only paths inside).
+    """
+    staged = _stage(mounts)
+    binds = [(stage or m.source, m.dest) for m, stage in zip(mounts, staged, strict=True)]
+    with contextlib.ExitStack() as fds:
+        seccomp_fd = _memfd("seccomp", _seccomp_program())
+        fds.callback(os.close, seccomp_fd)
+        options = _bwrap_args(workdir, writable, limits, binds, env, seccomp_fd)
+        args_fd = _memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
+        fds.callback(os.close, args_fd)
+        command = ["bwrap", "--args", str(args_fd), "--", *argv]
+        inherited = (args_fd, seccomp_fd)
+        if not any(staged):
+            yield _Launch(command, bwrap.path, inherited, _host_identity())
+            return
+        pairs = [
+            p for m, stage in zip(mounts, staged, strict=True) if stage for p in (m.source, stage)
+        ]
+        script = _STAGE_SCRIPT.format(uid=SANDBOX_UID)
+        yield _Launch(
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                script,
+                "sh",
+                *pairs,
+                "--",
+                bwrap.path,
+                *command[1:],
+            ],
+            shutil.which("unshare") or "/usr/bin/unshare",
+            inherited,
+            {},
+        )
+
+
+def _seccomp_program() -> bytes:
+    try:
+        return seccomp.program()
+    except seccomp.UnsupportedArchitecture as exc:
+        raise SandboxUnavailable(str(exc)) from None
+
+
+def _stage(mounts: Sequence[Mount]) -> list[str | None]:
+    """Per mount: None when bwrap can bind its source directly, else the staging dir."""
+    staged: list[str | None] = []
+    for index, mount in enumerate(mounts):
+        if os.geteuid() != 0 or world_traversable(mount.source, SANDBOX_UID):
+            staged.append(None)
+            continue
+        stage = hostdir.support_root().parent / "stage" / str(index)
+        stage.mkdir(parents=True, exist_ok=True)
+        for path in (stage, stage.parent):
+            path.chmod(0o755)
+        staged.append(str(stage))
+    return staged
 
 
 def _bwrap_args(
     workdir: str,
     writable: bool,
     limits: SandboxLimits,
-    mounts: Sequence[Mount],
+    mounts: Sequence[tuple[str, str]],
     env: Mapping[str, str],
+    seccomp_fd: int,
 ) -> list[str]:
     args = [
         "--unshare-all",
         "--unshare-user",
+        "--disable-userns",  # no nested user namespace: no capabilities to regain inside
+        "--seccomp",
+        str(seccomp_fd),
         "--uid",
         str(SANDBOX_UID),
         "--gid",
@@ -260,19 +340,19 @@ def _bwrap_args(
     for path in _ETC_FILES:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    for mount in mounts:
-        args += ["--ro-bind", mount.source, mount.dest]
+    for source, dest in mounts:
+        args += ["--ro-bind", source, dest]
     support = _support_dir()
     args += [
         "--ro-bind",
-        f"{support}/passwd",
-        "/etc/passwd",
-        "--ro-bind",
-        f"{support}/group",
-        "/etc/group",
-        "--ro-bind",
         support,
         SUPPORT_DIR,
+        "--symlink",  # links, not binds: fewer mounts, fewer host paths in mountinfo
+        f"{SUPPORT_DIR}/passwd",
+        "/etc/passwd",
+        "--symlink",
+        f"{SUPPORT_DIR}/group",
+        "/etc/group",
         "--proc",
         "/proc",
         "--dev",
@@ -339,22 +419,48 @@ async def run_sandboxed(
     """
     if len(stdin) > limits.max_stdin_bytes:
         raise StdinTooLarge(f"stdin is {len(stdin)} bytes; the limit is {limits.max_stdin_bytes}")
-    backend = detect_backend()
-    with _Pipes(results_channel) as pipes:
-        spec = _launcher_spec(argv, limits, runs, pipes)
-        launcher = [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), json.dumps(spec)]
-        wrapped = _wrap(
-            backend,
-            launcher,
-            workdir=workdir,
-            writable=writable_workdir,
-            limits=limits,
-            mounts=mounts,
-            env=env or {},
-        )
-        result = await _supervise(wrapped, stdin, limits, pipes)
+    bwrap = detect_sandbox()
+    group = cgroup.new_run_cgroup(hostdir.host_dir().name, limits.memory_mb, limits.max_processes)
+    if group is None:
+        limits = cgroup.fallback(limits)
+    try:
+        with _Pipes(results_channel, group.open() if group else []) as pipes:
+            spec = _launcher_spec(argv, limits, runs, pipes)
+            launcher = [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), json.dumps(spec)]
+            with _command(
+                bwrap,
+                launcher,
+                workdir=workdir,
+                writable=writable_workdir,
+                limits=limits,
+                mounts=mounts,
+                env=env or {},
+            ) as launch:
+                result = await _supervise(launch, stdin, limits, pipes)
+        if group is not None:
+            peak_kb, oom_kills = group.usage()
+            result.max_rss_kb = max(result.max_rss_kb, peak_kb)
+            result.memory_exceeded = oom_kills > 0
+    finally:
+        if group is not None:
+            group.close()
+            _remove_soon(group)
     _check_setup(result)
     return result
+
+
+_removals: set[asyncio.Task] = set()
+
+
+def _remove_soon(group: cgroup.RunCgroup) -> None:
+    # Usually empty by now (every process of the run has closed its pipes). If not, a
+    # task, not an await: this also runs in the `finally` of a cancelled run, where an
+    # await would be cancelled too (and whatever is left at exit is swept then).
+    if group.try_remove():
+        return
+    task = asyncio.get_running_loop().create_task(group.remove())
+    _removals.add(task)
+    task.add_done_callback(_removals.discard)
 
 
 def _launcher_spec(
@@ -367,6 +473,7 @@ def _launcher_spec(
         "results_fd": pipes.results_w,
         "runs": [{"stdin": path} for path in runs] if runs is not None else None,
         "run_timeout_s": limits.per_run_wall_s or limits.wall_time_s,
+        "cgroup_fds": pipes.cgroup_fds,
         "max_output": limits.max_output_bytes,
     }
 
@@ -374,16 +481,19 @@ def _launcher_spec(
 class _Pipes:
     """The launcher's report pipe and the optional harness results pipe (host ends)."""
 
-    def __init__(self, with_results: bool) -> None:
+    def __init__(self, with_results: bool, cgroup_fds: list[int]) -> None:
         self.report_r, self.report_w = os.pipe()
         self.results_r, self.results_w = os.pipe() if with_results else (None, None)
+        self.cgroup_fds = cgroup_fds  # owned by the RunCgroup; only passed through here
 
     def child_fds(self) -> tuple[int, ...]:
-        return tuple(fd for fd in (self.report_w, self.results_w) if fd is not None)
+        ends = tuple(fd for fd in (self.report_w, self.results_w) if fd is not None)
+        return (*ends, *self.cgroup_fds)
 
     def close_child_ends(self) -> None:
-        for fd in self.child_fds():
-            os.close(fd)
+        for fd in (self.report_w, self.results_w):
+            if fd is not None:
+                os.close(fd)
         self.report_w = self.results_w = None
 
     def __enter__(self) -> _Pipes:
@@ -396,30 +506,25 @@ class _Pipes:
                     os.close(fd)
 
 
-def _stdin_file(data: bytes) -> int:
-    # A memfd instead of a pipe: no writer task, no EPIPE, and the child may seek.
-    fd = os.memfd_create("stdin")
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
 async def _supervise(
-    argv: list[str], stdin: bytes, limits: SandboxLimits, pipes: _Pipes
+    launch: _Launch,
+    stdin: bytes,
+    limits: SandboxLimits,
+    pipes: _Pipes,
 ) -> SandboxResult:
     loop = asyncio.get_running_loop()
-    stdin_fd = _stdin_file(stdin)
+    stdin_fd = _memfd("stdin", stdin)
     started = time.monotonic()
     try:
+        kwargs = launch.popen_kwargs()
+        kwargs["pass_fds"] = (*launch.fds, *pipes.child_fds())
         proc = subprocess.Popen(
-            argv,
+            launch.argv,
             stdin=stdin_fd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=pipes.child_fds(),
             start_new_session=True,
-            env={},
-            **_host_identity(),
+            **kwargs,
         )
     finally:
         os.close(stdin_fd)
@@ -464,7 +569,9 @@ async def _attach(loop, proc, pipes: _Pipes, limits: SandboxLimits, killer: _Kil
     }
     pipes.report_r = None  # now owned by the file object
     if pipes.results_r is not None:
-        sources["results"] = (os.fdopen(pipes.results_r, "rb", 0), limits.max_channel_bytes, kill)
+        # Past its cap, the harness channel is an output flood like stdout's.
+        results = os.fdopen(pipes.results_r, "rb", 0)
+        sources["results"] = (results, limits.max_channel_bytes, killer.overflow)
         pipes.results_r = None
     for name, (pipe, cap, on_overflow) in sources.items():
         _, protocol = await loop.connect_read_pipe(
@@ -578,7 +685,7 @@ def _parse_reports(data: bytes) -> list[dict]:
     for line in data.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(record, dict):
             records.append(record)

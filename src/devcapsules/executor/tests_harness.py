@@ -26,12 +26,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
 from devcapsules.matching import json_equal, output_equal
 
-from . import sandbox
+from . import returned, sandbox
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
 from .runner import check_sizes, classify, compile_source, workspace
@@ -248,6 +249,7 @@ def _box_limits(
     base = limits.sandbox(
         time_limit_s=time_s,
         address_space_mb=lang.address_space_mb(memory_mb),
+        memory_mb=memory_mb,
         wall_time_s=total,
         cpu_time_s=cpu,
     )
@@ -287,14 +289,16 @@ def _io_results(
         if record is None:
             results.append(_result(case, False, error=None))
             continue
-        error = _io_error(record, time_s, memory_mb)
+        error = _io_error(record, time_s, memory_mb, run.memory_exceeded)
         actual = str(record.get("stdout", ""))
         passed = error is None and output_equal(actual, case.expected)
         results.append(_result(case, passed, actual=actual, error=error, record=record))
     return _summarise(results, records, cases, run, time_s, memory_mb)
 
 
-def _io_error(record: dict, time_s: float, memory_mb: int) -> str | None:
+def _io_error(record: dict, time_s: float, memory_mb: int, oom_killed: bool) -> str | None:
+    # The cgroup spans every run; a run SIGKILLed (not by its deadline) in a run set that
+    # saw an OOM kill is the one the kernel killed.
     view = SandboxResult(
         stdout="",
         stderr=str(record.get("stderr", "")),
@@ -307,6 +311,9 @@ def _io_error(record: dict, time_s: float, memory_mb: int) -> str | None:
         wall_ms=0,
         cpu_ms=int(record.get("cpu_ms") or 0),
         max_rss_kb=int(record.get("max_rss_kb") or 0),
+        memory_exceeded=oom_killed
+        and record.get("signal") == signal.SIGKILL
+        and not record.get("timed_out"),
     )
     status = classify(view, time_s, memory_mb)
     if status == "ok":
@@ -325,7 +332,7 @@ def _parse_records(data: bytes, n: int) -> tuple[dict | None, dict[int, dict]]:
     for line in data.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # user code can write fd 3 itself
             continue
         if not isinstance(record, dict):
             continue
@@ -341,9 +348,9 @@ def _decode_actual(record: dict) -> tuple[Any, str | None]:
     if record.get("error") is not None:
         return None, str(record["error"])
     try:
-        return json.loads(record.get("actual_json") or "null"), None
-    except (TypeError, ValueError):
-        return None, "the harness sent an unreadable value"
+        return returned.decode(record.get("actual_json") or "null"), None
+    except returned.Unreadable as exc:
+        return None, str(exc)
 
 
 def _result(

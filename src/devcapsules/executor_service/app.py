@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from devcapsules.app import App
 from devcapsules.context import Context
-from devcapsules.executor_service.guards import Capacity, service_auth_middleware
+from devcapsules.executor_service.guards import service_auth_middleware
 from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.logs import Logger
 from devcapsules.middleware.body_limit import body_limit_middleware
@@ -17,6 +17,7 @@ from devcapsules.middleware.request_id import request_id_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.routing import Route
 from devcapsules.schemas import execution as schemas
+from devcapsules.services.execution.capacity import Capacity
 from devcapsules.services.execution.limits import SERVICE_LIMITS
 from devcapsules.services.execution.local import LocalExecutor
 from devcapsules.settings import Settings
@@ -41,16 +42,15 @@ class ServiceConfig:
 class ExecutorService:
     def __init__(self, capacity: Capacity):
         self.capacity = capacity
-        self.executor = LocalExecutor()
+        self.executor = LocalExecutor(capacity)  # it takes a slot per run
 
     async def execute(self, request: Request, ctx: Context) -> Response:
         body: schemas.ExecuteRequest = request.data
         limits = SERVICE_LIMITS.effective(body.time_limit, body.memory_limit)
         limits.check_sizes(body.source_code, body.stdin)
-        async with self.capacity.slot():
-            result = await self.executor.execute(
-                body.source_code, body.language, stdin=body.stdin, limits=limits
-            )
+        result = await self.executor.execute(
+            body.source_code, body.language, stdin=body.stdin, limits=limits
+        )
         return json_response({"success": True, **result, "limits": limits.public()})
 
     async def execute_tests(self, request: Request, ctx: Context) -> Response:
@@ -59,10 +59,9 @@ class ExecutorService:
             raise HTTPError(422, "capsules_not_served", "Send testCases and language")
         limits = SERVICE_LIMITS.effective(body.time_limit, body.memory_limit)
         limits.check_sizes(body.userCode)
-        async with self.capacity.slot():
-            result = await self.executor.run_tests(
-                body.userCode, body.testCases, body.language, body.functionName, limits=limits
-            )
+        result = await self.executor.run_tests(
+            body.userCode, body.testCases, body.language, body.functionName, limits=limits
+        )
         return json_response({"success": True, **result, "limits": limits.public()})
 
     async def languages(self, request: Request, ctx: Context) -> Response:

@@ -18,8 +18,7 @@ def make_asgi(config: ServiceConfig, logger: Logger | None = None) -> AsgiAdapte
 
 async def announce(config: ServiceConfig, logger: Logger, url: str) -> None:
     """Discover toolchains before the first request, and say what this host can run."""
-    from devcapsules.services.execution.hybrid import sandbox_possible
-    from devcapsules.services.execution.local import LocalExecutor
+    from devcapsules.services.execution.local import LocalExecutor, announce_sandbox
 
     languages = [item["language"] for item in await LocalExecutor().languages()]
     logger.info(
@@ -30,8 +29,7 @@ async def announce(config: ServiceConfig, logger: Logger, url: str) -> None:
         languages=languages,
         authentication=config.api_key is not None,
     )
-    if not sandbox_possible():
-        logger.error("sandbox_unavailable", message="install bubblewrap (bwrap) to run code")
+    await announce_sandbox(logger)
     if config.api_key is None:
         logger.warn("insecure_no_auth", message="anyone who can reach this port can run code")
 

@@ -80,6 +80,7 @@ async def _serve_app(
         state=str(runtime.state_dir),
         bindings=runtime.backend,
     )
+    await _announce_sandbox(env, app)
     try:
         await server.serve()
     finally:
@@ -87,3 +88,17 @@ async def _serve_app(
         for task in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def _announce_sandbox(env: Env, app: App) -> None:
+    """Say once, at start-up, whether code runs here (only if the local backend is used)."""
+    from devcapsules.services.execution.hybrid import ExecutorConfig, ExecutorConfigError
+
+    try:
+        uses_local = "local" in ExecutorConfig.from_vars(env.vars).backends()
+    except ExecutorConfigError:
+        return  # every execution request reports the configuration error itself
+    if uses_local:
+        from devcapsules.services.execution.local import announce_sandbox
+
+        await announce_sandbox(app.logger)

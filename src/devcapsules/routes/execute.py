@@ -47,9 +47,11 @@ async def execute_tests(request: Request, ctx: Context) -> Response:
 
 
 async def languages(request: Request, ctx: Context) -> Response:
-    listed = await executor_for(ctx).languages()
+    executor = executor_for(ctx)
+    listed, unavailable = await executor.languages(), await executor.unavailable_languages()
     return json_response(
-        {"success": True, "languages": listed}, headers={"Cache-Control": "public, max-age=300"}
+        {"success": True, "languages": listed, "unavailable": unavailable},
+        headers={"Cache-Control": "public, max-age=300"},
     )
 
 

@@ -56,8 +56,15 @@ class NotConfigured(Exception):
 
 async def run_checks(ctx: Context) -> dict[str, dict[str, Any]]:
     env = ctx.env
-    names = ("d1", "d1_write", "kv", "queue")
-    probes = (_check_d1(env), _check_d1_write(env), _check_kv(env), _check_queue(env))
+    names: tuple[str, ...] = ("d1", "d1_write", "kv", "queue")
+    probes: tuple[Awaitable[None], ...] = (
+        _check_d1(env),
+        _check_d1_write(env),
+        _check_kv(env),
+        _check_queue(env),
+    )
+    if _runs_code_here(ctx):
+        names, probes = (*names, "sandbox"), (*probes, _check_sandbox())
     results = await asyncio.gather(*(_timed(n, p, ctx) for n, p in zip(names, probes, strict=True)))
     return dict(zip(names, results, strict=True))
 
@@ -99,6 +106,25 @@ async def _check_queue(env: Env) -> None:
     _require(env.generation_queue, "Queue producer GENERATION_QUEUE is not configured")
 
 
+def _runs_code_here(ctx: Context) -> bool:
+    from devcapsules.services.execution.hybrid import ExecutorConfig, ExecutorConfigError
+
+    try:
+        return "local" in ExecutorConfig.from_vars(ctx.settings.extra or ctx.env.vars).backends()
+    except ExecutorConfigError:
+        return False
+
+
+async def _check_sandbox() -> None:
+    from devcapsules.executor import SandboxUnavailable
+    from devcapsules.services.execution.local import sandbox_check
+
+    try:
+        await sandbox_check()
+    except SandboxUnavailable as exc:  # the same text a refused /execute answers with
+        raise NotConfigured(f"code execution is refused: {exc}") from None
+
+
 def _require(binding: object, message: str) -> None:
     if binding is None:
         raise NotConfigured(message)
@@ -110,8 +136,8 @@ routes = [
         health,
         methods=["GET"],
         tags=("health",),
-        summary="Liveness; ?deep=true also checks D1 reads and writes, KV and the queue "
-        "producer (503 naming the failed checks if not)",
+        summary="Liveness; ?deep=true also checks D1 reads and writes, KV, the queue producer "
+        "and, where code runs in this process, the sandbox (503 naming the failed checks if not)",
         errors=(503,),
     )
 ]

@@ -182,6 +182,14 @@ class LanguageOut(LanguageInfo):
     backend: str
 
 
+class UnavailableLanguage(BaseModel):
+    """A toolchain the host has that the sandbox cannot run, and why not."""
+
+    language: str
+    reason: str
+
+
 class LanguagesResponse(BaseModel):
     success: Literal[True] = True
     languages: list[LanguageOut]
+    unavailable: list[UnavailableLanguage] = []

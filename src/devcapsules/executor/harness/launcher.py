@@ -54,6 +54,9 @@ def spawn(spec: dict, stdio: tuple | None, results_fd: int | None) -> int:
     if pid:
         return pid
     try:
+        # Into the run's cgroup first (fail closed: an error here exits before the exec).
+        for fd in spec.get("cgroup_fds") or ():
+            os.write(fd, b"0")
         os.setpgid(0, 0)  # one group per run so a per-run timeout can kill its children
         if stdio is not None:
             for target, fd in enumerate(stdio):

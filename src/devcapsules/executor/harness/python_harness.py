@@ -112,7 +112,7 @@ def run_one(func, index: int, args: list, timeout_s: float) -> dict:
             return None, describe_error(exc)
         try:
             return _dumps(value, allow_nan=True), None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             return None, f"return value is not JSON-serialisable: {exc}"
 
     (actual_json, error), out, err = run_captured(call)

@@ -16,7 +16,6 @@ refused when first read, as a 500 `configuration_error` that names the variable.
 from __future__ import annotations
 
 import functools
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +57,10 @@ class ExecutorConfig:
     def backend_for(self, language: str) -> str:
         return self.routes.get(canonical_language(language), self.default)
 
+    def backends(self) -> set[str]:
+        """Every backend some language is routed to."""
+        return {self.default, *self.routes.values()}
+
     @classmethod
     def from_vars(cls, values: Mapping[str, str]) -> ExecutorConfig:
         return _parse(tuple((name, values.get(name) or "") for name in _VARS))
@@ -95,9 +98,10 @@ def default_backend(environment: str) -> str:
 
 
 def sandbox_possible() -> bool:
-    if sys.platform == "emscripten":  # Pyodide: the Worker has no processes at all
-        return False
-    return bool(shutil.which("bwrap") or shutil.which("unshare"))
+    """Could this platform sandbox code at all (bubblewrap is Linux-only; the Worker has no
+    processes). Whether it actually can is the local backend's answer: a 503
+    `sandbox_unavailable` saying what is missing, never a weaker isolation."""
+    return sys.platform.startswith("linux")
 
 
 def parse_routes(raw: str) -> dict[str, str]:
@@ -186,6 +190,18 @@ class HybridExecutor:
                 if language and self.config.backend_for(language) == name:
                     listed.setdefault(language, {**item, "backend": name})
         return sorted(listed.values(), key=lambda item: item["language"])
+
+    async def unavailable_languages(self) -> list[dict[str, Any]]:
+        """Languages routed to the local sandbox whose toolchain it cannot run, and why
+        (the other backends list only what they run)."""
+        if "local" not in self.config.backends():
+            return []
+        local = self.backend("local")
+        return [
+            item
+            for item in await local.unavailable_languages()  # type: ignore[attr-defined]
+            if self.config.backend_for(item["language"]) == "local"
+        ]
 
 
 def make_backend(name: str, config: ExecutorConfig, logger: Logger) -> Executor:

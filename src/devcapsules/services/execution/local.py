@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,25 +21,36 @@ from devcapsules.services.execution.base import (
     unavailable,
     unsupported_language,
 )
+from devcapsules.services.execution.capacity import Capacity
 from devcapsules.services.execution.limits import RunLimits
 
 
 class LocalExecutor:
+    """`capacity`: the slots runs take (default: this event loop's shared one, so every
+    LocalExecutor of a process, one per request, counts against the same bound)."""
+
     name = "local"
+
+    def __init__(self, capacity: Capacity | None = None) -> None:
+        self.capacity = capacity
+
+    def slot(self):
+        return (self.capacity or shared_capacity()).slot()
 
     async def execute(
         self, source_code: str, language: str, *, stdin: str, limits: RunLimits
     ) -> dict[str, Any]:
         lib = await _library()
-        with library_errors():
-            result = await lib.execute(
-                source_code,
-                language,
-                stdin=stdin,
-                time_limit_s=limits.time_limit_s,
-                memory_limit_mb=limits.memory_limit_mb,
-                limits=_library_limits(lib, limits),
-            )
+        async with self.slot():
+            with library_errors():
+                result = await lib.execute(
+                    source_code,
+                    language,
+                    stdin=stdin,
+                    time_limit_s=limits.time_limit_s,
+                    memory_limit_mb=limits.memory_limit_mb,
+                    limits=_library_limits(lib, limits),
+                )
         return execution_dict(result)
 
     async def run_tests(
@@ -50,16 +63,17 @@ class LocalExecutor:
         limits: RunLimits,
     ) -> dict[str, Any]:
         lib = await _library()
-        with library_errors():
-            result = await lib.run_tests(
-                user_code,
-                test_cases,
-                language,
-                function_name,
-                time_limit_s=limits.time_limit_s,
-                memory_limit_mb=limits.memory_limit_mb,
-                limits=_library_limits(lib, limits),
-            )
+        async with self.slot():
+            with library_errors():
+                result = await lib.run_tests(
+                    user_code,
+                    test_cases,
+                    language,
+                    function_name,
+                    time_limit_s=limits.time_limit_s,
+                    memory_limit_mb=limits.memory_limit_mb,
+                    limits=_library_limits(lib, limits),
+                )
         return suite_dict(result)
 
     async def languages(self) -> list[dict[str, Any]]:
@@ -68,6 +82,55 @@ class LocalExecutor:
             {"language": lang.name, "version": lang.version, "aliases": list(lang.aliases)}
             for lang in lib.available_languages()
         ]
+
+    async def unavailable_languages(self) -> list[dict[str, str]]:
+        """Toolchains this host has that the sandbox cannot run, each with the reason."""
+        lib = await _library()
+        return [{"language": n, "reason": r} for n, r in lib.unusable_languages().items()]
+
+
+# Per event loop: asyncio primitives belong to the loop they first wait on.
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Capacity] = (
+    weakref.WeakKeyDictionary()
+)
+DEFAULT_CONCURRENCY = os.cpu_count() or 1
+
+
+def shared_capacity() -> Capacity:
+    """The in-process bound of `devcapsules dev`: CPU-count runs, 4x that waiting."""
+    loop = asyncio.get_running_loop()
+    if loop not in _SHARED:
+        _SHARED[loop] = Capacity(DEFAULT_CONCURRENCY, DEFAULT_CONCURRENCY * 4)
+    return _SHARED[loop]
+
+
+async def sandbox_check() -> str:
+    """Prove the sandbox can start (once per process; a failure is retried next time):
+    returns what it runs on, or raises `SandboxUnavailable` saying what is missing. Also
+    creates this host's scratch directory, sweeping those of hosts that died."""
+    from devcapsules.executor import sandbox
+
+    found = await asyncio.to_thread(sandbox.detect_sandbox)
+    return found.describe()
+
+
+async def announce_sandbox(logger: Any) -> None:
+    """The start-up line about code execution: ready, or refused and why (said once).
+    Runs on the main thread before the server starts: also where SIGTERM is made to
+    unwind, so the host's scratch directory is removed on a plain `kill` too."""
+    from devcapsules.executor import SandboxUnavailable, hostdir
+
+    hostdir.unwind_on_sigterm()
+
+    try:
+        bwrap = await sandbox_check()
+    except SandboxUnavailable as exc:
+        logger.error("sandbox_unavailable", message=f"code execution is refused: {exc}")
+        return
+    from devcapsules.executor import cgroup
+
+    limits = await asyncio.to_thread(cgroup.describe)
+    logger.info("sandbox_ready", bwrap=bwrap, runLimits=limits, concurrency=DEFAULT_CONCURRENCY)
 
 
 async def _library() -> Any:

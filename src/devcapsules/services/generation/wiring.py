@@ -83,6 +83,7 @@ def test_runner(ctx: Context) -> TestRunner:
     runs learners' code (remote executor) and the local host in the sandbox library.
     """
     from devcapsules.services.execution import executor_for
+    from devcapsules.services.execution.capacity import patient
 
     executor = executor_for(ctx)
     limits = _run_limits()
@@ -92,7 +93,10 @@ def test_runner(ctx: Context) -> TestRunner:
         # the model needs to hear about.
         visible = [{**case, "hidden": False} for case in cases]
         try:
-            result = await executor.run_tests(code, visible, language, function_name, limits=limits)
+            with patient():  # no client waits on a verification: queue, never refuse
+                result = await executor.run_tests(
+                    code, visible, language, function_name, limits=limits
+                )
         except HTTPError as exc:
             if exc.status >= 500 or exc.status == 429:
                 # The job records code and message apart; the code is not repeated here.

@@ -1,0 +1,236 @@
+"""A cgroup per run, so a run's limits hold for the run as a whole: memory across all its
+processes, including tmpfs (/tmp) and memfd pages, which the kernel charges to the cgroup
+of the process that touches them and which no rlimit counts; and its process count.
+
+Where the host gives one (we are root, or own a delegated subtree):
+- cgroup v1 with the `memory` and `pids` controllers: a directory in each, under this
+  process's own cgroup (memory.limit_in_bytes, memory.memsw.limit_in_bytes where swap
+  accounting exists, pids.max);
+- cgroup v2, when this process's cgroup already delegates `memory` and `pids` to its
+  children (cgroup.subtree_control): memory.max, memory.swap.max = 0, pids.max.
+
+The user's process joins by writing "0" to a `cgroup.procs` descriptor this (root)
+process opened and the launcher inherits (the kernel checks the opener's credentials);
+its children are born inside. The launcher, bwrap and their memory stay outside: the
+limit is the user's alone. An OOM kill inside is reported as memory_limit_exceeded.
+
+Without one: `fallback()` narrows the per-process limits so their sum is bounded (see
+README, "Sandbox security": the bound is processes x (address space + open files x file
+size) + tmp size, far above the limit: the gap is documented, not hidden).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import dataclasses
+import functools
+import itertools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ROOT = Path("/sys/fs/cgroup")
+PREFIX = "devcapsules-"
+FALLBACK_PROCESSES = 32  # threads count too: a JVM needs ~20
+FALLBACK_OPEN_FILES = 64
+_counter = itertools.count()
+
+
+@dataclass
+class RunCgroup:
+    """One run's cgroup (one directory per v1 hierarchy, or one v2 directory)."""
+
+    dirs: list[Path]
+    procs: list[Path]  # the cgroup.procs files the user's process writes "0" to
+    peak_file: Path
+    events_file: Path  # holds "oom_kill N"
+    fds: list[int] = dataclasses.field(default_factory=list)
+
+    def open(self) -> list[int]:
+        self.fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self.procs]
+        return self.fds
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds = []
+
+    def usage(self) -> tuple[int, int]:
+        """(peak memory in KiB, OOM kills) of the run so far."""
+        try:
+            peak = int(self.peak_file.read_text().split()[0]) // 1024
+        except (OSError, ValueError, IndexError):
+            peak = 0
+        kills = 0
+        with contextlib.suppress(OSError, ValueError):
+            for line in self.events_file.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    kills = int(value)
+        return peak, kills
+
+    def try_remove(self) -> bool:
+        """rmdir now; False if a directory is still busy."""
+        for path in self.dirs:
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return False
+        return True
+
+    async def remove(self, within_s: float = 5.0) -> None:
+        """rmdir once the run's processes are gone (the kernel tears a pid namespace down
+        asynchronously after its init dies, so an rmdir may briefly find it busy)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        for path in self.dirs:
+            while True:
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if loop.time() > deadline:
+                        log.warning("cgroup %s still busy; the next start-up sweeps it", path)
+                        break
+                    await asyncio.sleep(0.01)
+
+
+@dataclass(frozen=True)
+class _Hierarchy:
+    version: str  # "v1" or "v2"
+    memory: Path  # where run cgroups are created (v2: memory and pids are the same)
+    pids: Path
+
+    def create(self, name: str, memory_bytes: int, processes: int) -> RunCgroup:
+        if self.version == "v2":
+            path = self.memory / name
+            path.mkdir()
+            _write(path / "memory.max", memory_bytes)
+            if (path / "memory.swap.max").exists():
+                _write(path / "memory.swap.max", 0)
+            _write(path / "pids.max", processes)
+            peak = path / "memory.peak"
+            return RunCgroup(
+                [path],
+                [path / "cgroup.procs"],
+                peak if peak.exists() else path / "memory.current",
+                path / "memory.events",
+            )
+        memory, pids = self.memory / name, self.pids / name
+        memory.mkdir()
+        pids.mkdir()
+        _write(memory / "memory.limit_in_bytes", memory_bytes)
+        if (memory / "memory.memsw.limit_in_bytes").exists():  # no swapping past it
+            _write(memory / "memory.memsw.limit_in_bytes", memory_bytes)
+        _write(pids / "pids.max", processes)
+        return RunCgroup(
+            [memory, pids],
+            [memory / "cgroup.procs", pids / "cgroup.procs"],
+            memory / "memory.max_usage_in_bytes",
+            memory / "memory.oom_control",
+        )
+
+    def bases(self) -> set[Path]:
+        return {self.memory, self.pids}
+
+
+def _write(path: Path, value: int) -> None:
+    path.write_text(str(value))
+
+
+@functools.cache
+def hierarchy() -> _Hierarchy | None:
+    """Where this host lets us make run cgroups (probed once), or None."""
+    own = _own_cgroups()
+    candidates = []
+    if "" in own:
+        base = ROOT / own[""].lstrip("/")
+        delegated = _read(base / "cgroup.subtree_control").split()
+        if {"memory", "pids"} <= set(delegated):
+            candidates.append(_Hierarchy("v2", base, base))
+    if "memory" in own and "pids" in own:
+        memory = ROOT / "memory" / own["memory"].lstrip("/")
+        pids = ROOT / "pids" / own["pids"].lstrip("/")
+        candidates.append(_Hierarchy("v1", memory, pids))
+    for candidate in candidates:
+        if _probe(candidate):
+            _sweep(candidate)
+            atexit.register(_sweep, candidate, True)
+            return candidate
+    return None
+
+
+def describe() -> str:
+    found = hierarchy()
+    return f"cgroup {found.version} (memory, pids)" if found else "no cgroup (rlimits only)"
+
+
+def _own_cgroups() -> dict[str, str]:
+    """controller -> this process's cgroup path ("" is the v2 unified hierarchy)."""
+    found = {}
+    for line in _read(Path("/proc/self/cgroup")).splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            found[controller] = path
+    return found
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _probe(candidate: _Hierarchy) -> bool:
+    try:
+        group = candidate.create(f"{PREFIX}probe-{os.getpid()}", 64 << 20, 8)
+    except OSError:
+        return False
+    for path in group.dirs:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    return True
+
+
+def new_run_cgroup(host_name: str, memory_mb: int, processes: int) -> RunCgroup | None:
+    found = hierarchy()
+    if found is None:
+        return None
+    name = f"{PREFIX}{host_name}-{next(_counter)}"
+    return found.create(name, memory_mb << 20, processes)
+
+
+def _sweep(found: _Hierarchy, ours_too: bool = False) -> None:
+    """Remove (empty) run cgroups of hosts that are gone, whose scratch directory was
+    swept; at exit (`ours_too`), any of this host's that a run left busy."""
+    from . import hostdir
+
+    live = hostdir.host_dir().name
+    parent = hostdir.host_dir().parent
+    for base in found.bases():
+        for path in base.glob(f"{PREFIX}{hostdir.PREFIX}*"):
+            host = path.name[len(PREFIX) :].rsplit("-", 1)[0]
+            if (ours_too and host == live) or (host != live and not (parent / host).exists()):
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+
+
+def fallback(limits):
+    """Without a cgroup: fewer processes and open files, so the per-process limits bound
+    the sum (memfds are files: RLIMIT_FSIZE caps each, RLIMIT_NOFILE their number)."""
+    return dataclasses.replace(
+        limits,
+        max_processes=min(limits.max_processes, FALLBACK_PROCESSES),
+        max_open_files=min(limits.max_open_files, FALLBACK_OPEN_FILES),
+    )

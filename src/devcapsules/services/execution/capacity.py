@@ -1,0 +1,68 @@
+"""A bound on concurrent and queued sandbox runs in one process.
+
+Every run may use its whole memory limit, so host memory is bounded by
+`concurrency x` the per-run limit only if runs are counted: the local executor takes a
+slot for each (in `devcapsules dev` and in the executor service alike).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator, Iterator
+
+from devcapsules.http import HTTPError
+
+# Work no client is waiting on (generation verification) queues for a slot instead of
+# being refused: the queue bound keeps interactive latency bounded, while host memory is
+# bounded by the running runs alone, which patient work counts against like any other.
+_PATIENT: contextvars.ContextVar[bool] = contextvars.ContextVar("patient", default=False)
+
+
+@contextlib.contextmanager
+def patient() -> Iterator[None]:
+    """Runs started inside wait for a slot however long the queue is (never 503)."""
+    token = _PATIENT.set(True)
+    try:
+        yield
+    finally:
+        _PATIENT.reset(token)
+
+
+class Capacity:
+    """At most `concurrency` runs at once and `queue_depth` waiting; the rest are refused
+    at once (503 + Retry-After) rather than piling up behind a slow sandbox."""
+
+    def __init__(self, concurrency: int, queue_depth: int, retry_after_s: int = 1):
+        if concurrency < 1 or queue_depth < 0:
+            raise ValueError("concurrency must be >= 1 and queue depth >= 0")
+        self.concurrency, self.queue_depth = concurrency, queue_depth
+        self.retry_after_s = retry_after_s
+        self.admitted = 0  # running + waiting; one event loop, so no lock is needed
+        self.patient = 0  # of which patient (not counted against the queue depth)
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @property
+    def running(self) -> int:
+        return min(self.admitted, self.concurrency)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if _PATIENT.get():
+            self.patient += 1
+        elif self.admitted - self.patient >= self.concurrency + self.queue_depth:
+            raise HTTPError(
+                503,
+                "executor_busy",
+                "The executor is at capacity; retry shortly",
+                details={"concurrency": self.concurrency, "queueDepth": self.queue_depth},
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
+        self.admitted += 1
+        try:
+            async with self._slots:
+                yield
+        finally:
+            self.admitted -= 1
+            self.patient -= _PATIENT.get()

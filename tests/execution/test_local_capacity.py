@@ -1,0 +1,89 @@
+"""The in-process executor of `devcapsules dev` bounds its runs like the executor service:
+`concurrency` at once, `queue_depth` waiting, 503 + Retry-After beyond. Without it, N
+concurrent requests meant N sandboxes, each entitled to its whole memory limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from devcapsules.http import HTTPError
+from devcapsules.services.execution import local
+from devcapsules.services.execution.capacity import Capacity
+from devcapsules.services.execution.capacity import patient as capacity_patient
+from devcapsules.services.execution.limits import SERVICE_LIMITS
+
+pytestmark = pytest.mark.slow
+LIMITS = SERVICE_LIMITS.effective(5, None)
+
+
+async def _until(condition) -> None:
+    """Poll for a state the test needs before acting (a wait, not a timing assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not condition():
+        assert loop.time() < deadline, "the runs were never admitted"
+        await asyncio.sleep(0.01)
+
+
+def test_beyond_concurrency_and_queue_a_run_is_refused_with_retry_after():
+    async def scenario() -> None:
+        capacity = Capacity(concurrency=1, queue_depth=1, retry_after_s=3)
+        executor = local.LocalExecutor(capacity)
+        sleep = "import time; time.sleep(30)"
+        running = asyncio.create_task(executor.execute(sleep, "python", stdin="", limits=LIMITS))
+        queued = asyncio.create_task(executor.execute(sleep, "python", stdin="", limits=LIMITS))
+        await _until(lambda: capacity.admitted == 2)
+        with pytest.raises(HTTPError) as refused:
+            await executor.execute("print(1)", "python", stdin="", limits=LIMITS)
+        assert refused.value.status == 503 and refused.value.code == "executor_busy"
+        assert refused.value.headers["Retry-After"] == "3"
+        for task in (running, queued):
+            task.cancel()
+        await asyncio.gather(running, queued, return_exceptions=True)
+        assert capacity.admitted == 0
+
+    asyncio.run(scenario())
+
+
+def test_every_local_executor_of_a_loop_shares_one_bound():
+    async def scenario() -> None:
+        first, second = local.LocalExecutor(), local.LocalExecutor()  # one per request
+        assert first.slot is not second.slot
+        capacity = local.shared_capacity()
+        assert capacity is local.shared_capacity()
+        assert capacity.concurrency == local.DEFAULT_CONCURRENCY
+        assert capacity.queue_depth == 4 * local.DEFAULT_CONCURRENCY
+
+    asyncio.run(scenario())
+
+
+def test_patient_work_queues_beyond_the_depth_and_leaves_the_queue_to_clients():
+    """Generation verification (no client waiting) is never refused, and its waiting runs
+    do not take the places interactive requests queue in; it still waits for a slot."""
+
+    async def scenario() -> None:
+        capacity = Capacity(concurrency=1, queue_depth=1)
+        release = asyncio.Event()
+
+        async def hold(patient_run: bool) -> None:
+            with capacity_patient() if patient_run else contextlib.nullcontext():
+                async with capacity.slot():
+                    await release.wait()
+
+        background = [asyncio.create_task(hold(True)) for _ in range(5)]
+        await _until(lambda: capacity.admitted == 5)
+        assert capacity.running == 1  # waiting, not running: memory stays bounded
+        # Interactive requests still get every place: concurrency + queue depth of them.
+        clients = [asyncio.create_task(hold(False)) for _ in range(2)]
+        await _until(lambda: capacity.admitted == 7)
+        with pytest.raises(HTTPError):  # and no more
+            async with capacity.slot():
+                pass
+        release.set()
+        await asyncio.gather(*background, *clients)
+        assert (capacity.admitted, capacity.patient) == (0, 0)
+
+    asyncio.run(scenario())

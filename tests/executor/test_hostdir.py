@@ -1,0 +1,108 @@
+"""Nothing left behind: one scratch directory per host process, removed at exit, and the
+directories of a host that died (SIGKILL: no atexit) swept by the next one to start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from devcapsules.executor import hostdir
+
+pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
+
+HOST = """
+import asyncio, sys
+from devcapsules.executor import execute, hostdir
+print(hostdir.host_dir(), flush=True)
+for code in sys.argv[1:]:
+    print(asyncio.run(execute(code, "python", time_limit_s=10)).status, flush=True)
+"""
+
+
+@pytest.fixture
+def tmpdir_root():
+    root = tempfile.mkdtemp(prefix="dc-hosts-")
+    os.chmod(root, 0o755)  # bwrap, as the sandbox uid, must traverse it
+    yield Path(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def start_host(root: Path, *programs: str) -> subprocess.Popen:
+    env = {**os.environ, "TMPDIR": str(root)}
+    return subprocess.Popen(
+        [sys.executable, "-c", HOST, *programs], env=env, stdout=subprocess.PIPE, text=True
+    )
+
+
+def leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir())
+
+
+def test_one_directory_per_host_removed_at_exit(tmpdir_root):
+    host = start_host(tmpdir_root, "print(1)", "open('/tmp/x', 'w').write('y')")
+    out, _ = host.communicate(timeout=120)
+    directory, *statuses = out.split()
+    assert statuses == ["ok", "ok"]
+    assert Path(directory).parent == tmpdir_root
+    assert leftovers(tmpdir_root) == []  # no support-* or run-* directory of any name
+
+
+def test_a_killed_hosts_directory_is_swept_by_the_next_host(tmpdir_root):
+    host = start_host(tmpdir_root, "import time\ntime.sleep(60)")
+    directory = Path(host.stdout.readline().strip())
+    runs = directory / "runs"
+    while not any(runs.iterdir()):  # the run's work directory exists: the run started
+        assert host.poll() is None
+        time.sleep(0.01)  # polling for a state, not timing anything
+    host.send_signal(signal.SIGKILL)
+    host.wait()
+    assert leftovers(tmpdir_root) == [directory.name]  # SIGKILL: nothing could clean up
+    assert any(runs.iterdir())
+
+    successor = start_host(tmpdir_root, "print(2)")
+    out, _ = successor.communicate(timeout=120)
+    assert out.split()[1:] == ["ok"]
+    assert leftovers(tmpdir_root) == []
+
+
+def test_the_sweep_leaves_a_live_hosts_directory_alone():
+    mine = hostdir.host_dir()
+    assert hostdir.sweep(str(mine.parent)) >= 0
+    assert (mine / "support").is_dir()
+
+
+def test_a_dev_server_stopped_with_sigterm_leaves_nothing(tmpdir_root):
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = tmpdir_root / "state"
+    env = {**os.environ, "TMPDIR": str(tmpdir_root)}
+    cli = [sys.executable, "-m", "devcapsules.local.cli", "dev", "--port", str(port)]
+    server = subprocess.Popen(
+        [*cli, "--state-dir", str(state)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        for line in server.stdout:  # the start-up line about the sandbox: it is ready
+            if '"sandbox_ready"' in line:
+                break
+        url = f"http://127.0.0.1:{port}/api/v1/execute"
+        body = {"source_code": "print(1)", "language": "python"}
+        assert httpx.post(url, json=body, timeout=60).json()["stdout"] == "1\n"
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        server.kill()
+        server.wait()
+    assert leftovers(tmpdir_root) == ["state"]
