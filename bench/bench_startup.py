@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devcapsules.bindings.miniflare import node_executable
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 7
 PROBE = """
@@ -65,7 +67,7 @@ def pyodide_figures() -> dict | None:
     dist = importlib.metadata.distribution("workers-runtime-sdk")
     sdk = Path(dist.locate_file("workers/__init__.py")).parent.parent
     done = subprocess.run(
-        ["node", str(ROOT / "bench" / "pyodide_import.mjs"), str(sdk)],
+        [node_executable() or "node", str(ROOT / "bench" / "pyodide_import.mjs"), str(sdk)],
         cwd=ROOT,
         capture_output=True,
         text=True,

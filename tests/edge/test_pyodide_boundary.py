@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from devcapsules.bindings.miniflare import REPO_ROOT
+from devcapsules.bindings.miniflare import REPO_ROOT, node_executable
 from tests.edge.conftest import fast_consumer_config
 
 RUNNER = REPO_ROOT / "tests" / "pyodide" / "run_boundary.mjs"
@@ -50,7 +50,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.skip(f"{SDK_DISTRIBUTION} is not installed (make install)")
     work = tmp_path_factory.mktemp("pyodide")
     out = work / "report.json"
-    command = ["node", str(RUNNER), "--sdk", str(sdk), "--state", str(work / "state")]
+    command = [node_executable() or "node", str(RUNNER), "--sdk", str(sdk), "--state", str(work / "state")]
     command += ["--report", str(out), "--config", str(fast_consumer_config(work))]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"boundary runner failed:\n{done.stdout}\n{done.stderr}"

@@ -148,6 +148,43 @@ function onBatch(description) {
     else delivered.push(batch);
   });
 }
+// A batch made here (not delivered by Miniflare): for dispatch cases that need no queue.
+function makeBatch(queue, bodies) {
+  const messages = bodies.map((body, i) => ({ id: `m${i}`, attempts: 1, timestamp: Date.now(), body }));
+  return new MessageBatch({ queue, messages }, () => {});
+}
+
+// ------------------------------------------------ what the runtime passes a handler
+// Shaped after the Workers runtime API docs: `ctx` of every handler, the cron event.
+
+class ExecutionContext {
+  constructor() {
+    this.promises = [];
+    this.passedThrough = false;
+    this.props = {};
+  }
+  waitUntil(promise) {
+    this.promises.push(Promise.resolve(promise)); // as the runtime: any value, awaited
+  }
+  passThroughOnException() {
+    this.passedThrough = true;
+  }
+  settled() {
+    return Promise.allSettled(this.promises);
+  }
+}
+
+class ScheduledController {
+  constructor(cron, scheduledTime) {
+    this.cron = cron;
+    this.scheduledTime = scheduledTime;
+    this.retrying = true;
+  }
+  noRetry() {
+    this.retrying = false;
+  }
+}
+
 function nextBatch() {
   const ready = delivered.shift();
   return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
@@ -195,20 +232,34 @@ async function main() {
     onBatch,
   });
   const { mf } = harness;
-  const env = {
-    ...harness.options.bindings,
+  const bindings = {
     DB: new D1Database(await mf.getD1Database("DB")),
     KV: new KvNamespace(await mf.getKVNamespace("KV")),
     GENERATION_QUEUE: new WorkerQueue(await mf.getQueueProducer("GENERATION_QUEUE")),
   };
-  globalThis.boundary = { env, nextBatch };
+  // wrangler.toml's top-level [vars] (development) with the bindings.
+  const env = { ...harness.options.bindings, ...bindings };
+  // An env as the runtime hands it over: the bindings plus exactly these vars/secrets.
+  const envWith = (vars) => ({ ...bindings, ...Object.fromEntries(vars.entries()) });
+  globalThis.boundary = {
+    env,
+    envWith,
+    nextBatch,
+    makeBatch,
+    newContext: () => new ExecutionContext(),
+    newController: (cron, time) => new ScheduledController(cron, time),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
 
   const loadStarted = Date.now();
   const pyodide = await loadPyodide();
   const loadMs = Date.now() - loadStarted;
   copyTree(pyodide, path.join(args.sdk, "workers"), "/boundary/sdk/workers");
   copyTree(pyodide, path.join(REPO, "src"), "/boundary/src", (n) => n.endsWith(".py"));
-  pyodide.FS.writeFile("/boundary/cases.py", readFileSync(path.join(HERE, "boundary_cases.py")));
+  for (const name of ["boundary_cases.py", "runtime.py", "app_standin.py"]) {
+    const target = name === "boundary_cases.py" ? "cases.py" : name;
+    pyodide.FS.writeFile(`/boundary/${target}`, readFileSync(path.join(HERE, name)));
+  }
   for (const [name, source] of Object.entries(STAND_INS)) {
     pyodide.FS.mkdirTree("/boundary/standins");
     pyodide.FS.writeFile(`/boundary/standins/${name}`, source);
