@@ -50,7 +50,14 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.skip(f"{SDK_DISTRIBUTION} is not installed (make install)")
     work = tmp_path_factory.mktemp("pyodide")
     out = work / "report.json"
-    command = [node_executable() or "node", str(RUNNER), "--sdk", str(sdk), "--state", str(work / "state")]
+    command = [
+        node_executable() or "node",
+        str(RUNNER),
+        "--sdk",
+        str(sdk),
+        "--state",
+        str(work / "state"),
+    ]
     command += ["--report", str(out), "--config", str(fast_consumer_config(work))]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"boundary runner failed:\n{done.stdout}\n{done.stderr}"

@@ -282,7 +282,15 @@ def apply_migrations_with_wrangler(
     Wrangler itself applies our migrations to Miniflare's D1, recording them in its
     `d1_migrations` table: the same path a deploy takes, minus the network.
     """
-    command = [node_executable() or "node", str(WRANGLER_CLI), "d1", "migrations", "apply", database, "--local"]
+    command = [
+        node_executable() or "node",
+        str(WRANGLER_CLI),
+        "d1",
+        "migrations",
+        "apply",
+        database,
+        "--local",
+    ]
     command += ["--persist-to", str(state_dir), "--config", str(config or DEFAULT_CONFIG)]
     if environment:
         command += ["--env", environment]
