@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -320,6 +321,49 @@ def to_js_response(response: Response, method: str = "GET") -> Any:
     body = None if no_body else to_js(response.body)
     init = _js_object({"status": response.status, "headers": headers})
     return js.Response.new(body, init)
+
+
+# ---------------------------------------------------------------- outbound HTTP
+
+# Describe the encoded body, which fetch has already decoded: httpx must not see them.
+_DECODED_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+@functools.cache
+def _fetch_transport_class() -> type:
+    import httpx  # deferred: only a Worker that makes an outbound call loads it
+
+    class FetchTransport(httpx.AsyncBaseTransport):
+        """httpx over the runtime's `fetch`: the Worker has no sockets (TLS is fetch's)."""
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            headers = js.Headers.new()
+            for name, value in request.headers.multi_items():
+                headers.append(name, value)
+            init: dict[str, Any] = {"method": request.method, "headers": headers}
+            body = await request.aread()
+            if body:
+                init["body"] = to_js(body)
+            timeout = (request.extensions.get("timeout") or {}).get("read")
+            if timeout:
+                init["signal"] = js.AbortSignal.timeout(int(timeout * 1000))
+            try:
+                answer = await js.fetch(str(request.url), _js_object(init))
+                content = (await answer.arrayBuffer()).to_bytes()
+            except JsException as exc:
+                name = str(getattr(exc, "name", "") or "")
+                error = httpx.ReadTimeout if name == "TimeoutError" else httpx.ConnectError
+                raise error(str(getattr(exc, "message", None) or exc), request=request) from None
+            pairs = [(str(p[0]), str(p[1])) for p in answer.headers.entries()]
+            kept = [(k, v) for k, v in pairs if k.lower() not in _DECODED_BODY_HEADERS]
+            return httpx.Response(answer.status, headers=kept, content=content, request=request)
+
+    return FetchTransport
+
+
+def fetch_transport() -> Any:
+    """The transport every httpx client on the edge uses (see services.execution.http_client)."""
+    return _fetch_transport_class()()
 
 
 # ---------------------------------------------------------------- the isolate's app

@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import json
 import subprocess
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         str(work / "state"),
     ]
     command += ["--report", str(out), "--config", str(fast_consumer_config(work))]
+    command += ["--site", sysconfig.get_paths()["purelib"]]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"boundary runner failed:\n{done.stdout}\n{done.stderr}"
     data = json.loads(out.read_text())

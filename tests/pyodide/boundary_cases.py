@@ -435,6 +435,56 @@ async def case_edge_clock_advances_across_io():
     return elapsed
 
 
+# ---------------------------------------------------------------- outbound HTTP
+
+
+async def case_outbound_http_goes_through_fetch():
+    import httpx
+
+    from devcapsules.services.execution.http_client import new_client
+
+    base = js.boundary.loopbackUrl
+    async with new_client(5.0) as client:
+        assert type(client._transport).__name__ == "FetchTransport", client._transport
+        response = await client.post(
+            f"{base}/echo?x=1", json={"code": "print(1)", "é": None}, headers={"x-key": "k"}
+        )
+        gzipped = await client.get(f"{base}/gzip")
+    echo = response.json()
+    assert response.status_code == 200 and response.headers["x-reply"] == "a", response
+    assert echo["method"] == "POST" and echo["path"] == "/echo?x=1", echo
+    assert echo["headers"]["x-key"] == "k", echo["headers"]
+    assert echo["headers"]["content-type"] == "application/json", echo["headers"]
+    assert json.loads(echo["body"]) == {"code": "print(1)", "é": None}, echo["body"]
+    # fetch decoded the gzip body already: httpx must not try again.
+    assert gzipped.json()["path"] == "/gzip" and "content-encoding" not in gzipped.headers
+    async with new_client(httpx.Timeout(0.2)) as client:
+        try:
+            await client.get(f"{base}/slow")
+        except httpx.TimeoutException as exc:
+            timed_out = type(exc).__name__
+        else:
+            raise AssertionError("no timeout")
+    async with new_client(5.0) as client:
+        try:
+            await client.get("http://127.0.0.1:1/refused")
+        except httpx.ConnectError as exc:
+            refused = type(exc).__name__
+        else:
+            raise AssertionError("no connect error")
+    return {"timeout": timed_out, "refused": refused}
+
+
+async def case_executor_service_client_over_fetch():
+    from devcapsules.logs import Logger
+    from devcapsules.services.execution.remote import RemoteExecutor
+
+    executor = RemoteExecutor(js.boundary.loopbackUrl, "secret-key", logger=Logger())
+    languages = await executor.languages()
+    assert languages == [{"language": "python", "version": "3.13"}], languages
+    return languages
+
+
 # ---------------------------------------------------------------- Web Crypto, imports
 
 
