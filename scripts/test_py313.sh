@@ -5,12 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-py313
 
-python=$(command -v python3.13 || true)
+# A candidate counts only if it runs and is 3.13 (a pyenv shim may exist and refuse).
+python=""
+for candidate in $(command -v python3.13 || true) \
+    $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -rV); do
+  if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then
+    python=$candidate
+    break
+  fi
+done
 if [ -z "$python" ]; then
-  python=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -1 || true)
-fi
-if [ -z "$python" ]; then
-  echo "=== rung 1 on Python 3.13: SKIPPED (no python3.13 on PATH or under ~/.pyenv/versions) ==="
+  echo "=== rung 1 on Python 3.13: SKIPPED (no working python3.13 on PATH or under ~/.pyenv/versions) ==="
   exit 0
 fi
 echo "=== rung 1 on Python 3.13: the suite on the embedded SQLite bindings ($("$python" --version), $python) ==="
