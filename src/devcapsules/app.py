@@ -7,6 +7,7 @@ ASGI adapter and the tests. `handle_batch` is the queue-consumer counterpart.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import MessageBatch
@@ -20,10 +21,10 @@ from devcapsules.middleware.cors import cors_middleware
 from devcapsules.middleware.errors import errors_middleware, render_http_error
 from devcapsules.middleware.logging import logging_middleware
 from devcapsules.middleware.rate_limit import rate_limit_middleware
-from devcapsules.middleware.request_id import new_request_id, request_id_middleware
+from devcapsules.middleware.request_id import request_id_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.routing import Route, Router
-from devcapsules.settings import Settings, SettingsError
+from devcapsules.settings import Settings
 
 QueueHandler = Callable[[MessageBatch, Context], "object"]
 
@@ -56,14 +57,15 @@ class App:
     def __init__(
         self,
         settings: Settings,
-        routes: Sequence[Route],
+        routes: Sequence[Route] | Router,
         middleware: Sequence[Middleware] | None = None,
         consumers: dict[str, QueueHandler] | None = None,
         logger: Logger | None = None,
     ):
         self.settings = settings
         self.logger = logger or Logger(level=settings.log_level)
-        self.router = Router(routes)
+        # A prepared Router (see `prepare`) is shared, not compiled again.
+        self.router = routes if isinstance(routes, Router) else Router(routes)
         stack = default_middleware(settings) if middleware is None else list(middleware)
         self.chain = compose(stack, self.router)
         self.consumers = dict(consumers or {})
@@ -96,18 +98,38 @@ class App:
             return
         await consumer(batch, ctx)
 
+    async def handle_scheduled(
+        self, cron: str, env: Env, wait_until: WaitUntil = run_in_background
+    ) -> dict[str, Any]:
+        """The cron trigger: the maintenance job, with this app's settings and logger."""
+        from devcapsules.maintenance import run_scheduled
 
-def build_app(settings: Settings, logger: Logger | None = None) -> App:
+        return await run_scheduled(env, self.settings, cron, self.logger)
+
+
+AppBuilder = Callable[[Settings], App]
+
+
+def prepare() -> AppBuilder:
+    """Everything that needs no settings, built now; the rest, `builder(settings)`, later.
+
+    Imports the route table, the schemas and their pydantic models (pydantic builds each
+    model's validator at class creation) and compiles the router and the consumer
+    registry. No I/O, no env, no randomness: the Worker calls this at import time, so the
+    deploy snapshot keeps the result and a cold isolate's first event only builds the
+    settings-dependent middleware chain.
+    """
     from devcapsules.consumers import consumers
     from devcapsules.routes import all_routes
 
-    return App(settings, all_routes(), consumers=consumers(), logger=logger)
+    router = Router(all_routes())
+    registry = consumers()
+
+    def build(settings: Settings, logger: Logger | None = None) -> App:
+        return App(settings, router, consumers=registry, logger=logger)
+
+    return build
 
 
-def configuration_error_response(exc: SettingsError, logger: Logger) -> Response:
-    """What the Worker answers when its vars cannot be read: a clear 500, logged."""
-    request_id = new_request_id()
-    logger.error("configuration_error", requestId=request_id, message=str(exc))
-    error = HTTPError(500, "configuration_error", f"Worker misconfigured: {exc}")
-    ctx = Context(settings=Settings(), env=Env(), logger=logger, request_id=request_id)
-    return render_http_error(error, ctx)
+def build_app(settings: Settings, logger: Logger | None = None) -> App:
+    return prepare()(settings, logger)

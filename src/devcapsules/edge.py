@@ -4,10 +4,10 @@
 It converts at the boundary and nowhere else: a Workers request into our `Request`,
 our `Response` into a JS `Response`, the SDK-wrapped env bindings into our binding
 Protocols (plain dicts/lists, None for NULL), a delivered queue batch into our
-`MessageBatch`. The app is built once per isolate, lazily on the first event: the
-Workers runtime snapshots module state, so importing this module does no I/O, reads
-no env and draws no randomness. `devcapsules.app` (and with it pydantic) is only
-imported then, which keeps the module graph the runtime loads at start-up small.
+`MessageBatch`. Every handler reads the env from the entrypoint (`self.env`), never
+from its converted arguments. The app is built once per isolate on the first event,
+from a builder that src/entry.py prepares at import time (the deploy snapshot keeps
+it); importing this module does no I/O, reads no env and draws no randomness.
 
 Runtime facts this code relies on (checked by tests/pyodide against Pyodide 0.28
 and Miniflare's D1/KV/Queues; see README "Edge fidelity"):
@@ -24,19 +24,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import js
-from pyodide.ffi import JsException, JsProxy, create_proxy, to_js
+from pyodide.ffi import JsException, JsProxy, create_once_callable, to_js
 from workers import _EnvWrapper
 from workers.rpc import _BindingWrapper
 
 from devcapsules.bindings.env import DB_BINDING, GENERATION_QUEUE_BINDING, KV_BINDING, Env
 from devcapsules.bindings.kv_wire import kv_type, list_options, list_page, put_options
 from devcapsules.bindings.protocols import BindingError, D1Error, KVError, QueueError
-from devcapsules.http import Headers, Request, Response
+from devcapsules.context import Context
+from devcapsules.http import Headers, HTTPError, Request, Response
 from devcapsules.logs import Logger
+from devcapsules.services.execution.hybrid import ExecutorConfig, ExecutorConfigError
 from devcapsules.settings import Settings, SettingsError
 
 try:  # Pyodide >= 0.27 exposes jsnull; older ones hand Python None directly.
@@ -233,8 +236,12 @@ def _epoch_seconds(value: Any) -> float:
 def read_vars(js_env: Any) -> dict[str, str]:
     """Every string in the env: wrangler `[vars]` and secrets, as `Settings.from_vars` reads them.
 
-    Bindings are objects and are skipped, so a new var or secret needs no code here.
+    Bindings are objects and are skipped, so a new var or secret needs no code here. The
+    handlers pass `self.env` (the env proxy); a dict (the SDK's `JsDict`, what the runtime
+    makes of an env passed as an argument) is read too, so no caller can lose the vars.
     """
+    if isinstance(js_env, dict):
+        return {str(k): v for k, v in js_env.items() if isinstance(v, str)}
     raw = js_env._env if isinstance(js_env, _EnvWrapper) else js_env
     found: dict[str, str] = {}
     for name in js.Object.keys(raw):
@@ -316,53 +323,139 @@ def to_js_response(response: Response, method: str = "GET") -> Any:
     return js.Response.new(body, init)
 
 
+# ---------------------------------------------------------------- outbound HTTP
+
+# Describe the encoded body, which fetch has already decoded: httpx must not see them.
+_DECODED_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+@functools.cache
+def _fetch_transport_class() -> type:
+    import httpx  # deferred: only a Worker that makes an outbound call loads it
+
+    class FetchTransport(httpx.AsyncBaseTransport):
+        """httpx over the runtime's `fetch`: the Worker has no sockets (TLS is fetch's)."""
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            headers = js.Headers.new()
+            for name, value in request.headers.multi_items():
+                headers.append(name, value)
+            init: dict[str, Any] = {"method": request.method, "headers": headers}
+            body = await request.aread()
+            if body:
+                init["body"] = to_js(body)
+            timeout = (request.extensions.get("timeout") or {}).get("read")
+            if timeout:
+                init["signal"] = js.AbortSignal.timeout(int(timeout * 1000))
+            try:
+                answer = await js.fetch(str(request.url), _js_object(init))
+                content = (await answer.arrayBuffer()).to_bytes()
+            except JsException as exc:
+                name = str(getattr(exc, "name", "") or "")
+                error = httpx.ReadTimeout if name == "TimeoutError" else httpx.ConnectError
+                raise error(str(getattr(exc, "message", None) or exc), request=request) from None
+            pairs = [(str(p[0]), str(p[1])) for p in answer.headers.entries()]
+            kept = [(k, v) for k, v in pairs if k.lower() not in _DECODED_BODY_HEADERS]
+            return httpx.Response(answer.status, headers=kept, content=content, request=request)
+
+    return FetchTransport
+
+
+def fetch_transport() -> Any:
+    """The transport every httpx client on the edge uses (see services.execution.http_client)."""
+    return _fetch_transport_class()()
+
+
 # ---------------------------------------------------------------- the isolate's app
 
 AppBuilder = Callable[[Settings], Any]
 
 
-def _build_app(settings: Settings) -> Any:
-    from devcapsules.app import build_app  # deferred: pulls in pydantic and the routes
+def edge_settings(vars: dict[str, str]) -> Settings:
+    """The Worker's settings: `Settings.from_vars`, plus what only the edge refuses.
 
-    return build_app(settings)
+    - No `ENVIRONMENT`: the vars were not found (an env without wrangler's `[vars]`),
+      which must not silently run as `development` (no JWT secret needed, open CORS).
+    - The `local` executor backend: the Worker has no processes to sandbox code in.
+    """
+    if not vars.get("ENVIRONMENT", "").strip():
+        raise SettingsError(
+            "ENVIRONMENT is not set: the Worker's vars are missing (wrangler.toml [vars])"
+        )
+    settings = Settings.from_vars(vars)
+    try:
+        executor = ExecutorConfig.from_vars(vars)
+    except ExecutorConfigError:
+        return settings  # answered per request by the hybrid, as on every host
+    if "local" in {executor.default, *executor.routes.values()}:
+        raise SettingsError(
+            "the local executor backend cannot run on the Workers edge (no processes there):"
+            " set EXECUTOR_BACKEND_DEFAULT / EXECUTOR_ROUTES to remote or piston"
+        )
+    return settings
 
 
 class Isolate:
-    """Per-isolate state: the app, built on the first event and then reused."""
+    """Per-isolate state: the app, built on the first event (whichever handler it reaches)
+    from the env's vars and then reused by every handler.
 
-    def __init__(self, builder: AppBuilder = _build_app):
+    `builder` is made at import time (see src/entry.py): everything that needs no settings
+    is in the deploy snapshot; only `builder(settings)` runs on the first event.
+    """
+
+    def __init__(self, builder: AppBuilder):
         self.builder = builder
         self.app: Any = None
 
     def app_for(self, vars: dict[str, str]) -> Any:
         if self.app is None:
-            # Not cached on failure: SettingsError is answered per request until fixed.
-            self.app = self.builder(Settings.from_vars(vars))
+            # Not cached on failure: SettingsError is answered per event until fixed.
+            self.app = self.builder(edge_settings(vars))
         return self.app
 
 
-ISOLATE = Isolate()
-
-
 def make_wait_until(ctx: Any) -> Callable[[Awaitable[Any]], None]:
-    """`ctx.waitUntil` for Python awaitables: the isolate stays alive until they finish."""
+    """`ctx.waitUntil` for Python awaitables: the isolate stays alive until they finish.
+
+    The runtime is handed a JS Promise settled by the task's done-callback: no PyProxy
+    is created, so nothing outlives the task (a proxy per call would keep every task,
+    and what it references, alive for the isolate's lifetime).
+    """
 
     def wait_until(awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)
         if ctx is None:
             return
-        ctx.waitUntil(js.Promise.resolve(create_proxy(task)))
+
+        def executor(resolve: Any, reject: Any) -> None:
+            task.add_done_callback(lambda done: _settle(done, resolve, reject))
+
+        ctx.waitUntil(js.Promise.new(create_once_callable(executor)))
 
     return wait_until
 
 
+def _settle(task: asyncio.Future[Any], resolve: Any, reject: Any) -> None:
+    if task.cancelled() or task.exception() is None:
+        resolve()
+    else:
+        reject(str(task.exception()))
+
+
 def _configuration_error(exc: SettingsError) -> Response:
-    from devcapsules.app import configuration_error_response
+    """What the Worker answers when its vars cannot be read: a clear 500, logged."""
+    from devcapsules.middleware.errors import render_http_error
+    from devcapsules.middleware.request_id import new_request_id
 
-    return configuration_error_response(exc, Logger())
+    logger = Logger()
+    request_id = new_request_id()
+    logger.error("configuration_error", requestId=request_id, message=str(exc))
+    error = HTTPError(500, "configuration_error", f"Worker misconfigured: {exc}")
+    ctx = Context(settings=Settings(), env=Env(), logger=logger, request_id=request_id)
+    return render_http_error(error, ctx)
 
 
-async def handle_fetch(request: Any, js_env: Any, ctx: Any, isolate: Isolate = ISOLATE) -> Any:
+async def handle_fetch(request: Any, js_env: Any, ctx: Any, isolate: Isolate) -> Any:
     """fetch(): adapt, run the app, adapt back. Returns a JS Response."""
     env = build_env(js_env)
     try:
@@ -375,28 +468,29 @@ async def handle_fetch(request: Any, js_env: Any, ctx: Any, isolate: Isolate = I
     return to_js_response(response, app_request.method)
 
 
-async def handle_queue(batch: Any, js_env: Any, ctx: Any, isolate: Isolate = ISOLATE) -> None:
-    """queue(): our MessageBatch to the app's consumer registry. A SettingsError raises,
-    so the platform retries the batch instead of dropping it."""
+async def handle_queue(batch: Any, js_env: Any, ctx: Any, isolate: Isolate) -> None:
+    """queue(): our MessageBatch to the app's consumer registry. A SettingsError is logged
+    and raised, so the platform retries the batch instead of dropping it."""
     env = build_env(js_env)
-    app = isolate.app_for(dict(env.vars))
+    app = _app_or_log(isolate, env, queue=str(getattr(batch, "queue", "")))
     await app.handle_batch(EdgeMessageBatch(batch), env, make_wait_until(ctx))
 
 
-async def handle_scheduled(
-    controller: Any, js_env: Any, ctx: Any, isolate: Isolate = ISOLATE
-) -> None:
-    """scheduled(): the cron trigger runs the maintenance job (pruning, re-sending)."""
-    from devcapsules.maintenance import run_scheduled
-
+async def handle_scheduled(controller: Any, js_env: Any, ctx: Any, isolate: Isolate) -> None:
+    """scheduled(): the cron trigger runs the maintenance job (pruning, re-sending), with
+    the same app (and so the same settings) that serves HTTP."""
     cron = str(getattr(controller, "cron", "") or "")
     env = build_env(js_env)
+    app = _app_or_log(isolate, env, cron=cron)
+    await app.handle_scheduled(cron, env, make_wait_until(ctx))
+
+
+def _app_or_log(isolate: Isolate, env: Env, **where: str) -> Any:
     try:
-        settings = Settings.from_vars(env.vars)
+        return isolate.app_for(dict(env.vars))
     except SettingsError as exc:
-        Logger().error("configuration_error", message=str(exc), cron=cron)
-        return
-    await run_scheduled(env, settings, cron)
+        Logger().error("configuration_error", message=str(exc), **where)
+        raise
 
 
 # ---------------------------------------------------------------- Web Crypto

@@ -12,12 +12,13 @@ import hashlib
 import importlib.metadata
 import json
 import subprocess
+import sysconfig
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devcapsules.bindings.miniflare import REPO_ROOT
+from devcapsules.bindings.miniflare import REPO_ROOT, node_executable
 from tests.edge.conftest import fast_consumer_config
 
 RUNNER = REPO_ROOT / "tests" / "pyodide" / "run_boundary.mjs"
@@ -50,8 +51,16 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.skip(f"{SDK_DISTRIBUTION} is not installed (make install)")
     work = tmp_path_factory.mktemp("pyodide")
     out = work / "report.json"
-    command = ["node", str(RUNNER), "--sdk", str(sdk), "--state", str(work / "state")]
+    command = [
+        node_executable() or "node",
+        str(RUNNER),
+        "--sdk",
+        str(sdk),
+        "--state",
+        str(work / "state"),
+    ]
     command += ["--report", str(out), "--config", str(fast_consumer_config(work))]
+    command += ["--site", sysconfig.get_paths()["purelib"]]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"boundary runner failed:\n{done.stdout}\n{done.stderr}"
     data = json.loads(out.read_text())

@@ -169,3 +169,12 @@ def test_exhausted_retries_go_to_the_dlq_which_fails_and_refunds(
     queue.store.enqueue(DLQ, [(f'{{"jobId":"{job_id}"}}', 0)])
     queue.deliver()
     assert used_today(client, creator) == 0
+    # Each dead letter is recorded with what became of it; none vanishes unlogged.
+    queue.store.enqueue(DLQ, [('{"jobId":"gen_nosuchjob"}', 0)])
+    queue.deliver()
+    letters = [line for line in logs.lines if line["action"] == "generation_dead_letter"]
+    assert [(line["jobId"], line["outcome"]) for line in letters] == [
+        (job_id, "failed"),
+        (job_id, "already_final"),
+        ("gen_nosuchjob", "unknown_job"),
+    ]

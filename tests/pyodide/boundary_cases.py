@@ -8,18 +8,29 @@ fails by raising; the report carries the traceback.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import sys
 import time
 import traceback
-from types import SimpleNamespace
+import weakref
 
+import app_standin
 import js
 from pyodide.ffi import to_js
 
-from devcapsules import edge
-from devcapsules.bindings.protocols import BindingError, D1Error
-from devcapsules.http import Headers, Response
+# pydantic's wasm core cannot load offline: the app is stood in (see app_standin.py);
+# it must be in place before src/entry.py imports `devcapsules.app` at its top level.
+sys.modules["devcapsules.app"] = app_standin
+
+from runtime import Runtime, js_env, production_vars  # noqa: E402
+
+from devcapsules import edge  # noqa: E402
+from devcapsules.bindings.protocols import BindingError, D1Error  # noqa: E402
+from devcapsules.http import Headers, Response  # noqa: E402
+from devcapsules.services import clock  # noqa: E402
+from devcapsules.settings import SettingsError  # noqa: E402
 
 
 def env():
@@ -152,61 +163,39 @@ async def case_kv_list():
 # ---------------------------------------------------------------- Queues
 
 
-class RecordingApp:
-    """Stands in for the built app (pydantic cannot load offline in Pyodide)."""
+def fresh_isolate():
+    """A new isolate's state: no app yet, a recording builder (see app_standin.py)."""
+    import entry
 
-    def __init__(self):
-        self.batches = []
-        # The adapter reads the body only up to the app's limit.
-        self.settings = SimpleNamespace(max_body_bytes=1024 * 1024)
-
-    async def handle_batch(self, batch, env, wait_until):
-        self.batches.append([(m.body, m.attempts, m.timestamp) for m in batch.messages])
-        for message in batch.messages:
-            if message.body == {"retry": True} and message.attempts == 1:
-                message.retry(delay_seconds=0)
-            else:
-                message.ack()
-
-    async def handle(self, request, env, wait_until):
-        async def later():
-            env.vars["waited"] = "yes"
-
-        wait_until(later())
-        body = json.dumps(
-            {
-                "method": request.method,
-                "path": request.path,
-                "query": request.query,
-                "ip": request.client_ip,
-                "json": request.json() if request.body else None,
-                "environment": env.vars.get("ENVIRONMENT"),
-            }
-        ).encode()
-        headers = Headers([("content-type", "application/json"), ("x-echo", "1")])
-        return Response(201, body, headers)
+    entry.ISOLATE.app = None
+    entry.ISOLATE.builder = app_standin.Builder()
+    return entry.ISOLATE.builder
 
 
-async def deliver_next(instance):
+def runtime(env=None):
+    from entry import Default
+
+    return Runtime(Default, js.boundary.env if env is None else env)
+
+
+async def deliver_next(worker):
     batch = await js.boundary.nextBatch()
-    await instance.queue(batch)  # what workerd calls: the SDK wraps `batch` first
+    await worker.queue(batch)  # queue(batch, env, ctx), converted as the runtime does
     batch.done()
     return batch
 
 
 async def case_queue_send_batch_and_handler():
-    from entry import Default
-
     q = env().generation_queue
     await q.send({"jobId": "j1", "note": None, "ok": True})
     await q.send_batch([{"body": {"retry": True}}, {"body": [1, "two"], "delaySeconds": 0}])
-    app = RecordingApp()
-    edge.ISOLATE.app = app
-    instance = Default(js.Object.new(), js.boundary.env)
+    builder = fresh_isolate()
+    worker = runtime()
     seen = []
     while len(seen) < 4:  # three messages, one of them retried once
-        batch = await deliver_next(instance)
+        batch = await deliver_next(worker)
         seen += [json.loads(json.dumps(c.to_py())) for c in batch.calls]
+    app = builder.built[0]
     bodies = [body for batch in app.batches for body, _, _ in batch]
     assert {"jobId": "j1", "note": None, "ok": True} in bodies, bodies
     assert [1, "two"] in bodies, bodies
@@ -296,23 +285,16 @@ async def case_response_conversion():
 
 
 async def case_fetch_through_entrypoint():
-    from workers.rpc import python_from_rpc, python_to_rpc
-
-    from entry import Default
-
-    waited = []
-    ctx = js.Object.new()
-    ctx.waitUntil = lambda promise: waited.append(promise)
-    edge.ISOLATE.app = RecordingApp()
-    instance = Default(ctx, js.boundary.env)
+    fresh_isolate()
+    worker = runtime()
     raw = js_request(
         "POST", "https://api.test/echo?x=1", [["cf-connecting-ip", "203.0.113.5"]], b'{"a": 1}'
     )
-    # What workerd's introspection does around a WorkerEntrypoint.fetch call:
-    result = python_to_rpc(await instance.fetch(python_from_rpc(raw)))
+    result = await worker.fetch(raw)
     assert result.constructor.name == "Response", result.constructor.name
     assert result.status == 201 and result.headers.get("x-echo") == "1"
     echoed = json.loads(await result.text())
+    echoed.pop("vars")
     assert echoed == {
         "method": "POST",
         "path": "/echo",
@@ -320,10 +302,187 @@ async def case_fetch_through_entrypoint():
         "ip": "203.0.113.5",
         "json": {"a": 1},
         "environment": "development",
+        "jwtSecretSet": False,
+        "origins": ["http://localhost:3000", "http://127.0.0.1:3000"],
     }, echoed
-    assert len(waited) == 1
-    await waited[0]  # the waitUntil promise settles once the background task is done
+    assert len(worker.contexts[0].promises) == 1  # the app's wait_until reached ctx
+    await worker.settle()  # the waitUntil promise settles once the background task is done
     return echoed
+
+
+# ---------------------------------------------------------------- dispatch, as the runtime does
+
+
+def get(path="/api/v1/health"):
+    return js_request("GET", f"https://api.test{path}", [])
+
+
+async def echo(worker):
+    response = await worker.fetch(get())
+    assert response.status == 201, response.status
+    return json.loads(await response.text())
+
+
+def cron_controller():
+    return js.boundary.newController("*/10 * * * *", js.Date.now())
+
+
+def generation_batch():
+    return js.boundary.makeBatch("generation-jobs", to_js([{"jobId": "j-dispatch"}]))
+
+
+async def case_dispatch_every_handler_sees_vars_and_secrets():
+    builder = fresh_isolate()
+    worker = runtime(js_env(production_vars()))
+    seen = await echo(worker)
+    await worker.queue(generation_batch())
+    await worker.scheduled(cron_controller())
+    assert seen["environment"] == "production" and seen["jwtSecretSet"], seen
+    assert len(builder.built) == 1, "one app per isolate, whichever handler comes first"
+    app = builder.built[0]
+    assert [handler for handler, _, _ in app.events] == ["fetch", "queue", "scheduled"]
+    for handler, settings, vars in app.events:
+        assert settings is app.settings, handler  # identical Settings for every handler
+        assert vars["ENVIRONMENT"] == "production", (handler, sorted(vars))
+        assert vars["JWT_SECRET"] == "s" * 40, (handler, sorted(vars))
+    return {handler: sorted(vars) for handler, _, vars in app.events}
+
+
+async def case_dispatch_queue_first_isolate_serves_http_with_production_settings():
+    builder = fresh_isolate()
+    worker = runtime(js_env(production_vars()))
+    await worker.queue(generation_batch())  # the isolate's first event builds the app
+    seen = await echo(worker)
+    assert seen["environment"] == "production", seen
+    assert seen["jwtSecretSet"] and seen["origins"] == ["https://app.example.com"], seen
+    assert len(builder.built) == 1
+    return seen
+
+
+async def case_dispatch_cron_first_isolate_serves_http_with_production_settings():
+    builder = fresh_isolate()
+    worker = runtime(js_env(production_vars()))
+    await worker.scheduled(cron_controller())
+    seen = await echo(worker)
+    assert seen["environment"] == "production" and seen["jwtSecretSet"], seen
+    assert builder.built[0].events[0][0] == "scheduled"
+    return seen
+
+
+async def configuration_error_everywhere(vars, fragment):
+    """fetch answers a 500 configuration_error; queue and scheduled raise (and log)."""
+    fresh_isolate()
+    worker = runtime(js_env(vars))
+    response = await worker.fetch(get())
+    body = json.loads(await response.text())
+    assert response.status == 500 and body["error"]["code"] == "configuration_error", body
+    assert fragment in body["error"]["message"], body
+    await expect_error(SettingsError, fragment, lambda: worker.queue(generation_batch()))
+    await expect_error(SettingsError, fragment, lambda: worker.scheduled(cron_controller()))
+    return body["error"]["message"]
+
+
+async def case_dispatch_missing_environment_is_a_configuration_error():
+    vars = production_vars()
+    del vars["ENVIRONMENT"]
+    return await configuration_error_everywhere(vars, "ENVIRONMENT is not set")
+
+
+async def case_dispatch_local_executor_backend_is_refused_on_the_edge():
+    vars = production_vars(EXECUTOR_BACKEND_DEFAULT="local")
+    refused = await configuration_error_everywhere(vars, "local executor backend")
+    routed = production_vars(EXECUTOR_ROUTES="python=local")
+    await configuration_error_everywhere(routed, "local executor backend")
+    return refused
+
+
+# ---------------------------------------------------------------- edge semantics
+
+
+async def case_wait_until_hands_a_promise_and_keeps_nothing_alive():
+    ctx = js.boundary.newContext()
+    wait_until = edge.make_wait_until(ctx)
+
+    async def work():
+        await asyncio.sleep(0)
+        return "done"
+
+    async def fails():
+        raise RuntimeError("background failure")
+
+    tasks = []
+    wait_until(work())
+    wait_until(fails())
+    tasks = [
+        weakref.ref(t) for t in asyncio.all_tasks() if t.get_coro().__name__ in ("work", "fails")
+    ]
+    assert len(tasks) == 2, tasks
+    outcomes = [o.status for o in await ctx.settled()]
+    assert outcomes == ["fulfilled", "rejected"], outcomes
+    await asyncio.sleep(0)
+    gc.collect()
+    alive = [ref for ref in tasks if ref() is not None]
+    assert alive == [], "a task is still referenced after its waitUntil promise settled"
+    return outcomes
+
+
+async def case_edge_clock_advances_across_io():
+    assert clock.monotonic is time.time, "on Workers only the wall clock advances (at I/O)"
+    started = clock.monotonic()
+    await js.boundary.sleep(30)  # I/O: a timer the runtime resolves
+    elapsed = clock.elapsed_ms(started)
+    assert elapsed >= 20, elapsed
+    return elapsed
+
+
+# ---------------------------------------------------------------- outbound HTTP
+
+
+async def case_outbound_http_goes_through_fetch():
+    import httpx
+
+    from devcapsules.services.execution.http_client import new_client
+
+    base = js.boundary.loopbackUrl
+    async with new_client(5.0) as client:
+        assert type(client._transport).__name__ == "FetchTransport", client._transport
+        response = await client.post(
+            f"{base}/echo?x=1", json={"code": "print(1)", "é": None}, headers={"x-key": "k"}
+        )
+        gzipped = await client.get(f"{base}/gzip")
+    echo = response.json()
+    assert response.status_code == 200 and response.headers["x-reply"] == "a", response
+    assert echo["method"] == "POST" and echo["path"] == "/echo?x=1", echo
+    assert echo["headers"]["x-key"] == "k", echo["headers"]
+    assert echo["headers"]["content-type"] == "application/json", echo["headers"]
+    assert json.loads(echo["body"]) == {"code": "print(1)", "é": None}, echo["body"]
+    # fetch decoded the gzip body already: httpx must not try again.
+    assert gzipped.json()["path"] == "/gzip" and "content-encoding" not in gzipped.headers
+    async with new_client(httpx.Timeout(0.2)) as client:
+        try:
+            await client.get(f"{base}/slow")
+        except httpx.TimeoutException as exc:
+            timed_out = type(exc).__name__
+        else:
+            raise AssertionError("no timeout")
+    async with new_client(5.0) as client:
+        try:
+            await client.get("http://127.0.0.1:1/refused")
+        except httpx.ConnectError as exc:
+            refused = type(exc).__name__
+        else:
+            raise AssertionError("no connect error")
+    return {"timeout": timed_out, "refused": refused}
+
+
+async def case_executor_service_client_over_fetch():
+    from devcapsules.logs import Logger
+    from devcapsules.services.execution.remote import RemoteExecutor
+
+    executor = RemoteExecutor(js.boundary.loopbackUrl, "secret-key", logger=Logger())
+    languages = await executor.languages()
+    assert languages == [{"language": "python", "version": "3.13"}], languages
+    return languages
 
 
 # ---------------------------------------------------------------- Web Crypto, imports
@@ -337,11 +496,15 @@ async def case_pbkdf2_web_crypto():
 
 
 async def case_import_hygiene():
-    import entry  # noqa: F401  (already imported by other cases; must load cleanly)
+    import entry
 
-    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "jwt", "httpx"))
+    # entry prepared the app once, at import (what the deploy snapshot keeps), and built
+    # nothing that needs settings; the real `prepare` is checked on CPython
+    # (tests/edge/test_startup.py).
+    assert app_standin.PREPARED == ["prepare"], app_standin.PREPARED
+    assert entry.ISOLATE.app is None
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("jwt", "httpx"))
     assert heavy == [], heavy
-    assert edge.Isolate().app is None  # nothing built at import time
     return sorted(m for m in sys.modules if m.startswith("devcapsules"))
 
 

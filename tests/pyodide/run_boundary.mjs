@@ -2,8 +2,12 @@
 // the interpreter the Workers runtime uses, with the real `workers` SDK and Miniflare's
 // own D1/KV/Queue objects, then writes a JSON report (one entry per case).
 //
-//   node tests/pyodide/run_boundary.mjs --sdk DIR --state DIR --report FILE
+//   node tests/pyodide/run_boundary.mjs --sdk DIR --site DIR --state DIR --report FILE
 //        [--config wrangler.toml] [--only CASE]
+//
+// --site is the venv's site-packages: the pinned pure-Python httpx (and what it imports)
+// is loaded from there, as pywrangler vendors it. A loopback HTTP server stands in for
+// the executor service and the model provider (outbound HTTP goes through `fetch`).
 //
 // Stand-ins exist only for what workerd itself provides: the modules
 // `_pyodide_entrypoint_helper` and `_cloudflare_compat_flags`, and the JS constructor
@@ -11,6 +15,8 @@
 // proxies have other names, so thin JS classes of those names forward to them.
 
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
@@ -22,6 +28,7 @@ const REPO = path.resolve(HERE, "..", "..");
 const { values: args } = parseArgs({
   options: {
     sdk: { type: "string" },
+    site: { type: "string" },
     state: { type: "string" },
     report: { type: "string" },
     config: { type: "string" },
@@ -148,9 +155,79 @@ function onBatch(description) {
     else delivered.push(batch);
   });
 }
+// A batch made here (not delivered by Miniflare): for dispatch cases that need no queue.
+function makeBatch(queue, bodies) {
+  const messages = bodies.map((body, i) => ({ id: `m${i}`, attempts: 1, timestamp: Date.now(), body }));
+  return new MessageBatch({ queue, messages }, () => {});
+}
+
+// ------------------------------------------------ what the runtime passes a handler
+// Shaped after the Workers runtime API docs: `ctx` of every handler, the cron event.
+
+class ExecutionContext {
+  constructor() {
+    this.promises = [];
+    this.passedThrough = false;
+    this.props = {};
+  }
+  waitUntil(promise) {
+    this.promises.push(Promise.resolve(promise)); // as the runtime: any value, awaited
+  }
+  passThroughOnException() {
+    this.passedThrough = true;
+  }
+  settled() {
+    return Promise.allSettled(this.promises);
+  }
+}
+
+class ScheduledController {
+  constructor(cron, scheduledTime) {
+    this.cron = cron;
+    this.scheduledTime = scheduledTime;
+    this.retrying = true;
+  }
+  noRetry() {
+    this.retrying = false;
+  }
+}
+
 function nextBatch() {
   const ready = delivered.shift();
   return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
+}
+
+// ------------------------------------------------ a loopback HTTP server
+
+// Answers like the services the Worker calls: /api/v1/execute/languages as the executor
+// service does, /gzip with a compressed body, /slow never in time; anything else echoes.
+function startLoopback() {
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      if (req.url === "/slow") return; // answered never: the caller's timeout decides
+      const echo = {
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
+      if (req.url === "/api/v1/execute/languages") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ languages: [{ language: "python", version: "3.13" }], echo }));
+      } else if (req.url === "/gzip") {
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+        res.end(gzipSync(JSON.stringify(echo)));
+      } else {
+        res.writeHead(200, { "content-type": "application/json", "x-reply": "a", "set-cookie": "s=1" });
+        res.end(JSON.stringify(echo));
+      }
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${server.address().port}` })),
+  );
 }
 
 // ------------------------------------------------ Pyodide file system
@@ -195,26 +272,47 @@ async function main() {
     onBatch,
   });
   const { mf } = harness;
-  const env = {
-    ...harness.options.bindings,
+  const bindings = {
     DB: new D1Database(await mf.getD1Database("DB")),
     KV: new KvNamespace(await mf.getKVNamespace("KV")),
     GENERATION_QUEUE: new WorkerQueue(await mf.getQueueProducer("GENERATION_QUEUE")),
   };
-  globalThis.boundary = { env, nextBatch };
+  // wrangler.toml's top-level [vars] (development) with the bindings.
+  const env = { ...harness.options.bindings, ...bindings };
+  // An env as the runtime hands it over: the bindings plus exactly these vars/secrets.
+  const envWith = (vars) => ({ ...bindings, ...Object.fromEntries(vars.entries()) });
+  globalThis.boundary = {
+    env,
+    envWith,
+    nextBatch,
+    makeBatch,
+    newContext: () => new ExecutionContext(),
+    newController: (cron, time) => new ScheduledController(cron, time),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+
+  const loopback = await startLoopback();
+  globalThis.boundary.loopbackUrl = loopback.url;
 
   const loadStarted = Date.now();
   const pyodide = await loadPyodide();
   const loadMs = Date.now() - loadStarted;
   copyTree(pyodide, path.join(args.sdk, "workers"), "/boundary/sdk/workers");
   copyTree(pyodide, path.join(REPO, "src"), "/boundary/src", (n) => n.endsWith(".py"));
-  pyodide.FS.writeFile("/boundary/cases.py", readFileSync(path.join(HERE, "boundary_cases.py")));
+  // httpx (pinned in pyproject.toml) and its import-time dependencies, pure Python.
+  for (const name of ["httpx", "idna", "certifi"]) {
+    copyTree(pyodide, path.join(args.site, name), `/boundary/site/${name}`);
+  }
+  for (const name of ["boundary_cases.py", "runtime.py", "app_standin.py"]) {
+    const target = name === "boundary_cases.py" ? "cases.py" : name;
+    pyodide.FS.writeFile(`/boundary/${target}`, readFileSync(path.join(HERE, name)));
+  }
   for (const [name, source] of Object.entries(STAND_INS)) {
     pyodide.FS.mkdirTree("/boundary/standins");
     pyodide.FS.writeFile(`/boundary/standins/${name}`, source);
   }
   pyodide.runPython(
-    "import sys; sys.path[:0] = ['/boundary/standins', '/boundary/sdk', '/boundary/src', '/boundary']",
+    "import sys; sys.path[:0] = ['/boundary/standins', '/boundary/sdk', '/boundary/src', '/boundary', '/boundary/site']",
   );
   const runCases = pyodide.runPython("import cases; cases.run_all");
   const results = await runCases(args.only ?? null);
@@ -225,6 +323,8 @@ async function main() {
     cases: results,
   };
   writeFileSync(args.report, JSON.stringify(report, null, 1));
+  loopback.server.closeAllConnections();
+  loopback.server.close();
   await mf.dispose();
 }
 

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Log, LogLevel, Miniflare } from "miniflare";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -54,7 +54,10 @@ export async function startHarness({
   port = 0,
 }) {
   const { picked, compatibilityDate } = workerOptionsFromWrangler(config, environment);
-  const mf = new Miniflare({
+  // Miniflare 5 (the one wrangler >= 4.120 uses, so that both read the state wrangler's
+  // `d1 migrations apply --local` writes) takes its own config; these are the v4-style
+  // options wrangler still produces, converted by Miniflare itself.
+  const mf = new Miniflare(convertV4MiniflareOptions({
     name: "devcapsules-bridge",
     modules: true,
     script: BRIDGE_SCRIPT,
@@ -63,8 +66,8 @@ export async function startHarness({
     ...picked,
     serviceBindings: { CALLBACK: (request) => consumerCallback(request, onBatch, onConsumer) },
     // wrangler's layout: `wrangler d1 migrations apply DB --local --persist-to STATE`
-    // writes the very database this Miniflare then serves.
-    defaultPersistRoot: path.join(stateDir, "v3"),
+    // writes the very database this Miniflare then serves (wrangler passes the same path).
+    resourcePersistencePath: path.join(stateDir, "v3"),
     host,
     port,
     // Never ask the network for Request.cf (there is none offline, and tests need no geo data).
@@ -75,7 +78,7 @@ export async function startHarness({
       stdout.pipe(process.stderr);
       stderr.pipe(process.stderr);
     },
-  });
+  }));
   const url = await mf.ready;
   return { mf, url: url.toString().replace(/\/$/, ""), options: picked };
 }

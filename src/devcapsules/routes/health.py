@@ -10,7 +10,6 @@ checks, with `Retry-After`.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -19,6 +18,7 @@ from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.logs import utc_timestamp
 from devcapsules.routing import Route
+from devcapsules.services import clock
 
 # KV reads are cheap and free of side effects; a probe key that never exists is fine.
 KV_PROBE_KEY = "health:probe"
@@ -70,7 +70,7 @@ async def run_checks(ctx: Context) -> dict[str, dict[str, Any]]:
 
 
 async def _timed(name: str, probe: Awaitable[None], ctx: Context) -> dict[str, Any]:
-    started = time.perf_counter()
+    started = clock.monotonic()
     try:
         await probe
     except NotConfigured as exc:
@@ -79,7 +79,7 @@ async def _timed(name: str, probe: Awaitable[None], ctx: Context) -> dict[str, A
         # The exception text may name internals: it goes to the log, not to the caller.
         ctx.logger.error("health_check_failed", check=name, error=f"{type(exc).__name__}: {exc}")
         return {"ok": False, "error": f"{name} is unavailable (see logs)"}
-    return {"ok": True, "latencyMs": round((time.perf_counter() - started) * 1000, 2)}
+    return {"ok": True, "latencyMs": round((clock.monotonic() - started) * 1000, 2)}
 
 
 async def _check_d1(env: Env) -> None:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import base64
 import secrets
+import sys
+import time
 from datetime import UTC, datetime
+
+# The clock durations are measured with (latencies, durationMs). On Workers (Pyodide)
+# `perf_counter` does not advance between I/O; the wall clock, `Date.now()` underneath
+# `time.time()`, is advanced by the runtime at every I/O, so a duration there is the I/O
+# waited for (CPU time between I/O is not visible to a Worker). Elsewhere: perf_counter.
+monotonic = time.time if sys.platform == "emscripten" else time.perf_counter
+
+
+def elapsed_ms(started: float, digits: int = 2) -> float:
+    """Milliseconds since `started` (a `monotonic()` reading)."""
+    return round((monotonic() - started) * 1000, digits)
 
 
 def utc_now() -> datetime:

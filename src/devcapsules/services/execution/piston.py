@@ -20,13 +20,12 @@ are refused with a 422 that says to use stdin/expectedOutput.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
 from devcapsules.matching import output_equal
-from devcapsules.services import outbound
+from devcapsules.services import clock, outbound
 from devcapsules.services.execution.answers import (
     MAX_LIST_ANSWER_BYTES,
     MAX_RUN_ANSWER_BYTES,
@@ -80,7 +79,7 @@ class PistonExecutor:
     async def execute(
         self, source_code: str, language: str, *, stdin: str, limits: RunLimits
     ) -> dict[str, Any]:
-        started = time.perf_counter()
+        started = clock.monotonic()
         answer = await self._post_execute(source_code, language, stdin, limits)
         return to_execution(answer, limits, elapsed_ms(started))
 
@@ -94,7 +93,7 @@ class PistonExecutor:
         limits: RunLimits,
     ) -> dict[str, Any]:
         cases = [_io_case(i, case) for i, case in enumerate(test_cases)]
-        started = time.perf_counter()
+        started = clock.monotonic()
         runs = await self._run_cases(user_code, language, cases, limits)
         compile_failure = next((r for r in runs if r and r["status"] == "compile_error"), None)
         if compile_failure is not None:
@@ -359,4 +358,4 @@ def _compile_failure(run: dict[str, Any], total: int) -> dict[str, Any]:
 
 
 def elapsed_ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
+    return int((clock.monotonic() - started) * 1000)

@@ -3,11 +3,11 @@ by plan, refuse oversized input, dispatch, and record the execution without wait
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from devcapsules.context import Context
 from devcapsules.schemas.execution import ExecuteRequest, RunTestsRequest
+from devcapsules.services import clock
 from devcapsules.services.execution.base import Executor
 from devcapsules.services.execution.capsule_tests import (
     capsule_suite_limits,
@@ -23,7 +23,7 @@ async def run_program(
     limits = limits_for(ctx.principal).effective(body.time_limit, body.memory_limit)
     limits.check_sizes(body.source_code, body.stdin)
     backend = _backend_name(executor, body.language)
-    started = time.perf_counter()
+    started = clock.monotonic()
     result = await executor.execute(
         body.source_code, body.language, stdin=body.stdin, limits=limits
     )
@@ -51,7 +51,7 @@ async def run_suite(
     assert cases is not None and language is not None  # the request model guarantees it
     limits.check_test_count(len(cases))
     backend = _backend_name(executor, language)
-    started = time.perf_counter()
+    started = clock.monotonic()
     result = await executor.run_tests(body.userCode, cases, language, function_name, limits=limits)
     summary = result["summary"]
     record = ExecutionRecord(
@@ -77,4 +77,4 @@ def _backend_name(executor: Executor, language: str) -> str:
 
 
 def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
+    return int((clock.monotonic() - started) * 1000)

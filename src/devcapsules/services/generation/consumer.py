@@ -230,18 +230,33 @@ async def consume_generation_batch(batch: MessageBatch, ctx: Context) -> None:
 
 
 async def consume_dead_letters(batch: MessageBatch, ctx: Context) -> None:
-    """`generation-dlq`: the job's deliveries were exhausted; fail it with the last error."""
+    """`generation-dlq`: the job's deliveries were exhausted; fail it with the last error.
+
+    Every dead letter leaves a `generation_dead_letter` log line saying what became of it
+    (failed now, already final, or naming no job we know), so none vanishes unrecorded.
+    """
     for message in batch.messages:
         job_id = job_id_of(message)
         try:
-            job = await jobs.get(ctx.env.db, job_id) if job_id else None
-            if job is not None and not job.is_terminal:
-                last = (
-                    f"; last error: {job.error_code}: {job.error_message}" if job.error_code else ""
-                )
-                reason = f"Gave up after {job.attempts} delivery attempts{last}"
-                await fail_job(ctx, job, "dead_lettered", reason, fenced=False)
+            outcome = await _dead_letter(ctx, job_id)
+            ctx.logger.error(
+                "generation_dead_letter", jobId=job_id, outcome=outcome, attempts=message.attempts
+            )
             message.ack()
         except Exception as exc:
-            ctx.logger.error("generation_dlq_failed", jobId=job_id, error=str(exc))
+            ctx.logger.error(
+                "generation_dlq_failed", jobId=job_id, error=str(exc), attempts=message.attempts
+            )
             message.retry(delay_seconds=retry_delay(message.attempts))
+
+
+async def _dead_letter(ctx: Context, job_id: str | None) -> str:
+    job = await jobs.get(ctx.env.db, job_id) if job_id else None
+    if job is None:
+        return "unknown_job"
+    if job.is_terminal:
+        return "already_final"
+    last = f"; last error: {job.error_code}: {job.error_message}" if job.error_code else ""
+    reason = f"Gave up after {job.attempts} delivery attempts{last}"
+    failed = await fail_job(ctx, job, "dead_lettered", reason, fenced=False)
+    return "failed" if failed else "already_final"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from devcapsules.services.execution.http_client import new_client
 from devcapsules.services.generation.config import GenerationConfig
 from devcapsules.services.generation.providers.azure_openai import (
     DEFAULT_API_VERSION,
@@ -19,7 +20,7 @@ def http_client(config: GenerationConfig) -> httpx.AsyncClient:
     timeout = httpx.Timeout(
         config.model_timeout_seconds, connect=min(10.0, config.model_timeout_seconds)
     )
-    return httpx.AsyncClient(timeout=timeout)
+    return new_client(timeout)  # the one client factory (the edge's goes through fetch)
 
 
 def make_provider(config: GenerationConfig, client: httpx.AsyncClient) -> Provider:
