@@ -12,7 +12,7 @@ from devcapsules.executor.tests_harness import run_tests
 
 from .conftest import processes_with, run
 
-pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("sandbox", "pool_mode"), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -10,6 +10,11 @@ Modes:
 - single: run `argv` once with the inherited stdin/stdout/stderr; report one record.
 - runs:   run `argv` once per stdin file (I/O tests of one compiled binary), stdout/stderr
           captured per run into private temp files; one record per run, then a final one.
+- warm:   a pre-started sandbox (warm pool). The user's process is forked at once, joins
+          the run's cgroup and (optionally) execs a pre-started interpreter, then waits on
+          fd 3 for its one run; the launcher blocks on `control_fd` until the host sends the
+          run (JSON + the stdin descriptor, SCM_RIGHTS), forwards it and reports like single.
+          One run, then everything exits: a warm sandbox is never reused.
 
 Records are JSON lines on `report_fd`. The user's process never inherits that descriptor,
 and this process makes itself non-dumpable so the user's process (same uid) cannot open
@@ -139,6 +144,66 @@ def run_each(spec: dict, report) -> None:
         report(record)
 
 
+def receive(sock) -> tuple[bytes, list]:
+    import socket
+
+    message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 1)
+    return message, fds
+
+
+def zygote(sock) -> None:
+    """The warm child without a pre-started interpreter: wait, then exec the run's argv."""
+    message, fds = receive(sock)
+    if not message or not fds:
+        os._exit(0)  # drained before any run
+    run = json.loads(message)
+    os.dup2(fds[0], 0)
+    os.closerange(3, 1 << 16)
+    apply_limits(run["limits"])
+    os.execvp(run["argv"][0], run["argv"])
+
+
+def spawn_warm(spec: dict, child_end) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        for fd in spec.get("cgroup_fds") or ():  # joined now: off the request path
+            os.write(fd, b"0")
+        os.setpgid(0, 0)
+        os.dup2(child_end.fileno(), 3)
+        os.set_inheritable(3, True)
+        os.closerange(4, 1 << 16)
+        prestart = spec.get("prestart")
+        if prestart:
+            os.execv(prestart[0], prestart)
+        import socket
+
+        zygote(socket.socket(fileno=3))
+    except BaseException as exc:
+        os.write(2, f"launcher: cannot start the warm process: {exc}\n".encode())
+    os._exit(127)
+
+
+def run_warm(spec: dict, report) -> None:
+    import socket
+
+    control = socket.socket(fileno=spec["control_fd"])
+    parent_end, child_end = socket.socketpair()
+    pid = spawn_warm(spec, child_end)
+    child_end.close()
+    message, fds = receive(control)  # blocks until the host hands this sandbox a run
+    control.close()
+    started = time.monotonic()
+    if message and fds:
+        socket.send_fds(parent_end, [message], fds)
+    for fd in fds:
+        os.close(fd)
+    parent_end.close()  # no run (drained): the child sees EOF and exits
+    status, usage, timed_out = wait_for(pid, None)
+    report(describe(status, usage, started, timed_out))
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
     make_undumpable()
@@ -147,7 +212,9 @@ def main() -> None:
     def report(record: dict) -> None:
         os.write(report_fd, (json.dumps(record) + "\n").encode())
 
-    if spec.get("runs") is None:
+    if spec.get("warm"):
+        run_warm(spec, report)
+    elif spec.get("runs") is None:
         run_single(spec, report)
     else:
         run_each(spec, report)
