@@ -28,6 +28,7 @@ import contextlib
 import functools
 import json
 import logging
+import marshal
 import os
 import shutil
 import signal
@@ -451,7 +452,7 @@ async def run_sandboxed(
     try:
         with _Pipes(results_channel, group.open() if group else []) as pipes:
             spec = _launcher_spec(argv, limits, runs, pipes)
-            launcher = [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), json.dumps(spec)]
+            launcher = launcher_argv(spec)
             with _command(
                 bwrap,
                 launcher,
@@ -486,6 +487,11 @@ def _remove_soon(group: cgroup.RunCgroup) -> None:
     task = asyncio.get_running_loop().create_task(group.remove())
     _removals.add(task)
     task.add_done_callback(_removals.discard)
+
+
+def launcher_argv(spec: dict) -> list[str]:
+    # marshal, not JSON: the launcher then starts without importing json (see launcher.py).
+    return [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), marshal.dumps(spec).hex()]
 
 
 def _launcher_spec(

@@ -107,13 +107,7 @@ class WarmSandbox:
             "cgroup_fds": self.pipes.cgroup_fds,
             "prestart": _prestart(self.lang),
         }
-        argv = [
-            sandbox.SANDBOX_PYTHON,
-            "-I",
-            "-S",
-            sandbox.support_path("launcher.py"),
-            json.dumps(spec),
-        ]
+        argv = sandbox.launcher_argv(spec)
         bwrap = sandbox.detect_sandbox()
         with sandbox._command(
             bwrap,
