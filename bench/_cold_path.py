@@ -164,9 +164,8 @@ async def breakdown(runs: int) -> list[tuple[str, float, float]]:
 def print_breakdown(table: list[tuple[str, float, float]]) -> None:
     anchor = table[0][1]
     width = max(len(name) for name, *_ in table)
-    print(
-        f"{'cold path, layer by layer':<{width}}  {'p50 ms':>7}  {'p99 ms':>7}  {'+ms':>6}  {'x anchor':>8}"
-    )
+    head = f"{'p50 ms':>7}  {'p99 ms':>7}  {'+ms':>6}  {'x anchor':>8}"
+    print(f"{'cold path, layer by layer':<{width}}  {head}")
     previous = None
     for name, p50, p99 in table:
         delta = "" if previous is None else f"{p50 - previous:+.1f}"

@@ -3,7 +3,9 @@
 Runs as `python3 -I -S launcher.py SPEC` inside the sandbox (SPEC: the host's marshal of
 the spec, in hex), so it is stdlib only and must start fast: no `json` on the single-run
 path (its import, through `re` and `enum`, took 8.5 ms of a ~10 ms start); `marshal` is
-built in, and single-run records hold only numbers and booleans. It exists because bubblewrap's own exit status loses what we need:
+built in, and single-run records hold only numbers and booleans.
+
+It exists because bubblewrap's own exit status loses what we need:
 the exact signal, and the peak memory of the user's process (bwrap's init reaps it, so
 rusage never reaches the host). It is also where RLIMIT_NPROC must be set: inside the
 sandbox's user namespace the process count is per namespace, so it caps this run only.
