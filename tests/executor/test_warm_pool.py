@@ -214,3 +214,21 @@ def test_a_server_stopped_with_sigterm_drains_its_pool(command):
             assert [p for base in found.bases() for p in base.glob(mine)] == []
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_pool_configured_from_a_thread_that_exits_still_serves():
+    # bwrap's --die-with-parent fires when the thread that forked it exits: the pool
+    # spawns on its own long-lived thread, so a sandbox made for a short-lived caller
+    # (asyncio.to_thread at start-up) is still alive for its run.
+    import threading
+
+    require_language("python")
+    caller = threading.Thread(target=warm.configure, args=({"python": 1},))
+    caller.start()
+    caller.join()
+    try:
+        result = run(execute("print('still here')", "python"))
+        assert result.stdout == "still here\n", (result.status, result.signal)
+        assert warm.pool().taken["python"] == 1
+    finally:
+        warm.configure({})

@@ -228,6 +228,14 @@ class WarmPool:
         self._lock = threading.Lock()
         self._closed = False
         self.taken = {name: 0 for name in self.sizes}  # handed out so far, per language
+        # Every warm sandbox is spawned on this one thread, which lives as long as the
+        # pool: bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the
+        # *thread* that forked it exits, so a sandbox spawned on a short-lived thread
+        # (asyncio.to_thread, a one-off refill thread) would be SIGKILLed with it.
+        self._wanted = threading.Condition(self._lock)
+        self._requests = self._served = 0
+        self._spawner = threading.Thread(target=self._spawn_loop, name="warm-pool", daemon=True)
+        self._spawner.start()
 
     def idle(self, language: str) -> int:
         return len(self._idle.get(language, ()))
@@ -263,25 +271,46 @@ class WarmPool:
         return {path for warm in idle if warm.group for path in warm.group.dirs}
 
     def refill_soon(self) -> None:
-        """Refill off the request path (a thread: Popen blocks for a fork)."""
-        if not self._closed:
-            threading.Thread(target=self._refill_quietly, daemon=True).start()
+        """Refill off the request path, on the pool's spawner thread."""
+        with self._wanted:
+            self._requests += 1
+            self._wanted.notify_all()
 
-    def _refill_quietly(self) -> None:
-        try:
-            self.fill()
-        except Exception:
-            log.exception("warm pool refill failed; runs go cold until the next one")
+    def fill_and_wait(self, timeout_s: float = 60.0) -> None:
+        """Ask the spawner for a fill and wait until it has done one."""
+        with self._wanted:
+            self._requests += 1
+            target = self._requests
+            self._wanted.notify_all()
+            self._wanted.wait_for(lambda: self._served >= target or self._closed, timeout_s)
+
+    def _spawn_loop(self) -> None:
+        while True:
+            with self._wanted:
+                self._wanted.wait_for(lambda: self._requests > self._served or self._closed)
+                if self._closed:
+                    return
+                target = self._requests
+            try:
+                self.fill()
+            except Exception:
+                log.exception("warm pool refill failed; runs go cold until the next one")
+            with self._wanted:
+                self._served = target
+                self._wanted.notify_all()
 
     def drain(self) -> None:
         """Destroy every idle sandbox; no refill after this."""
         with self._lock:
             self._closed = True
+            self._wanted.notify_all()
             idle = [warm for queue in self._idle.values() for warm in queue]
             for queue in self._idle.values():
                 queue.clear()
         for warm in idle:
             warm.destroy(wait=True)
+        if self._spawner is not threading.current_thread():
+            self._spawner.join(timeout=30)  # a sandbox it is starting is destroyed by it
 
 
 _pool: WarmPool | None = None
@@ -298,7 +327,7 @@ def configure(sizes: dict[str, int], limits: Limits = DEFAULT_LIMITS) -> WarmPoo
         return None
     _pool = WarmPool(sizes, limits)
     atexit.register(_pool.drain)  # before hostdir's and cgroup's own atexit sweeps
-    _pool.fill()
+    _pool.fill_and_wait()
     return _pool
 
 
