@@ -48,7 +48,8 @@ def test_a_program_leaves_nothing_for_the_next_one():
     leave = (
         "import subprocess\n"
         "open('/tmp/left', 'w').write('x')\n"
-        f"subprocess.Popen(['/bin/sh', '-c', 'exec -a {marker} sleep 60'], start_new_session=True)\n"
+        f"command = ['/bin/sh', '-c', 'exec -a {marker} sleep 60']\n"
+        "subprocess.Popen(command, start_new_session=True)\n"
     )
     look = (
         "import os\n"
@@ -59,7 +60,8 @@ def test_a_program_leaves_nothing_for_the_next_one():
         "while pid > 1:\n"
         "    ancestors.add(pid)\n"
         "    pid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
-        "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in mine | ancestors]\n"
+        "pids = [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
+        "others = [p for p in pids if p not in mine | ancestors]\n"
         "assert not others, others\n"
     )
     assert statuses([leave, look]) == ["ok", "ok"]

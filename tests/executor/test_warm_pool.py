@@ -232,3 +232,15 @@ def test_a_pool_configured_from_a_thread_that_exits_still_serves():
         assert warm.pool().taken["python"] == 1
     finally:
         warm.configure({})
+
+
+def test_a_run_with_other_plan_limits_is_warm_and_its_memory_limit_holds(pool):
+    from devcapsules.executor import Limits
+
+    plan = Limits(max_memory_limit_mb=512, default_memory_limit_mb=128)
+    bomb = "held = bytearray(200 * 1024 * 1024)\nprint('allocated')"
+    result = run(execute(bomb, "python", memory_limit_mb=64, limits=plan))
+    assert result.status == "memory_limit_exceeded", (result.status, result.memory_kb)
+    roomy = run(execute(bomb, "python", memory_limit_mb=512, limits=plan))
+    assert roomy.status == "ok", (roomy.status, roomy.stderr)  # the limit was raised too
+    assert pool.taken["python"] == 2

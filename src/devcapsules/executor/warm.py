@@ -62,11 +62,12 @@ def parse_sizes(raw: str | None) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class _Shape:
-    """What a warm sandbox fixes at start; a run may use it only if its own matches."""
+    """What a warm sandbox fixes at start (bwrap's options); a run may use it only if its
+    own match. Everything else of the run's limits (cgroup memory and pids, rlimits,
+    wall time, output caps) is applied when the run is handed over."""
 
     language: str
     tmp_size_mb: int
-    max_memory_mb: int
 
 
 class WarmSandbox:
@@ -74,7 +75,7 @@ class WarmSandbox:
 
     def __init__(self, lang: Language, limits: Limits) -> None:
         self.lang = lang
-        self.shape = _Shape(lang.name, limits.tmp_size_mb, limits.max_memory_limit_mb)
+        self.shape = _Shape(lang.name, limits.tmp_size_mb)
         self._used = False
         base = limits.sandbox(
             time_limit_s=limits.max_time_limit_s,
@@ -255,7 +256,7 @@ class WarmPool:
     def take(self, lang: Language, limits: Limits) -> WarmSandbox | None:
         """An idle sandbox matching this run, or None (the run goes cold)."""
         queue = self._idle.get(lang.name)
-        shape = _Shape(lang.name, limits.tmp_size_mb, limits.max_memory_limit_mb)
+        shape = _Shape(lang.name, limits.tmp_size_mb)
         with self._lock:
             while queue:
                 warm = queue.popleft()
