@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import json
 import logging
+import marshal
 import os
 import shutil
 import socket
@@ -139,7 +139,7 @@ class WarmSandbox:
                 self.group.set_limits(limits.memory_mb << 20, limits.max_processes)
             else:
                 limits = cgroup.fallback(limits)
-            message = json.dumps({"argv": list(argv), "limits": limits.rlimits()}).encode()
+            message = marshal.dumps({"argv": list(argv), "limits": limits.rlimits()})
             result = await sandbox._follow(
                 self.proc, self.pipes, limits, lambda: self._hand_over(message, stdin)
             )

@@ -17,7 +17,7 @@ Modes:
 - warm:   a pre-started sandbox (warm pool). The user's process is forked at once, joins
           the run's cgroup and (optionally) execs a pre-started interpreter, then waits on
           fd 3 for its one run; the launcher blocks on `control_fd` until the host sends the
-          run (JSON + the stdin descriptor, SCM_RIGHTS), forwards it and reports like single.
+          run (marshal + the stdin descriptor, SCM_RIGHTS), forwards it, reports like single.
           One run, then everything exits: a warm sandbox is never reused.
 
 Records are JSON lines on `report_fd`. The user's process never inherits that descriptor,
@@ -177,9 +177,7 @@ def zygote(sock) -> None:
     message, fds = receive(sock)
     if not message or not fds:
         os._exit(0)  # drained before any run
-    import json
-
-    run = json.loads(message)
+    run = marshal.loads(message)  # the host's (warm.py)
     os.dup2(fds[0], 0)
     os.closerange(3, 1 << 16)
     apply_limits(run["limits"])
