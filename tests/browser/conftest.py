@@ -50,7 +50,7 @@ WIDGET_SCOPES = ["capsules:read", "execute", "analytics:write"]
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -134,7 +134,10 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         pytest.fail("node is required for the browser tests")
     state = tmp_path_factory.mktemp("browser") / "state"
     public = ROOT / "public"
-    with static_site(public) as widget_site, static_site(public) as other_site:
-        with dev_server(state, {"ALLOWED_ORIGINS": widget_site}) as api:
-            token, key, capsule_id = _setup_account(api)
-            yield Stack(api, widget_site, other_site, token, key, capsule_id)
+    with (
+        static_site(public) as widget_site,
+        static_site(public) as other_site,
+        dev_server(state, {"ALLOWED_ORIGINS": widget_site}) as api,
+    ):
+        token, key, capsule_id = _setup_account(api)
+        yield Stack(api, widget_site, other_site, token, key, capsule_id)

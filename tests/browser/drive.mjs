@@ -125,10 +125,20 @@ async function readWidget(page) {
   }));
 }
 
+// Wait for the widget to reach a state; on a timeout, say what state it is in instead.
+async function waitForWidget(page, attributes) {
+  try {
+    await page.locator(`#capsule-widget${attributes}`).waitFor({ timeout: 20_000 });
+  } catch (error) {
+    const state = await readWidget(page).catch(() => "<unreadable>");
+    throw new Error(`widget never matched ${attributes}; it shows ${JSON.stringify(state)}`);
+  }
+}
+
 async function runTests(page, code, runNumber) {
   await page.locator("#capsule-widget textarea").fill(code);
   await page.locator("#capsule-widget button.run").click();
-  await page.locator(`#capsule-widget[data-runs="${runNumber}"][data-state="ready"]`).waitFor();
+  await waitForWidget(page, `[data-runs="${runNumber}"][data-state="ready"]`);
   return readWidget(page);
 }
 
@@ -139,19 +149,19 @@ function widgetUrl({ site, api, apiKey, capsuleId }) {
 
 async function widget(page, options) {
   await page.goto(widgetUrl(options));
-  await page.locator('#capsule-widget[data-capsule-view-reported="true"]').waitFor();
+  await waitForWidget(page, '[data-capsule-view-reported="true"]');
   const loaded = await readWidget(page);
   const wrong = await runTests(page, options.wrongCode, 1);
   // The screenshot shows the failures (a hidden test as pass/fail only).
-  if (options.screenshot) await page.screenshot({ path: options.screenshot, fullPage: true });
+  if (options.screenshot) await page.locator("#capsule-widget").screenshot({ path: options.screenshot });
   const right = await runTests(page, options.rightCode, 2);
-  await page.locator('#capsule-widget[data-capsule-completed-reported="true"]').waitFor();
+  await waitForWidget(page, '[data-capsule-completed-reported="true"]');
   return { loaded, wrong, right, completed: await readWidget(page) };
 }
 
 async function refused(page, options) {
   await page.goto(widgetUrl(options));
-  await page.locator('#capsule-widget[data-state="error"]').waitFor();
+  await waitForWidget(page, '[data-state="error"]');
   const shown = await readWidget(page);
   // The same call the widget makes, observed directly: the browser refuses to hand
   // over the response (preflight denied), so fetch rejects.
@@ -165,7 +175,7 @@ async function refused(page, options) {
       return { ok: false, error: `${error.name}: ${error.message}` };
     }
   }, options);
-  if (options.screenshot) await page.screenshot({ path: options.screenshot, fullPage: true });
+  if (options.screenshot) await page.locator("#capsule-widget").screenshot({ path: options.screenshot });
   return { shown, direct };
 }
 
