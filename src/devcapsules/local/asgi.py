@@ -36,15 +36,9 @@ class AsgiAdapter:
             return
         if scope["type"] != "http":
             return
-        if self.assets is not None:
-            headers = Headers(
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
-            )
-            query = scope.get("query_string", b"").decode("latin-1")
-            asset = self.assets.answer(scope["method"], scope["path"], headers, query)
-            if asset is not None:
-                await send_response(send, asset)
-                return
+        if (asset := self._asset(scope)) is not None:
+            await send_response(send, asset)
+            return
         chunks: list[bytes] = []
         try:
             async with asyncio.timeout(self.body_seconds):
@@ -58,6 +52,14 @@ class AsgiAdapter:
             # The rest of the body may still be on its way: the connection cannot be reused.
             response.headers.set("Connection", "close")
         await send_response(send, response)
+
+    def _asset(self, scope: dict[str, Any]) -> Response | None:
+        """The static asset answering this request, if any (the app never sees it)."""
+        if self.assets is None:
+            return None
+        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        query = scope.get("query_string", b"").decode("latin-1")
+        return self.assets.answer(scope["method"], scope["path"], headers, query)
 
     async def _read_body(self, receive: Any, chunks: list[bytes]) -> bool:
         """Read into `chunks`; False if the client left before the body was complete (a
