@@ -157,7 +157,6 @@ export async function mountCapsuleWidget(root, { apiBase, apiKey, capsuleId, ses
       renderResults(results, outcome);
       root.dataset.passed = String(outcome.summary.passed);
       root.dataset.total = String(outcome.summary.total);
-      root.dataset.runs = String(attempts);
       if (outcome.summary.status === "passed" && !completed) {
         completed = true;
         await report(settings, root, "capsule_completed", { attempts });
@@ -168,6 +167,7 @@ export async function mountCapsuleWidget(root, { apiBase, apiKey, capsuleId, ses
       root.dataset.state = "ready";
       root.dataset.error = error.message;
     } finally {
+      root.dataset.runs = String(attempts);
       run.disabled = false;
     }
   });

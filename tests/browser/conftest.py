@@ -47,6 +47,12 @@ CAPSULE = {
     "visibility": "unlisted",
 }
 WIDGET_SCOPES = ["capsules:read", "execute", "analytics:write"]
+# The owner's calls (the widget's included: a key acts for its owner) would otherwise
+# race the free plan's 10 requests a minute; rate limits have their own tests.
+UNLIMITED = {
+    "PLAN_FREE_REQUESTS_PER_MINUTE": "unlimited",
+    "PLAN_FREE_REQUESTS_PER_DAY": "unlimited",
+}
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -79,6 +85,15 @@ class Stack:
 
     def drive(self, scenario: str, **options: Any) -> dict[str, Any]:
         return drive(scenario, **options)
+
+    def create_key(self, scopes: list[str]) -> str:
+        response = httpx.post(
+            f"{self.api}/api/v1/auth/api-keys",
+            json={"name": "limited", "scopes": scopes},
+            headers={"Authorization": f"Bearer {self.access_token}"},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["key"]
 
     def report(self) -> dict[str, Any]:
         response = httpx.get(
@@ -137,7 +152,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     with (
         static_site(public) as widget_site,
         static_site(public) as other_site,
-        dev_server(state, {"ALLOWED_ORIGINS": widget_site}) as api,
+        dev_server(state, {"ALLOWED_ORIGINS": widget_site, **UNLIMITED}) as api,
     ):
         token, key, capsule_id = _setup_account(api)
         yield Stack(api, widget_site, other_site, token, key, capsule_id)

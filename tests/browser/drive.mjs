@@ -179,7 +179,14 @@ async function refused(page, options) {
   return { shown, direct };
 }
 
-const SCENARIOS = { docs, widget, refused };
+// One run with whatever key it was given: what the widget shows.
+async function runOnce(page, options) {
+  await page.goto(widgetUrl(options));
+  await waitForWidget(page, '[data-state="ready"]');
+  return { run: await runTests(page, options.rightCode, 1) };
+}
+
+const SCENARIOS = { docs, widget, refused, runOnce };
 const options = JSON.parse(process.argv[2]);
 const result = await withPage((page) => SCENARIOS[options.scenario](page, options));
 process.stdout.write(JSON.stringify(result));

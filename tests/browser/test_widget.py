@@ -57,3 +57,13 @@ def test_an_origin_not_allowed_is_refused_by_the_browser(stack):
     assert seen["shown"]["state"] == "error"
     assert "origin not allowed" in seen["shown"]["errorText"]
     assert any("blocked by CORS policy" in line for line in seen["console"]), seen["console"]
+
+
+def test_a_key_without_the_execute_scope_is_refused_and_the_widget_says_so(stack):
+    key = stack.create_key(["capsules:read", "analytics:write"])
+    options = widget_options(stack, stack.widget_site, "widget-no-execute.png")
+    seen = stack.drive("runOnce", **{**options, "apiKey": key})
+    shown = seen["run"]
+    assert shown["results"] == [] and shown.get("passed") is None
+    assert "(403)" in shown["error"] and "insufficient_scope" in shown["error"]
+    assert "execute" in shown["errorText"]
