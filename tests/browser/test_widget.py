@@ -20,6 +20,10 @@ def widget_options(stack, site: str, name: str) -> dict:
     }
 
 
+# The stack (server, capsule) is shared by this module and tests run in file order: the
+# analytics test comes first, so the later tests' events do not reach its report.
+
+
 def test_widget_runs_a_capsule_cross_origin_and_reports_analytics(stack):
     seen = stack.drive("widget", **widget_options(stack, stack.widget_site, "widget.png"))
     loaded = seen["loaded"]
@@ -67,3 +71,14 @@ def test_a_key_without_the_execute_scope_is_refused_and_the_widget_says_so(stack
     assert shown["results"] == [] and shown.get("passed") is None
     assert "(403)" in shown["error"] and "insufficient_scope" in shown["error"]
     assert "execute" in shown["errorText"]
+
+
+def test_the_widget_example_served_by_the_api_host_runs_under_its_policy(stack):
+    """Same origin as the API, so public/_headers' CSP applies (connect-src 'self')."""
+    options = widget_options(stack, stack.api, "widget-same-origin.png")
+    seen = stack.drive("runOnce", **options)
+    assert seen["run"]["summary"] == "3 of 3 tests passed"
+    assert seen["cspViolations"] == [] and seen["pageErrors"] == []
+    # /examples/widget.html redirected to the canonical /examples/widget (the fragment,
+    # with the settings, survives the redirect: the run above used it).
+    assert f"{stack.api}/examples/widget" in {r["url"] for r in seen["requests"]}
