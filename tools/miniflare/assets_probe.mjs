@@ -5,7 +5,7 @@
 // can compare `devcapsules dev` with it path by path.
 //   node tools/miniflare/assets_probe.mjs <environment or ""> <path>...
 import path from "node:path";
-import { Log, LogLevel, Miniflare } from "miniflare";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { REPO_ROOT } from "./harness.mjs";
 
@@ -16,14 +16,16 @@ const { workerOptions } = unstable_getMiniflareWorkerOptions(
 );
 if (!workerOptions.assets) throw new Error(`no [assets] for environment "${environment}"`);
 
-const mf = new Miniflare({
+// Miniflare 5 takes its own config; wrangler still produces v4-style options (as in
+// harness.mjs), converted by Miniflare itself.
+const mf = new Miniflare(convertV4MiniflareOptions({
   log: new Log(LogLevel.WARN),
   modules: true,
   script: 'export default { fetch() { return new Response("worker", { status: 299 }); } };',
   compatibilityDate: workerOptions.compatibilityDate,
   assets: workerOptions.assets,
   cf: false, // offline: no request.cf download
-});
+}));
 try {
   const answers = {};
   for (const p of paths) {
