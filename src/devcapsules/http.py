@@ -126,6 +126,8 @@ class Request:
     @property
     def query(self) -> dict[str, str]:
         """Last value wins for repeated keys; see `query_all` for every value."""
+        if not self.query_string:  # most requests: skip the parser
+            return {}
         return dict(parse_qsl(self.query_string, keep_blank_values=True))
 
     def query_all(self, name: str) -> list[str]:
