@@ -47,7 +47,8 @@ def test_overload_is_refused_at_once_and_no_run_outlives_its_limit(tmp_path):
     ):
         admitted = [pool.submit(post, base, SPINNER)]
         wait_for(base, running=1, queued=0)
-        admitted.append(pool.submit(post, base, SPINNER))
+        # Queued with a longer limit than the first's: it waits at most its own limit.
+        admitted.append(pool.submit(post, base, {**SPINNER, "time_limit": 5}))
         wait_for(base, running=1, queued=1)
 
         refused = [post(base, SPINNER) for _ in range(3)]
@@ -66,3 +67,20 @@ def test_overload_is_refused_at_once_and_no_run_outlives_its_limit(tmp_path):
             assert answer.json()["status"] == "time_limit_exceeded"
         assert health(base) == {"success": True, "status": "ok", "running": 0, "queued": 0}
         assert post(base, {**SPINNER, "source_code": "print(1)"}).json()["stdout"] == "1\n"
+
+
+def test_a_queued_run_waits_no_longer_than_its_time_limit(tmp_path):
+    """A run queued behind one that spins for 8 s gives up after its own 1 s limit with
+    503 + Retry-After, while the first is still running (it cannot have got a slot)."""
+    options = ("--concurrency", "1", "--queue-depth", "1")
+    with (
+        executor_service_process(tmp_path, SERVICE_KEY, *options) as (base, _),
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        first = pool.submit(post, base, {**SPINNER, "time_limit": 8})
+        wait_for(base, running=1, queued=0)
+        queued = post(base, {**SPINNER, "source_code": "print(1)", "time_limit": 1})
+        assert not first.done() and health(base)["running"] == 1
+        assert queued.status_code == 503 and queued.headers["Retry-After"] == "1"
+        assert queued.json()["error"]["code"] == "executor_busy"
+        assert first.result(timeout=ANSWER_BOUND_S).json()["status"] == "time_limit_exceeded"
