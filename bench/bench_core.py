@@ -1,10 +1,14 @@
-"""Cost of the request path: our chain + router vs. a minimal Starlette app doing the same.
+"""Cost of the request path: our chain + router vs. a minimal Starlette app doing the same,
+and vs. a raw ASGI app that does nothing but answer (the server's own ceiling).
 
 Prints, side by side:
   1. in-process µs per `GET /health` (no network, no server);
-  2. HTTP requests/s for `GET /health` under the same uvicorn server and load client.
+  2. HTTP requests/s for `GET /health` under the same server (our hosts' uvicorn set-up:
+     `local.http_server.uvicorn_server` on `run_event_loop`, i.e. httptools + uvloop where
+     installed) and the same load client.
 The Starlette app does the same work: request id, a JSON access-log line (to the
-same null sink), CORS, error handling, and the same JSON body.
+same null sink), CORS, error handling, and the same JSON body. The raw ASGI app sends
+the same body with no middleware at all. Goal (issue 17): ours >= 0.8 x raw over HTTP.
 
 Run: .venv/bin/python bench/bench_core.py [--seconds 3] [--requests 20000]
 """
@@ -15,7 +19,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import socket
 import statistics
 import sys
 import threading
@@ -30,6 +33,12 @@ from devcapsules.app import build_app
 from devcapsules.bindings.env import Env
 from devcapsules.http import Request
 from devcapsules.local.asgi import AsgiAdapter
+from devcapsules.local.http_server import (
+    best_parser,
+    event_loop_factory,
+    run_event_loop,
+    uvicorn_server,
+)
 from devcapsules.logs import Logger, utc_timestamp
 from devcapsules.settings import Settings
 
@@ -97,6 +106,46 @@ def starlette_app():
     )
 
 
+def health_body() -> bytes:
+    return json.dumps(
+        {
+            "success": True,
+            "status": "ok",
+            "version": "0.1.0",
+            "environment": "development",
+            "timestamp": utc_timestamp(),
+        }
+    ).encode()
+
+
+# The same response head ours sends (request id aside): the anchor differs in code only,
+# not in bytes on the wire.
+RAW_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"content-type", b"application/json; charset=utf-8"),
+    (b"vary", b"Origin"),
+    (b"x-request-id", b"req_000000000000000000000000"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+async def raw_asgi_app(scope, receive, send) -> None:
+    """The anchor: the least an ASGI app can do to answer `/health` (and lifespan) with
+    the same bytes as ours."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = health_body()
+    headers = [*RAW_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def asgi_call(app, path: str = "/health") -> None:
     scope = {
         "type": "http",
@@ -146,29 +195,33 @@ def _median_us(factory, requests: int, rounds: int = 5) -> float:
     return statistics.median(samples)
 
 
-def serve_in_thread(asgi_app) -> tuple[int, object]:
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        asgi_app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+def serve_in_thread(asgi_app) -> tuple[int, object, threading.Thread]:
+    """Our hosts' server set-up, on a dynamic port."""
+    server = uvicorn_server(asgi_app, "127.0.0.1", 0)
+    thread = threading.Thread(target=run_event_loop, args=(server.serve(),), daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.01)
-    return port, server
+    return server.servers[0].sockets[0].getsockname()[1], server, thread
 
 
 def http_rps(asgi_app, seconds: float) -> float:
-    port, server = serve_in_thread(asgi_app)
+    port, server, thread = serve_in_thread(asgi_app)
     try:
         return asyncio.run(measure_rps("127.0.0.1", port, "/health", seconds))
     finally:
         server.should_exit = True
+        thread.join(10)
+
+
+def interleaved_rps(apps: dict, seconds: float, rounds: int = 3) -> dict[str, float]:
+    """Median of `rounds` alternating runs per app: on a shared machine, load from others
+    then falls on every app alike instead of on whichever ran during it."""
+    samples: dict[str, list[float]] = {name: [] for name in apps}
+    for _ in range(rounds):
+        for name, app in apps.items():
+            samples[name].append(http_rps(app, seconds / rounds))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
@@ -178,8 +231,12 @@ def main() -> None:
     args = parser.parse_args()
 
     ours_us, theirs_us = in_process_us(args.requests)
-    ours_rps = http_rps(AsgiAdapter(our_app(), Env()), args.seconds)
-    theirs_rps = http_rps(starlette_app(), args.seconds)
+    apps = {"ours": AsgiAdapter(our_app(), Env()), "starlette": starlette_app()}
+    apps["raw"] = raw_asgi_app
+    rps = interleaved_rps(apps, args.seconds)
+    ours_rps, theirs_rps, raw_rps = rps["ours"], rps["starlette"], rps["raw"]
+    loop = "uvloop" if event_loop_factory() else "asyncio"
+    print(f"server: uvicorn, parser {best_parser()}, loop {loop}\n")
     print(f"{'GET /health':<34}{'devcapsules':>14}{'starlette':>14}{'ratio':>9}")
     print(
         f"{'in-process (µs/request, median)':<34}{ours_us:>14.1f}{theirs_us:>14.1f}"
@@ -191,8 +248,14 @@ def main() -> None:
     )
     print(
         "(ratio = devcapsules / starlette: below 1 is faster in-process, above 1 is faster"
-        " over HTTP)"
+        " over HTTP)\n"
     )
+    print(f"{'GET /health over HTTP':<34}{'devcapsules':>14}{'raw ASGI':>14}{'ratio':>9}")
+    print(
+        f"{'requests/s, same server':<34}{ours_rps:>14.0f}{raw_rps:>14.0f}"
+        f"{ours_rps / raw_rps:>9.2f}"
+    )
+    print("(ratio = devcapsules / a raw ASGI app under the same server; goal >= 0.80)")
 
 
 if __name__ == "__main__":

@@ -103,9 +103,11 @@ def tool_env() -> dict[str, str]:
 
 
 def build_project(work: Path, pure: dict[str, str]) -> None:
-    """A copy of what a deploy uploads: wrangler.toml, src/, and python_modules/."""
+    """A copy of what a deploy uploads: wrangler.toml, src/, public/ (the static assets,
+    with the vendored Swagger UI `make install` copies in) and python_modules/."""
     shutil.copy(ROOT / "wrangler.toml", work / "wrangler.toml")
     shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "public", work / "public")
     wheels = [str(wheel_for(name, version)) for name, version in sorted(pure.items())]
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps"]
     command += ["--no-compile", "--target", str(work / "python_modules"), *wheels]

@@ -1,4 +1,5 @@
-"""The documentation lists exactly the endpoints the route table serves."""
+"""The documentation lists exactly the endpoints served: the route table's, and the
+static pages of public/ (Workers Static Assets on the edge, `devcapsules dev` locally)."""
 
 import re
 
@@ -8,8 +9,23 @@ from tests.support.bindings import ROOT
 METHODS = "GET|POST|PUT|PATCH|DELETE"
 
 
+def static_pages() -> set[tuple[str, str]]:
+    """Each HTML page of public/ at its canonical URL (html_handling auto-trailing-slash)."""
+    public = ROOT / "public"
+    pages = set()
+    for page in public.rglob("*.html"):
+        url = "/" + page.relative_to(public).as_posix().removesuffix(".html")
+        pages.add(("GET", url.removesuffix("index")))
+    return pages
+
+
 def served() -> set[tuple[str, str]]:
-    return {(m, r.path) for r in all_routes() for m in r.methods if m != "HEAD"}
+    routes = {(m, r.path) for r in all_routes() for m in r.methods if m != "HEAD"}
+    return routes | static_pages()
+
+
+def test_the_static_pages_are_the_docs_and_the_widget_example():
+    assert static_pages() == {("GET", "/docs"), ("GET", "/examples/widget")}
 
 
 def test_readme_endpoint_table_matches_the_route_table():

@@ -126,3 +126,11 @@ def test_executor_routes_declare_bad_answers_and_deadlines(document):
     run = document["paths"]["/api/v1/execute"]["post"]["responses"]
     assert {"502", "503", "504"} <= set(run)
     assert "executor_bad_response" in run["502"]["description"]
+
+
+def test_the_static_pages_are_not_operations(document):
+    """/docs and the widget are files the edge serves without the Worker, not API
+    operations: a client generated from the document must not call them."""
+    assert not any(path == "/docs" or path.startswith("/examples") for path in document["paths"])
+    security = document["components"]["securitySchemes"]
+    assert set(security) == {"bearerAuth", "apiKeyAuth"}  # what /docs offers to Authorize

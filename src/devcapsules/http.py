@@ -16,58 +16,69 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 class Headers(Mapping[str, str]):
-    """Case-insensitive, multi-value header map (names are stored lower-cased)."""
+    """Case-insensitive, multi-value header map (names are stored lower-cased).
+
+    Kept as {name: [values]}: every request reads and writes a dozen headers through the
+    middleware, and a lookup must not scan them all (the hot path of every response)."""
 
     def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None = None):
-        self._items: list[tuple[str, str]] = []
+        self._values: dict[str, list[str]] = {}
         if isinstance(items, Mapping):
             items = items.items()
         for name, value in items or ():
             self.add(name, value)
 
     def add(self, name: str, value: str) -> None:
-        self._items.append((name.lower(), str(value)))
+        key = name.lower()
+        values = self._values.get(key)
+        if values is None:
+            self._values[key] = [str(value)]
+        else:
+            values.append(str(value))
 
     def set(self, name: str, value: str) -> None:
-        self.remove(name)
-        self.add(name, value)
+        key = name.lower()
+        self._values.pop(key, None)
+        self._values[key] = [str(value)]
 
     def setdefault(self, name: str, value: str) -> str:  # type: ignore[override]
-        if name.lower() not in self:
-            self.add(name, value)
-        return self[name]
+        key = name.lower()
+        if key not in self._values:
+            self._values[key] = [str(value)]
+        return ", ".join(self._values[key])
 
     def remove(self, name: str) -> None:
-        key = name.lower()
-        self._items = [(k, v) for k, v in self._items if k != key]
+        self._values.pop(name.lower(), None)
 
     def get_all(self, name: str) -> list[str]:
-        key = name.lower()
-        return [v for k, v in self._items if k == key]
+        return list(self._values.get(name.lower(), ()))
 
     def items_list(self) -> list[tuple[str, str]]:
-        return list(self._items)
+        return [(k, v) for k, values in self._values.items() for v in values]
 
     def __getitem__(self, name: str) -> str:
-        values = self.get_all(name)
+        values = self._values.get(name.lower())
         if not values:
             raise KeyError(name)
-        return ", ".join(values)
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        values = self._values.get(name.lower())
+        if not values:
+            return default
+        return values[0] if len(values) == 1 else ", ".join(values)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(k == name.lower() for k, _ in self._items)
+        return isinstance(name, str) and name.lower() in self._values
 
     def __iter__(self) -> Iterator[str]:
-        seen: dict[str, None] = {}
-        for k, _ in self._items:
-            seen.setdefault(k, None)
-        return iter(seen)
+        return iter(list(self._values))
 
     def __len__(self) -> int:
-        return len(set(k for k, _ in self._items))
+        return len(self._values)
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({self.items_list()!r})"
 
 
 class HTTPError(Exception):
@@ -115,6 +126,8 @@ class Request:
     @property
     def query(self) -> dict[str, str]:
         """Last value wins for repeated keys; see `query_all` for every value."""
+        if not self.query_string:  # most requests: skip the parser
+            return {}
         return dict(parse_qsl(self.query_string, keep_blank_values=True))
 
     def query_all(self, name: str) -> list[str]:

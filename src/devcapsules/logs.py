@@ -72,9 +72,18 @@ class GuardedSink:
         return json.dumps(record)
 
 
+# Every log line and /health carry a timestamp: the formatted second is reused until it
+# changes (strftime is most of the cost), only the milliseconds are formatted each time.
+_formatted_second: tuple[int, str] = (-1, "")
+
+
 def utc_timestamp() -> str:
+    global _formatted_second
     now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    second = int(now.timestamp())
+    if second != _formatted_second[0]:
+        _formatted_second = (second, now.strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_formatted_second[1]}.{now.microsecond // 1000:03d}Z"
 
 
 class Logger:

@@ -78,3 +78,21 @@ def test_restart_keeps_state_and_the_dev_secret(tmp_path):
         assert httpx.get(f"{base}/health?deep=1").status_code == 200
     assert json.loads((state / "dev-secrets.json").read_text())["JWT_SECRET"] == secret
     assert len(secret) >= 32
+
+
+def test_static_pages_are_served_before_the_app_with_their_own_headers(server):
+    """`devcapsules dev` serves public/ like Workers Static Assets: /docs with the pages'
+    policy from public/_headers, while the API's answers keep `default-src 'none'`."""
+    base, _ = server
+    page = httpx.get(f"{base}/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "x-request-id" not in page.headers  # the app never saw it
+    bundle = httpx.get(f"{base}/vendor/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000  # make install's copy
+    redirect = httpx.get(f"{base}/examples/widget.html")
+    assert (redirect.status_code, redirect.headers["location"]) == (307, "/examples/widget")
+    api = httpx.get(f"{base}/health")
+    assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert httpx.get(f"{base}/_headers").status_code == 404

@@ -87,3 +87,35 @@ def test_patient_work_queues_beyond_the_depth_and_leaves_the_queue_to_clients():
         assert (capacity.admitted, capacity.patient) == (0, 0)
 
     asyncio.run(scenario())
+
+
+def test_a_waiting_run_gives_up_after_its_wait_bound_and_patient_work_never_does():
+    """The slot is held until the test releases it, so the bounded wait must expire: no
+    race. A refused waiter leaves the queue (its place is free again)."""
+
+    async def scenario() -> None:
+        capacity = Capacity(concurrency=1, queue_depth=2, retry_after_s=2)
+        release = asyncio.Event()
+
+        async def hold(**kwargs) -> None:
+            async with capacity.slot(**kwargs):
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await _until(lambda: capacity.running == 1)
+        with pytest.raises(HTTPError) as refused:
+            async with capacity.slot(max_wait_s=0.05):
+                pass
+        assert refused.value.code == "executor_busy"
+        assert refused.value.headers["Retry-After"] == "2"
+        assert capacity.admitted == 1
+        with capacity_patient():  # generation verification waits however long it takes
+            waiter = asyncio.create_task(hold(max_wait_s=0.05))
+            await _until(lambda: capacity.admitted == 2)
+        await asyncio.sleep(0.2)  # well past its bound: it is still waiting, not refused
+        assert not waiter.done()
+        release.set()
+        await asyncio.gather(holder, waiter)
+        assert (capacity.admitted, capacity.patient) == (0, 0)
+
+    asyncio.run(scenario())

@@ -1,4 +1,6 @@
-"""Slow and idle clients over real sockets: the shared uvicorn setup closes them."""
+"""Slow and idle clients over real sockets: the shared uvicorn setup closes them, with
+either HTTP parser (httptools, the default where installed, and h11), on the loop the
+hosts use (uvloop where installed)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 from devcapsules.app import build_app
 from devcapsules.bindings.env import Env
 from devcapsules.local.asgi import AsgiAdapter
-from devcapsules.local.http_server import ConnectionLimits, uvicorn_server
+from devcapsules.local.http_server import ConnectionLimits, run_event_loop, uvicorn_server
 from devcapsules.settings import Settings
 
 LIMITS = ConnectionLimits(head_seconds=0.5, body_seconds=0.5, keep_alive_seconds=0.5)
@@ -20,11 +22,12 @@ LIMITS = ConnectionLimits(head_seconds=0.5, body_seconds=0.5, keep_alive_seconds
 PATIENCE = 10.0
 
 
-@pytest.fixture(scope="module")
-def address():
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def address(request):
     app = build_app(Settings())
-    server = uvicorn_server(AsgiAdapter(app, Env(), LIMITS.body_seconds), "127.0.0.1", 0, LIMITS)
-    thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
+    adapter = AsgiAdapter(app, Env(), LIMITS.body_seconds)
+    server = uvicorn_server(adapter, "127.0.0.1", 0, LIMITS, parser=request.param)
+    thread = threading.Thread(target=run_event_loop, args=(server.serve(),), daemon=True)
     thread.start()
     while not server.started:
         threading.Event().wait(0.01)  # start-up, not a timer under test
@@ -127,3 +130,29 @@ def test_a_client_that_leaves_mid_body_is_not_acted_on():
     }
     asyncio.run(adapter(scope, receive, send))
     assert sent[0]["status"] == 408
+
+
+def test_a_second_request_head_that_trickles_is_closed(address):
+    """After a response the head deadline is armed again (uvicorn's keep-alive timer is
+    disarmed by the first byte, so it alone would wait forever)."""
+    with connect(address) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /health HTTP/1.1\r\n")  # and never the rest
+        assert read_until_closed(sock) == b""
+
+
+def test_the_default_parser_is_httptools_where_installed():
+    from devcapsules.local.http_server import best_parser
+
+    pytest.importorskip("httptools")
+    assert best_parser() == "httptools"
+
+
+def test_hosts_run_on_uvloop_where_installed():
+    pytest.importorskip("uvloop")
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_event_loop(loop_module()).startswith("uvloop")

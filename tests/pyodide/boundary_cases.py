@@ -475,14 +475,35 @@ async def case_outbound_http_goes_through_fetch():
     return {"timeout": timed_out, "refused": refused}
 
 
-async def case_executor_service_client_over_fetch():
-    from devcapsules.logs import Logger
-    from devcapsules.services.execution.remote import RemoteExecutor
+async def case_outbound_call_over_fetch():
+    """The executor-service client's transport layer (`services.outbound`: one total
+    deadline, a bounded streamed body) over the runtime's fetch. `RemoteExecutor` itself
+    validates answers with pydantic, whose wasm core cannot be loaded offline."""
+    from devcapsules.services import outbound
+    from devcapsules.services.execution.http_client import new_client
 
-    executor = RemoteExecutor(js.boundary.loopbackUrl, "secret-key", logger=Logger())
-    languages = await executor.languages()
-    assert languages == [{"language": "python", "version": "3.13"}], languages
-    return languages
+    base = js.boundary.loopbackUrl
+    url = f"{base}/api/v1/execute/languages"
+    auth = {"Authorization": "Bearer secret-key"}
+    async with new_client(5.0) as client:
+        answer = await outbound.call(
+            client, "GET", url, deadline_s=5, max_bytes=1 << 20, headers=auth
+        )
+        body = answer.json()
+        assert answer.status == 200 and body["languages"][0]["language"] == "python", body
+        assert body["echo"]["headers"]["authorization"] == "Bearer secret-key", body
+        for kwargs, error in (
+            ({"deadline_s": 0.3, "max_bytes": 1 << 20}, outbound.OutboundTimeout),
+            ({"deadline_s": 5, "max_bytes": 10}, outbound.OutboundTooLarge),
+        ):
+            target = f"{base}/slow" if error is outbound.OutboundTimeout else url
+            try:
+                await outbound.call(client, "GET", target, **kwargs)
+            except error:
+                pass
+            else:
+                raise AssertionError(f"no {error.__name__}")
+    return body["languages"]
 
 
 # ---------------------------------------------------------------- Web Crypto, imports

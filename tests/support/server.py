@@ -84,3 +84,29 @@ def read_log_lines(state_dir: Path) -> list[str]:
     for path in sorted(state_dir.parent.glob("server-*.log")):
         lines.extend(path.read_text().splitlines())
     return lines
+
+
+@contextlib.contextmanager
+def executor_service_process(
+    log_dir: Path, key: str, *options: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`devcapsules executor serve` in a subprocess on a dynamic port (its base URL and
+    process); `options` are its CLI flags (e.g. --concurrency 1 --queue-depth 1)."""
+    port = free_port()
+    env = {**os.environ, "AWS_EXECUTOR_API_KEY": key, "LOG_LEVEL": "warn"}
+    log = open(log_dir / f"executor-{port}.log", "wb")  # noqa: SIM115
+    argv = ["-m", "devcapsules.local.cli", "executor", "serve", "--port", str(port), *options]
+    process = subprocess.Popen(
+        [sys.executable, *argv], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process, log.name)
+        yield base, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from devcapsules.bindings.env import Env
@@ -49,5 +48,7 @@ async def serve(config: ServiceConfig, host: str, port: int) -> None:
 
 
 def run(config: ServiceConfig, host: str, port: int) -> None:
+    from devcapsules.local.http_server import run_event_loop
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, host, port))
+        run_event_loop(serve(config, host, port))

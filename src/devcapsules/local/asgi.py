@@ -9,12 +9,21 @@ from devcapsules.app import App
 from devcapsules.bindings.env import Env
 from devcapsules.http import Headers, Request, Response
 from devcapsules.local.http_server import DEFAULT_LIMITS
+from devcapsules.local.static_assets import StaticAssets
 
 
 class AsgiAdapter:
-    def __init__(self, app: App, env: Env, body_seconds: float = DEFAULT_LIMITS.body_seconds):
+    def __init__(
+        self,
+        app: App,
+        env: Env,
+        body_seconds: float = DEFAULT_LIMITS.body_seconds,
+        assets: StaticAssets | None = None,
+    ):
         self.app = app
         self.env = env
+        # Static pages answered before the app, as Workers Static Assets does on the edge.
+        self.assets = assets
         # A body not complete by then is answered 408 and its connection closed.
         self.body_seconds = body_seconds
         # Read at most one byte past the limit: enough for the app to answer 413
@@ -26,6 +35,9 @@ class AsgiAdapter:
             await _lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if (asset := self._asset(scope)) is not None:
+            await send_response(send, asset)
             return
         chunks: list[bytes] = []
         try:
@@ -40,6 +52,14 @@ class AsgiAdapter:
             # The rest of the body may still be on its way: the connection cannot be reused.
             response.headers.set("Connection", "close")
         await send_response(send, response)
+
+    def _asset(self, scope: dict[str, Any]) -> Response | None:
+        """The static asset answering this request, if any (the app never sees it)."""
+        if self.assets is None:
+            return None
+        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        query = scope.get("query_string", b"").decode("latin-1")
+        return self.assets.answer(scope["method"], scope["path"], headers, query)
 
     async def _read_body(self, receive: Any, chunks: list[bytes]) -> bool:
         """Read into `chunks`; False if the client left before the body was complete (a

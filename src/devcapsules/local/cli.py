@@ -110,11 +110,12 @@ def _state_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_dev(args: argparse.Namespace) -> int:
+    from devcapsules.local.http_server import run_event_loop
     from devcapsules.local.server import open_runtime, serve
 
     runtime = open_runtime(find_project_root(), args.state_dir, args.environment)
     try:
-        asyncio.run(serve(runtime, args.host, args.port))
+        run_event_loop(serve(runtime, args.host, args.port))
     except KeyboardInterrupt:
         pass
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from devcapsules.bindings.sqlite_queue import ConsumerSettings
+from devcapsules.local.static_assets import AssetsConfig
 
 
 @dataclass
@@ -24,6 +25,7 @@ class LocalConfig:
     producers: dict[str, str] = field(default_factory=dict)  # binding -> queue name
     consumers: list[ConsumerSettings] = field(default_factory=list)
     crons: list[str] = field(default_factory=list)
+    assets: AssetsConfig | None = None  # [assets]: the static pages (/docs, the widget)
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -56,6 +58,8 @@ def load_config(
     config.producers = {p["binding"]: p["queue"] for p in queues.get("producers", [])}
     config.consumers = [_consumer(c) for c in queues.get("consumers", [])]
     config.crons = list(section.get("triggers", {}).get("crons", []))
+    if "assets" in section:
+        config.assets = AssetsConfig.from_wrangler(root, section["assets"])
     return config
 
 

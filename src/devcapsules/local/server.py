@@ -22,6 +22,7 @@ from devcapsules.local.runtime import (
     resolve_state_dir,
     running_env,
 )
+from devcapsules.local.static_assets import StaticAssets
 from devcapsules.logs import Logger
 from devcapsules.maintenance import run_periodically
 from devcapsules.settings import Settings
@@ -67,7 +68,9 @@ async def serve(runtime: LocalRuntime, host: str, port: int) -> None:
 async def _serve_app(
     app: App, env: Env, runtime: LocalRuntime, settings: Settings, host: str, port: int
 ) -> None:
-    server = uvicorn_server(AsgiAdapter(app, env), host, port)
+    config = runtime.config
+    assets = StaticAssets(config.assets) if config.assets else None
+    server = uvicorn_server(AsgiAdapter(app, env, assets=assets), host, port)
     # Before the broker redelivers the crashed predecessor's messages: their jobs are free.
     await take_over_predecessor(env, runtime.state_dir, app.logger)
     stop = asyncio.Event()

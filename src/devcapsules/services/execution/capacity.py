@@ -32,7 +32,10 @@ def patient() -> Iterator[None]:
 
 class Capacity:
     """At most `concurrency` runs at once and `queue_depth` waiting; the rest are refused
-    at once (503 + Retry-After) rather than piling up behind a slow sandbox."""
+    at once (503 + Retry-After) rather than piling up behind a slow sandbox. A waiting
+    run gives up after `max_wait_s` (its own time limit, from the local executor) with the
+    same 503: whoever sent it would rather retry than wait longer than the run itself
+    may take, and the Worker's deadline for a call is only 1.5 x that plus slack."""
 
     def __init__(self, concurrency: int, queue_depth: int, retry_after_s: int = 1):
         if concurrency < 1 or queue_depth < 0:
@@ -48,21 +51,38 @@ class Capacity:
         return min(self.admitted, self.concurrency)
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        if _PATIENT.get():
+    async def slot(self, max_wait_s: float | None = None) -> AsyncIterator[None]:
+        patient = _PATIENT.get()
+        if patient:
             self.patient += 1
         elif self.admitted - self.patient >= self.concurrency + self.queue_depth:
-            raise HTTPError(
-                503,
-                "executor_busy",
-                "The executor is at capacity; retry shortly",
-                details={"concurrency": self.concurrency, "queueDepth": self.queue_depth},
-                headers={"Retry-After": str(self.retry_after_s)},
-            )
+            raise self._busy()
         self.admitted += 1
         try:
-            async with self._slots:
+            await self._wait_for_slot(None if patient else max_wait_s)
+            try:
                 yield
+            finally:
+                self._slots.release()
         finally:
             self.admitted -= 1
-            self.patient -= _PATIENT.get()
+            self.patient -= patient
+
+    async def _wait_for_slot(self, max_wait_s: float | None) -> None:
+        if max_wait_s is None:
+            await self._slots.acquire()
+            return
+        try:
+            async with asyncio.timeout(max_wait_s):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise self._busy() from None
+
+    def _busy(self) -> HTTPError:
+        return HTTPError(
+            503,
+            "executor_busy",
+            "The executor is at capacity; retry shortly",
+            details={"concurrency": self.concurrency, "queueDepth": self.queue_depth},
+            headers={"Retry-After": str(self.retry_after_s)},
+        )

@@ -34,14 +34,15 @@ class LocalExecutor:
     def __init__(self, capacity: Capacity | None = None) -> None:
         self.capacity = capacity
 
-    def slot(self):
-        return (self.capacity or shared_capacity()).slot()
+    def slot(self, limits: RunLimits):
+        """A run waits for its slot at most its own time limit (then 503 executor_busy)."""
+        return (self.capacity or shared_capacity()).slot(max_wait_s=limits.time_limit_s)
 
     async def execute(
         self, source_code: str, language: str, *, stdin: str, limits: RunLimits
     ) -> dict[str, Any]:
         lib = await _library()
-        async with self.slot():
+        async with self.slot(limits):
             with library_errors():
                 result = await lib.execute(
                     source_code,
@@ -63,7 +64,7 @@ class LocalExecutor:
         limits: RunLimits,
     ) -> dict[str, Any]:
         lib = await _library()
-        async with self.slot():
+        async with self.slot(limits):
             with library_errors():
                 result = await lib.run_tests(
                     user_code,

@@ -1,0 +1,128 @@
+"""What `POST /api/v1/execute` adds around the sandbox: D1 round trips and latency.
+
+    .venv/bin/python bench/bench_run_path.py [--requests 40]
+
+In-process (`app.handle`) on the real local bindings (SQLite D1 and KV on disk) and the
+real sandbox (local backend), for an anonymous caller, a session (JWT) and an API key,
+each with its KV copy warm. `app.handle` gets a `wait_until` that collects, so the round
+trips the response waited on and those deferred (the execution record) are counted
+apart. The anchor is the same hello world through `LocalExecutor.execute` alone, measured
+in the same run: the ratio is what the API layer costs on top of the sandbox.
+Goal (issue 17): <= 2 round trips per request, one of them (the record) off the path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from devcapsules.app import build_app
+from devcapsules.bindings.env import Env
+from devcapsules.bindings.sqlite_d1 import SqliteD1
+from devcapsules.bindings.sqlite_kv import SqliteKV
+from devcapsules.http import Request
+from devcapsules.local.migrations import apply_migrations
+from devcapsules.logs import Logger
+from devcapsules.services import api_keys, users
+from devcapsules.services.execution.limits import limits_for
+from devcapsules.services.execution.local import LocalExecutor
+from devcapsules.services.tokens import issue_access_token
+from devcapsules.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+VARS = {
+    "JWT_SECRET": "bench-secret-" + "x" * 40,
+    "LOG_LEVEL": "error",
+    "EXECUTOR_BACKEND_DEFAULT": "local",
+    # High, not unlimited: an unlimited window is not counted, and counting is measured.
+    **{f"PLAN_FREE_REQUESTS_PER_{w}": "10000000" for w in ("MINUTE", "DAY")},
+}
+HELLO = {"source_code": "print('Hello World')", "language": "python", "time_limit": 10}
+
+
+def p50_p99(samples: list[float]) -> tuple[float, float]:
+    return statistics.median(samples), statistics.quantiles(samples, n=100)[98]
+
+
+async def one(app, env: Env, headers: dict) -> tuple[float, int, int]:
+    request = Request(
+        "POST",
+        "http://b/api/v1/execute",
+        {**headers, "content-type": "application/json"},
+        json.dumps(HELLO).encode(),
+        "203.0.113.9",
+    )
+    deferred: list = []
+    before = env.db.round_trips
+    started = time.perf_counter()
+    response = await app.handle(request, env, deferred.append)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status == 200, response.body  # a refusal would look fast
+    on_path = env.db.round_trips - before
+    for awaitable in deferred:
+        await awaitable
+    return elapsed, on_path, env.db.round_trips - before - on_path
+
+
+async def credentials(env: Env, settings: Settings) -> dict[str, dict]:
+    user = await users.create_user(env.db, "bench@example.com", "Bench", "unused", "free")
+    token, _ = issue_access_token(settings, user.id, user.plan)
+    key, _ = await api_keys.create(env, user.id, "bench", ["execute"], None)
+    return {
+        "anonymous": {},
+        "JWT": {"authorization": f"Bearer {token}"},
+        "API key (dk_)": {"authorization": f"Bearer {key}"},
+    }
+
+
+async def bare_sandbox(n: int) -> list[float]:
+    executor, limits = LocalExecutor(), limits_for(None).effective(10, None)
+    samples = []
+    await executor.execute("pass", "python", stdin="", limits=limits)  # toolchain discovery
+    for _ in range(n):
+        started = time.perf_counter()
+        result = await executor.execute(HELLO["source_code"], "python", stdin="", limits=limits)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert result["status"] == "ok", result
+    return samples
+
+
+async def run(n: int, state: Path) -> None:
+    db = SqliteD1(state / "DB.sqlite3")
+    apply_migrations(db.connection, ROOT / "migrations")
+    env = Env(vars=VARS, db=db, kv=SqliteKV(state / "KV.sqlite3"))
+    settings = Settings.from_vars(VARS)
+    app = build_app(settings, logger=Logger(level="error"))
+    anchor = p50_p99(await bare_sandbox(n))
+    print(f"POST /execute hello world, {n} sequential requests per row, in-process, warm KV\n")
+    print(f"{'caller':<16}{'D1 on path':>11}{'deferred':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}")
+    print(f"{'sandbox alone':<16}{'-':>11}{'-':>10}{anchor[0]:>9.1f}{anchor[1]:>9.1f}{1:>7.2f}")
+    for name, headers in (await credentials(env, settings)).items():
+        cold = await one(app, env, headers)
+        rows = [await one(app, env, headers) for _ in range(n)]
+        on_path = statistics.mean(r[1] for r in rows)
+        deferred = statistics.mean(r[2] for r in rows)
+        p50, p99 = p50_p99([r[0] for r in rows])
+        print(
+            f"{name:<16}{on_path:>11.2f}{deferred:>10.2f}{p50:>9.1f}{p99:>9.1f}"
+            f"{p50 / anchor[0]:>7.2f}   (cold: {cold[1]} on path, {cold[2]} deferred)"
+        )
+    print("\n(ratio = p50 / the sandbox alone; goal: <= 2 D1 round trips, 1 on the path)")
+    db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as state:
+        asyncio.run(run(args.requests, Path(state)))
+
+
+if __name__ == "__main__":
+    main()
