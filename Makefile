@@ -102,6 +102,8 @@ test: lint test-sqlite test-py313 test-browser test-miniflare test-pyodide check
 
 bench: install
 	$(BIN)/python bench/bench_core.py
+	$(BIN)/python bench/bench_execution.py --runs 20 --no-remote
+	$(BIN)/python bench/bench_batch.py
 	$(BIN)/python bench/bench_run_path.py
 	$(BIN)/python bench/bench_executor_service.py
 

@@ -37,3 +37,40 @@ def processes_with(marker: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+WARM_SIZES = {"python": 1, "javascript": 1}
+
+
+@pytest.fixture(params=["cold", "warm"])
+def pool_mode(request, sandbox):
+    """Run the test twice: every run cold, then every interpreted run in a warm sandbox
+    (the pool refills synchronously here, so each `execute` finds one ready)."""
+    from devcapsules.executor import warm
+
+    if request.param == "cold":
+        warm.configure({})
+        yield None
+        return
+    yield restart_pool({n: c for n, c in WARM_SIZES.items() if n in discover()})
+    warm.configure({})
+
+
+def restart_pool(sizes: dict | None = None):
+    """(Re)start the warm pool, e.g. after a test patched how sandboxes are built; it
+    refills synchronously, so every run of the test finds a warm sandbox ready."""
+    from devcapsules.executor import warm
+
+    current = warm.pool()
+    sizes = sizes if sizes is not None else (current.sizes if current else {})
+    pool = warm.configure(sizes)
+    if pool is not None:
+        pool.refill_soon = pool.fill
+    return pool
+
+
+def warm_cgroup_dirs() -> set:
+    from devcapsules.executor import warm
+
+    pool = warm.pool()
+    return pool.cgroup_dirs() if pool is not None else set()

@@ -16,7 +16,7 @@ from devcapsules.executor.tests_harness import run_tests
 
 from .conftest import run
 
-pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("sandbox", "pool_mode"), pytest.mark.slow]
 
 
 def one_test(code: str, expected=None):

@@ -37,7 +37,8 @@ def _sleeper(marker: str) -> list[str]:
 
 def _our_children_with(marker: str) -> list[int]:
     children = []
-    for pid in processes_with(marker):
+    # bwrap's argv carries the launcher's spec, marshalled and in hex.
+    for pid in processes_with(marker.encode().hex()):
         try:
             with open(f"/proc/{pid}/status") as f:
                 fields = dict(line.split(":\t", 1) for line in f if ":\t" in line)

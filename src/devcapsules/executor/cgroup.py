@@ -49,7 +49,21 @@ class RunCgroup:
     procs: list[Path]  # the cgroup.procs files the user's process writes "0" to
     peak_file: Path
     events_file: Path  # holds "oom_kill N"
+    memory_files: list[Path] = dataclasses.field(default_factory=list)  # limit, then memsw
+    pids_file: Path | None = None
+    memory_bytes: int = 0  # the limit now
     fds: list[int] = dataclasses.field(default_factory=list)
+
+    def set_limits(self, memory_bytes: int, processes: int) -> None:
+        """Change the limits of a cgroup made in advance (a warm sandbox's), before its
+        run starts. v1 wants memsw >= the memory limit at every step: lower the memory
+        limit first, raise memsw first."""
+        files = self.memory_files if memory_bytes <= self.memory_bytes else self.memory_files[::-1]
+        for path in files:
+            _write(path, memory_bytes)
+        self.memory_bytes = memory_bytes
+        if self.pids_file is not None:
+            _write(self.pids_file, processes)
 
     def open(self) -> list[int]:
         self.fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self.procs]
@@ -125,19 +139,27 @@ class _Hierarchy:
                 [path / "cgroup.procs"],
                 peak if peak.exists() else path / "memory.current",
                 path / "memory.events",
+                [path / "memory.max"],
+                path / "pids.max",
+                memory_bytes,
             )
         memory, pids = self.memory / name, self.pids / name
         memory.mkdir()
         pids.mkdir()
-        _write(memory / "memory.limit_in_bytes", memory_bytes)
+        memory_files = [memory / "memory.limit_in_bytes"]
         if (memory / "memory.memsw.limit_in_bytes").exists():  # no swapping past it
-            _write(memory / "memory.memsw.limit_in_bytes", memory_bytes)
+            memory_files.append(memory / "memory.memsw.limit_in_bytes")
+        for path in memory_files:
+            _write(path, memory_bytes)
         _write(pids / "pids.max", processes)
         return RunCgroup(
             [memory, pids],
             [memory / "cgroup.procs", pids / "cgroup.procs"],
             memory / "memory.max_usage_in_bytes",
             memory / "memory.oom_control",
+            memory_files,
+            pids / "pids.max",
+            memory_bytes,
         )
 
     def bases(self) -> set[Path]:

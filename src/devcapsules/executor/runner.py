@@ -18,7 +18,7 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import hostdir
+from . import hostdir, warm
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
 from .sandbox import SANDBOX_UID, SandboxResult, SandboxUnavailable, StdinTooLarge, run_sandboxed
@@ -159,7 +159,11 @@ async def execute(
     lang = resolve(language)
     stdin_bytes = check_sizes(source_code, stdin, limits)
     time_s, memory_mb = limits.clamp(time_limit_s, memory_limit_mb)
+    pool = warm.pool()
+    ready = pool.take(lang, limits) if pool is not None and lang.compile_cmd is None else None
     try:
+        if ready is not None:
+            return await _run_warm(ready, lang, source_code, stdin_bytes, time_s, memory_mb, limits)
         with workspace({lang.source_file: source_code}) as workdir:
             return await _compile_and_run(lang, workdir, stdin_bytes, time_s, memory_mb, limits)
     except SandboxUnavailable:
@@ -167,6 +171,28 @@ async def execute(
     except Exception:
         log.exception("execution failed inside the executor")
         return ExecutionResult("internal_error", language=lang.name, version=lang.version)
+    finally:
+        if ready is not None:
+            pool.refill_soon()
+
+
+async def _run_warm(
+    ready: warm.WarmSandbox,
+    lang: Language,
+    source_code: str,
+    stdin: bytes,
+    time_s: float,
+    memory_mb: int,
+    limits: Limits,
+) -> ExecutionResult:
+    """An interpreted program in a pre-started sandbox (warm.py): same limits as cold."""
+    run = await ready.run(
+        {lang.source_file: source_code},
+        lang.run_argv(memory_mb),
+        stdin,
+        _run_limits(lang, time_s, memory_mb, limits),
+    )
+    return _execution_result(run, lang, "", time_s, memory_mb)
 
 
 async def _compile_and_run(
@@ -185,19 +211,29 @@ async def _compile_and_run(
         workdir=workdir,
         stdin=stdin,
         mounts=lang.mounts,
-        limits=limits.sandbox(
-            time_limit_s=time_s,
-            address_space_mb=lang.address_space_mb(memory_mb),
-            memory_mb=memory_mb,
-        ),
+        limits=_run_limits(lang, time_s, memory_mb, limits),
     )
+    return _execution_result(run, lang, compiled.output, time_s, memory_mb)
+
+
+def _run_limits(lang: Language, time_s: float, memory_mb: int, limits: Limits):
+    return limits.sandbox(
+        time_limit_s=time_s,
+        address_space_mb=lang.address_space_mb(memory_mb),
+        memory_mb=memory_mb,
+    )
+
+
+def _execution_result(
+    run: SandboxResult, lang: Language, compile_output: str, time_s: float, memory_mb: int
+) -> ExecutionResult:
     return ExecutionResult(
         status=classify(run, time_s, memory_mb),
         stdout=run.stdout,
         stderr=run.stderr,
         exit_code=run.exit_code,
         signal=run.signal,
-        compile_output=compiled.output,
+        compile_output=compile_output,
         time_ms=run.wall_ms,
         memory_kb=run.max_rss_kb,
         stdout_truncated=run.stdout_truncated,

@@ -28,6 +28,7 @@ import contextlib
 import functools
 import json
 import logging
+import marshal
 import os
 import shutil
 import signal
@@ -383,6 +384,7 @@ class _Capped(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
+        self.seen(data)
         room = self.cap - self.size
         if room > 0:
             self.chunks.append(data[:room])
@@ -395,8 +397,32 @@ class _Capped(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(None)
 
+    def seen(self, data: bytes) -> None:
+        pass
+
     def data(self) -> bytes:
         return b"".join(self.chunks)
+
+
+_DONE = b'{"done": true}'
+
+
+class _Reports(_Capped):
+    """The launcher's report pipe; `finished` resolves at its last record. From then on
+    nothing of the run is needed: the host ends the sandbox at once instead of waiting
+    for the launcher, bwrap's init and bwrap to exit in turn (the pid namespace dies with
+    bwrap either way, so a process the run left behind is killed just the same)."""
+
+    def __init__(self, cap: int, on_overflow) -> None:
+        super().__init__(cap, on_overflow)
+        self.finished = asyncio.get_running_loop().create_future()
+        self._tail = b""
+
+    def seen(self, data: bytes) -> None:
+        window = self._tail + data
+        if _DONE in window and not self.finished.done():
+            self.finished.set_result(None)
+        self._tail = window[-len(_DONE) :]
 
 
 async def run_sandboxed(
@@ -426,7 +452,7 @@ async def run_sandboxed(
     try:
         with _Pipes(results_channel, group.open() if group else []) as pipes:
             spec = _launcher_spec(argv, limits, runs, pipes)
-            launcher = [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), json.dumps(spec)]
+            launcher = launcher_argv(spec)
             with _command(
                 bwrap,
                 launcher,
@@ -461,6 +487,11 @@ def _remove_soon(group: cgroup.RunCgroup) -> None:
     task = asyncio.get_running_loop().create_task(group.remove())
     _removals.add(task)
     task.add_done_callback(_removals.discard)
+
+
+def launcher_argv(spec: dict) -> list[str]:
+    # marshal, not JSON: the launcher then starts without importing json (see launcher.py).
+    return [SANDBOX_PYTHON, "-I", "-S", support_path("launcher.py"), marshal.dumps(spec).hex()]
 
 
 def _launcher_spec(
@@ -512,28 +543,42 @@ async def _supervise(
     limits: SandboxLimits,
     pipes: _Pipes,
 ) -> SandboxResult:
-    loop = asyncio.get_running_loop()
     stdin_fd = _memfd("stdin", stdin)
-    started = time.monotonic()
     try:
-        kwargs = launch.popen_kwargs()
-        kwargs["pass_fds"] = (*launch.fds, *pipes.child_fds())
-        proc = subprocess.Popen(
-            launch.argv,
-            stdin=stdin_fd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            **kwargs,
-        )
+        proc = _start(launch, stdin_fd, pipes)
     finally:
         os.close(stdin_fd)
+    return await _follow(proc, pipes, limits)
+
+
+def _start(launch: _Launch, stdin, pipes: _Pipes, extra_fds: tuple[int, ...] = ()):
+    """Popen bwrap in its own session (its group is what a kill targets)."""
+    kwargs = launch.popen_kwargs()
+    kwargs["pass_fds"] = (*launch.fds, *pipes.child_fds(), *extra_fds)
+    return subprocess.Popen(
+        launch.argv,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        **kwargs,
+    )
+
+
+async def _follow(proc, pipes: _Pipes, limits: SandboxLimits, go=None) -> SandboxResult:
+    """Watch a started sandbox to its end: caps, deadline, reaping. `go` (warm runs) is
+    called once the streams are watched: it hands the run over; the clock starts there."""
+    loop = asyncio.get_running_loop()
     killer = _Killer(proc.pid)
     status = None
+    started = time.monotonic()
     try:
         pipes.close_child_ends()
         streams = await _attach(loop, proc, pipes, limits, killer)
-        status = await _wait(proc.pid, limits.wall_time_s, killer)
+        if go is not None:
+            started = time.monotonic()
+            go()
+        status = await _wait(proc.pid, limits.wall_time_s, killer, streams["report"].finished)
     finally:
         # However we leave (done, cancelled, or failed after Popen): nothing of the run may
         # survive, and bwrap must be reaped (Popen will not: we own its returncode).
@@ -574,21 +619,27 @@ async def _attach(loop, proc, pipes: _Pipes, limits: SandboxLimits, killer: _Kil
         sources["results"] = (results, limits.max_channel_bytes, killer.overflow)
         pipes.results_r = None
     for name, (pipe, cap, on_overflow) in sources.items():
-        _, protocol = await loop.connect_read_pipe(
-            functools.partial(_Capped, cap, on_overflow), pipe
-        )
+        kind = _Reports if name == "report" else _Capped
+        _, protocol = await loop.connect_read_pipe(functools.partial(kind, cap, on_overflow), pipe)
         streams[name] = protocol
     return streams
 
 
-async def _wait(pid: int, timeout_s: float, killer: _Killer) -> tuple[int, object]:
-    """Wait for bwrap with wait4 (not waitpid) so we could read its rusage too."""
+async def _wait(
+    pid: int, timeout_s: float, killer: _Killer, finished: asyncio.Future
+) -> tuple[int, object]:
+    """Wait for bwrap (or the launcher's last report: then kill it, nothing is left to
+    wait for) with wait4 (not waitpid) so we could read its rusage too."""
     loop = asyncio.get_running_loop()
     exited = loop.create_future()
     pidfd = os.pidfd_open(pid)
     loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
     try:
-        await asyncio.wait_for(asyncio.shield(exited), timeout_s)
+        ended = asyncio.wait([exited, finished], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait_for(ended, timeout_s)
+        if not exited.done():
+            killer.kill()
+            await exited
     except TimeoutError:
         killer.timed_out = True
         killer.kill()

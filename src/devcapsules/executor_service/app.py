@@ -33,6 +33,7 @@ class ServiceConfig:
     queue_depth: int | None = None  # default: 4 x concurrency
     retry_after_s: int = 1
     log_level: str = "info"
+    warm_pool: str | None = None  # EXECUTOR_WARM_POOL; None: python=<concurrency>
 
     @property
     def effective_queue_depth(self) -> int:

@@ -61,6 +61,7 @@ def run_serve(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         queue_depth=args.queue_depth,
         log_level=args.log_level,
+        warm_pool=os.environ.get("EXECUTOR_WARM_POOL"),
     )
     run(config, args.host, args.port)
     return 0

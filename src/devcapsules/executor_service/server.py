@@ -28,7 +28,7 @@ async def announce(config: ServiceConfig, logger: Logger, url: str) -> None:
         languages=languages,
         authentication=config.api_key is not None,
     )
-    await announce_sandbox(logger)
+    await announce_sandbox(logger, config.warm_pool, config.concurrency)
     if config.api_key is None:
         logger.warn("insecure_no_auth", message="anyone who can reach this port can run code")
 
@@ -38,8 +38,13 @@ async def serve(config: ServiceConfig, host: str, port: int) -> None:
 
     logger = Logger(level=config.log_level)
     server = uvicorn_server(make_asgi(config, logger), host, port)
+    from devcapsules.services.execution.local import drain_warm_pool
+
     await announce(config, logger, f"http://{host}:{port}")
-    await server.serve()
+    try:
+        await server.serve()
+    finally:
+        drain_warm_pool()
 
 
 def run(config: ServiceConfig, host: str, port: int) -> None:

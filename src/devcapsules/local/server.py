@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from pathlib import Path
 
 from devcapsules.app import App, build_app
@@ -88,6 +89,10 @@ async def _serve_app(
         await server.serve()
     finally:
         stop.set()
+        if "devcapsules.executor.warm" in sys.modules:
+            from devcapsules.services.execution.local import drain_warm_pool
+
+            drain_warm_pool()
         for task in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -104,4 +109,4 @@ async def _announce_sandbox(env: Env, app: App) -> None:
     if uses_local:
         from devcapsules.services.execution.local import announce_sandbox
 
-        await announce_sandbox(app.logger)
+        await announce_sandbox(app.logger, env.vars.get("EXECUTOR_WARM_POOL"))

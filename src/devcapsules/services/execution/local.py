@@ -115,10 +115,13 @@ async def sandbox_check() -> str:
     return found.describe()
 
 
-async def announce_sandbox(logger: Any) -> None:
+async def announce_sandbox(
+    logger: Any, warm_pool: str | None = None, concurrency: int = DEFAULT_CONCURRENCY
+) -> None:
     """The start-up line about code execution: ready, or refused and why (said once).
     Runs on the main thread before the server starts: also where SIGTERM is made to
-    unwind, so the host's scratch directory is removed on a plain `kill` too."""
+    unwind, so the host's scratch directory is removed on a plain `kill` too. Then the
+    warm pool (`EXECUTOR_WARM_POOL`; unset: `python=<concurrency>`) starts filling."""
     from devcapsules.executor import SandboxUnavailable, hostdir
 
     hostdir.unwind_on_sigterm()
@@ -131,7 +134,46 @@ async def announce_sandbox(logger: Any) -> None:
     from devcapsules.executor import cgroup
 
     limits = await asyncio.to_thread(cgroup.describe)
-    logger.info("sandbox_ready", bwrap=bwrap, runLimits=limits, concurrency=DEFAULT_CONCURRENCY)
+    logger.info("sandbox_ready", bwrap=bwrap, runLimits=limits, concurrency=concurrency)
+    # In the background: the server listens meanwhile (runs go cold until it is filled).
+    task = asyncio.get_running_loop().create_task(start_warm_pool(logger, warm_pool, concurrency))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+_BACKGROUND: set[asyncio.Task] = set()
+
+
+async def start_warm_pool(logger: Any, raw: str | None, concurrency: int) -> None:
+    """Fill the warm pool, or say why there is none (runs then go cold: same isolation).
+    Its total is at most `concurrency`: a warm sandbox runs inside a slot, so more idle
+    ones than slots could never all be used, and each idle one holds memory (the bound
+    is concurrency x (run memory limit + an idle sandbox's ~15 MB))."""
+    from devcapsules.executor import warm
+
+    try:
+        sizes = warm.parse_sizes(f"python={concurrency}" if raw is None else raw)
+    except warm.WarmPoolConfigError as exc:
+        logger.error("warm_pool_invalid", message=f"{exc}; runs go cold")
+        return
+    if sum(sizes.values()) > concurrency:
+        logger.error(
+            "warm_pool_invalid",
+            message=f"EXECUTOR_WARM_POOL totals {sum(sizes.values())} sandboxes, above the "
+            f"concurrency {concurrency}; runs go cold",
+        )
+        return
+    pool = await asyncio.to_thread(warm.configure, sizes)
+    logger.info("warm_pool_ready", sizes=pool.sizes if pool else {})
+
+
+def drain_warm_pool() -> None:
+    """At server shutdown: kill every idle warm sandbox (atexit would too; this is sooner)."""
+    import sys
+
+    warm = sys.modules.get("devcapsules.executor.warm")
+    if warm is not None:
+        warm.configure({})
 
 
 async def _library() -> Any:

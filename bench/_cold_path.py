@@ -1,0 +1,184 @@
+"""Where a cold sandbox run's time goes: the same hello world under layers added one at a
+time, from a minimal `bwrap --unshare-all … python3 -c "print('Hello World')"` (the
+anchor) to `execute()`. Each layer's median minus the previous one is what it costs.
+
+Used by bench_execution.py; synchronous layers are timed around subprocess.run, the
+library ones around their awaitable, all in this one process, one after another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+
+from devcapsules.executor import cgroup, execute, sandbox, warm
+from devcapsules.executor.runner import workspace
+from devcapsules.executor.sandbox import SANDBOX_PYTHON, SandboxLimits, run_sandboxed
+
+NO_USERNS = ["--unshare-user", "--disable-userns"]
+HELLO = [SANDBOX_PYTHON, "-c", "print('Hello World')"]
+
+
+def _minimal(bwrap: str) -> list[str]:
+    argv = [bwrap, "--unshare-all", "--ro-bind", "/usr", "/usr"]
+    for path in ("/bin", "/lib", "/lib64", "/sbin"):
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+    return [*argv, "--proc", "/proc", "--dev", "/dev"]
+
+
+def _as_nobody() -> dict:
+    return sandbox._host_identity()
+
+
+def _spawn(argv: list[str], **kwargs) -> None:
+    done = subprocess.run(argv, capture_output=True, **kwargs)
+    assert done.stdout == b"Hello World\n", done.stderr  # a failing layer would look fast
+
+
+def sync_layers(bwrap: str) -> list[tuple[str, Callable[[], None]]]:
+    minimal = _minimal(bwrap)
+    seccomp_fd = sandbox._memfd("seccomp", sandbox._seccomp_program())
+
+    def with_seccomp() -> None:
+        os.lseek(seccomp_fd, 0, os.SEEK_SET)
+        argv = [*minimal, *NO_USERNS, "--seccomp", str(seccomp_fd), *HELLO]
+        _spawn(argv, pass_fds=(seccomp_fd,), **_as_nobody())
+
+    def ours() -> None:  # every option a run has (binds, tmpfs, env, --args memfd), no launcher
+        with (
+            workspace({}) as workdir,
+            sandbox._command(
+                sandbox.detect_sandbox(),
+                HELLO,
+                workdir=workdir,
+                writable=False,
+                limits=SandboxLimits(),
+                mounts=(),
+                env={},
+            ) as launch,
+        ):
+            _spawn(launch.argv, **launch.popen_kwargs())
+
+    return [
+        ("minimal bwrap + python3 hello (anchor)", lambda: _spawn([*minimal, *HELLO])),
+        (
+            "+ started as uid 65534 (a user namespace)",
+            lambda: _spawn([*minimal, *HELLO], **_as_nobody()),
+        ),
+        ("+ --disable-userns", lambda: _spawn([*minimal, *NO_USERNS, *HELLO], **_as_nobody())),
+        ("+ seccomp filter", with_seccomp),
+        ("+ our binds, tmpfs, env, --args memfd, work dir", ours),
+    ]
+
+
+async def _sandboxed(with_cgroup: bool) -> None:
+    with contextlib.ExitStack() as stack:
+        if not with_cgroup:
+            stack.enter_context(_no_cgroup())
+        workdir = stack.enter_context(workspace({}))
+        result = await run_sandboxed(HELLO, workdir=workdir, limits=SandboxLimits())
+    assert result.stdout == "Hello World\n", result.stderr
+
+
+@contextlib.contextmanager
+def _no_cgroup():
+    original = cgroup.new_run_cgroup
+    cgroup.new_run_cgroup = lambda *a: None
+    try:
+        yield
+    finally:
+        cgroup.new_run_cgroup = original
+
+
+async def _execute() -> None:
+    result = await execute("print('Hello World')", "python")
+    assert result.stdout == "Hello World\n", result
+
+
+def async_layers() -> list[tuple[str, Callable]]:
+    return [
+        ("+ launcher (rlimits, report), async supervision", lambda: _sandboxed(False)),
+        ("+ run cgroup (v1: the move waits for RCU)", lambda: _sandboxed(True)),
+        ("execute() cold (+ work dir, classify)", _execute),
+    ]
+
+
+def _stats(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+async def _time_async(call, runs: int) -> tuple[float, float]:
+    await call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return _stats(samples)
+
+
+def _time_sync(call, runs: int) -> tuple[float, float]:
+    call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return _stats(samples)
+
+
+async def _warm_execute(runs: int) -> tuple[float, float]:
+    """Warm: a pool of 2 that refills between runs (off the clock, as in a server whose
+    refill thread runs while no request is in flight)."""
+    pool = warm.configure({"python": 2})
+    pool.refill_soon = lambda: None
+    try:
+        samples = []
+        for _ in range(runs + 1):
+            pool.fill()
+            await asyncio.sleep(0.05)  # let the new sandbox reach its wait
+            started = time.perf_counter()
+            await _execute()
+            samples.append((time.perf_counter() - started) * 1000)
+        return _stats(samples[1:])
+    finally:
+        warm.configure({})
+
+
+async def breakdown(runs: int) -> list[tuple[str, float, float]]:
+    bwrap = sandbox.detect_sandbox().path
+    table = [(name, *_time_sync(call, runs)) for name, call in sync_layers(bwrap)]
+    for name, call in async_layers():
+        table.append((name, *(await _time_async(call, runs))))
+    table.append(("execute() warm (pre-started sandbox)", *(await _warm_execute(runs))))
+    return table
+
+
+def print_breakdown(table: list[tuple[str, float, float]]) -> None:
+    anchor = table[0][1]
+    width = max(len(name) for name, *_ in table)
+    head = f"{'p50 ms':>7}  {'p99 ms':>7}  {'+ms':>6}  {'x anchor':>8}"
+    print(f"{'cold path, layer by layer':<{width}}  {head}")
+    previous = None
+    for name, p50, p99 in table:
+        delta = "" if previous is None else f"{p50 - previous:+.1f}"
+        print(f"{name:<{width}}  {p50:>7.1f}  {p99:>7.1f}  {delta:>6}  {p50 / anchor:>8.2f}")
+        previous = p50
+    cold, hot = table[-2][1], table[-1][1]
+    print(
+        f"goal execute() p50 <= 1.2x anchor: cold {cold / anchor:.2f}x, warm {hot / anchor:.2f}x "
+        f"(anchor {anchor:.1f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    print_breakdown(asyncio.run(breakdown(int(sys.argv[1]) if len(sys.argv) > 1 else 20)))

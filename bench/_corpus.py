@@ -1,0 +1,74 @@
+"""A corpus of small Python function problems, each a program: a solution plus asserts,
+the shape code-evaluation suites grade (one problem = one independent program). Made
+from templates with varied constants, so it is deterministic and as large as asked."""
+
+from __future__ import annotations
+
+TEMPLATES = [
+    (
+        "def add_k(x):\n    return x + {k}\n",
+        "assert add_k(1) == {k} + 1\nassert add_k(-{k}) == 0\n",
+    ),
+    (
+        "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n"
+        "    return a\n",
+        "assert fib(10) == 55\nassert fib({k} % 20 + 1) > 0\n",
+    ),
+    (
+        "def is_prime(n):\n    if n < 2:\n        return False\n"
+        "    return all(n % d for d in range(2, int(n ** 0.5) + 1))\n",
+        "assert is_prime(97)\nassert not is_prime({k} * 2 + 2)\n",
+    ),
+    (
+        "def reverse_words(s):\n    return ' '.join(reversed(s.split()))\n",
+        "assert reverse_words('a b c{k}') == 'c{k} b a'\n",
+    ),
+    (
+        "import math\n\ndef lcm(a, b):\n    return a * b // math.gcd(a, b)\n",
+        "assert lcm(4, 6) == 12\nassert lcm({k} + 1, 1) == {k} + 1\n",
+    ),
+    (
+        "def is_palindrome(s):\n    t = [c.lower() for c in s if c.isalnum()]\n"
+        "    return t == t[::-1]\n",
+        "assert is_palindrome('A man, a plan, a canal: Panama')\n"
+        "assert not is_palindrome('ab{k}')\n",
+    ),
+    (
+        "def running_max(xs):\n    out, best = [], None\n    for x in xs:\n"
+        "        best = x if best is None else max(best, x)\n        out.append(best)\n"
+        "    return out\n",
+        "assert running_max([1, 3, 2, {k}]) == [1, 3, 3, max(3, {k})]\n",
+    ),
+    (
+        "from collections import Counter\n\ndef most_common(xs):\n"
+        "    return Counter(xs).most_common(1)[0][0]\n",
+        "assert most_common([{k}, {k}, 1]) == {k}\n",
+    ),
+    (
+        "def flatten(xs):\n    out = []\n    for x in xs:\n"
+        "        out.extend(flatten(x) if isinstance(x, list) else [x])\n    return out\n",
+        "assert flatten([1, [2, [{k}]]]) == [1, 2, {k}]\n",
+    ),
+    (
+        "def digit_sum(n):\n    return sum(int(d) for d in str(abs(n)))\n",
+        "assert digit_sum({k}) == sum(map(int, str({k})))\nassert digit_sum(-12) == 3\n",
+    ),
+    (
+        "def wrong_sort(xs):\n    return xs\n",  # a wrong solution: its assert fails
+        "assert wrong_sort([{k}, 0]) == [0, {k}]\n",
+    ),
+]
+
+
+def corpus(size: int = 110) -> list[str]:
+    """`size` programs; one template in eleven is wrong, so a grader must tell them apart."""
+    programs = []
+    for index in range(size):
+        solution, asserts = TEMPLATES[index % len(TEMPLATES)]
+        k = index + 3
+        programs.append(solution.format(k=k) + "\n" + asserts.format(k=k))
+    return programs
+
+
+def expected_ok(size: int = 110) -> list[bool]:
+    return [TEMPLATES[i % len(TEMPLATES)][0].startswith("def wrong") is False for i in range(size)]

@@ -1,0 +1,144 @@
+"""Batch-grading throughput: a corpus of small Python function problems (program +
+asserts, bench/_corpus.py), graded at concurrency 2, side by side with an UNSANDBOXED
+fork-per-program harness (the anchor: what common code-evaluation harnesses do, a forked
+process per problem exec'ing its program), on the same machine in the same run.
+
+    .venv/bin/python bench/bench_batch.py [--size 110]
+
+Rows: the anchor; `run_batch()` (one sandbox per half of the corpus, a forked process per
+program inside); `execute()` per problem with the warm pool; `execute()` per problem
+cold. Each row checks every verdict against the corpus (a broken grader is fast).
+Printed: wall time, throughput ratio to the anchor (goal >= 0.5x), CPU per program
+(this process and all its children, from getrusage). CPU is counted only for processes
+that are waited for, so this bench turns off the early end of a run at the launcher's
+last report (sandbox._Reports.seen), which would SIGKILL bwrap before it reaps its
+descendants and hide their CPU: wall times here are a little worse than a server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _corpus import corpus, expected_ok
+
+from devcapsules.executor import execute, sandbox, warm
+from devcapsules.executor.batch import run_batch
+
+CONCURRENCY = 2
+
+
+def _cpu_s() -> float:
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _child(program: str) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    signal.alarm(5)
+    try:
+        exec(compile(program, "<problem>", "exec"), {"__name__": "__main__"})
+    except BaseException:
+        os._exit(1)
+    os._exit(0)
+
+
+def fork_harness(programs: list[str]) -> list[bool]:
+    """Unsandboxed: fork per program, at most CONCURRENCY in flight (the anchor)."""
+    verdicts: dict[int, bool] = {}
+    running: dict[int, int] = {}
+    pending = list(enumerate(programs))
+    while pending or running:
+        while pending and len(running) < CONCURRENCY:
+            index, program = pending.pop(0)
+            pid = os.fork()
+            if pid == 0:
+                _child(program)
+            running[pid] = index
+        pid, status = os.wait()
+        verdicts[running.pop(pid)] = os.waitstatus_to_exitcode(status) == 0
+    return [verdicts[i] for i in range(len(programs))]
+
+
+async def batched(programs: list[str]) -> list[bool]:
+    half = (len(programs) + 1) // 2
+    parts = await asyncio.gather(run_batch(programs[:half]), run_batch(programs[half:]))
+    return [result.status == "ok" for part in parts for result in part]
+
+
+async def one_by_one(programs: list[str]) -> list[bool]:
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def grade(program: str) -> bool:
+        async with slots:
+            return (await execute(program, "python")).status == "ok"
+
+    return list(await asyncio.gather(*(grade(p) for p in programs)))
+
+
+async def warm_one_by_one(programs: list[str]) -> list[bool]:
+    warm.configure({"python": CONCURRENCY})  # refills in the background, as a server does
+    try:
+        return await one_by_one(programs)
+    finally:
+        warm.configure({})
+
+
+def timed(name: str, call, programs: list[str], expected: list[bool]) -> tuple[str, float, float]:
+    cpu, started = _cpu_s(), time.perf_counter()
+    verdicts = call(programs)
+    wall, used = time.perf_counter() - started, _cpu_s() - cpu
+    assert verdicts == expected, f"{name}: wrong verdicts"
+    return name, wall, used
+
+
+def main(size: int) -> None:
+    sandbox._Reports.seen = lambda self, data: None  # every process reaped: CPU counted
+    programs, expected = corpus(size), expected_ok(size)
+    asyncio.run(batched(programs[:4]))  # toolchain discovery and the sandbox check, once
+    rows = [
+        timed("unsandboxed fork per program (anchor)", fork_harness, programs, expected),
+        timed(
+            "run_batch(): 2 sandboxes, fork per program",
+            lambda p: asyncio.run(batched(p)),
+            programs,
+            expected,
+        ),
+        timed(
+            "execute() per program, warm pool",
+            lambda p: asyncio.run(warm_one_by_one(p)),
+            programs,
+            expected,
+        ),
+        timed(
+            "execute() per program, cold", lambda p: asyncio.run(one_by_one(p)), programs, expected
+        ),
+    ]
+    anchor = rows[0][1]
+    width = max(len(name) for name, *_ in rows)
+    print(f"{size} problems, concurrency {CONCURRENCY}")
+    print(
+        f"{'grader':<{width}}  {'wall s':>7}  {'throughput x anchor':>19}  {'CPU ms/program':>14}"
+    )
+    for name, wall, used in rows:
+        print(f"{name:<{width}}  {wall:>7.2f}  {anchor / wall:>19.2f}  {used * 1000 / size:>14.1f}")
+    print(f"goal run_batch() >= 0.5x the anchor: {anchor / rows[1][1]:.2f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=110)
+    main(parser.parse_args().size)

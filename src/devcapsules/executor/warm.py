@@ -1,0 +1,344 @@
+"""Warm sandboxes: a sandbox started before its run, used for exactly one run, destroyed.
+
+What a cold run pays on the request path (bwrap building the namespaces and mounts, the
+launcher's start, the cgroup move of the user's process, which on cgroup v1 waits for an
+RCU grace period, and the interpreter's start) a warm sandbox has paid in advance: bwrap
+is up with the same options as a cold run, the launcher has forked the user's process,
+which has joined the run's cgroup and (Python) exec'd a pre-started interpreter that is
+blocked reading its run from a socket (harness/warm_python.py). Other languages wait in
+the forked launcher and exec the run's argv when it comes.
+
+The isolation is a cold run's, unchanged: each warm sandbox has its own fresh work
+directory (empty until its run; the host writes the program into it just before), its own
+tmpfs, pid namespace and cgroup, and the run's rlimits are applied before the program
+starts. After the one run the whole sandbox is killed and its directory and cgroup
+removed; nothing of it is ever handed out again (`WarmSandbox.run` refuses a second call).
+
+The pool (`EXECUTOR_WARM_POOL`, e.g. `python=2,javascript=1`) keeps that many idle per
+language, refills in a thread after each take, and is drained at exit (atexit: the host's
+shutdown): every idle sandbox killed, reaped, its directory and cgroup removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import marshal
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from . import cgroup, hostdir, sandbox
+from .languages import Language, discover, resolve
+from .limits import DEFAULT_LIMITS, Limits
+
+log = logging.getLogger(__name__)
+
+
+class WarmPoolConfigError(ValueError):
+    """EXECUTOR_WARM_POOL is not `lang=N,...` with known languages and N >= 0."""
+
+
+def parse_sizes(raw: str | None) -> dict[str, int]:
+    """`python=2,javascript=1` -> {"python": 2, "javascript": 1}; "" or "0" -> {}."""
+    sizes: dict[str, int] = {}
+    for entry in (raw or "").split(","):
+        entry = entry.strip()
+        if not entry or entry == "0":
+            continue
+        name, sep, count = entry.partition("=")
+        if not sep or not name.strip() or not count.strip().isdigit():
+            raise WarmPoolConfigError(f"EXECUTOR_WARM_POOL entry {entry!r} is not lang=N")
+        sizes[name.strip().lower()] = int(count)
+    return {name: n for name, n in sizes.items() if n > 0}
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a warm sandbox fixes at start (bwrap's options); a run may use it only if its
+    own match. Everything else of the run's limits (cgroup memory and pids, rlimits,
+    wall time, output caps) is applied when the run is handed over."""
+
+    language: str
+    tmp_size_mb: int
+
+
+class WarmSandbox:
+    """One pre-started sandbox; `run()` once, then it is gone."""
+
+    def __init__(self, lang: Language, limits: Limits) -> None:
+        self.lang = lang
+        self.shape = _Shape(lang.name, limits.tmp_size_mb)
+        self._used = False
+        base = limits.sandbox(
+            time_limit_s=limits.max_time_limit_s,
+            address_space_mb=None,
+            memory_mb=limits.max_memory_limit_mb,
+        )
+        self.workdir = hostdir.new_run_dir()
+        if os.geteuid() == 0:
+            os.chown(self.workdir, sandbox.SANDBOX_UID, sandbox.SANDBOX_UID)
+        self.group = cgroup.new_run_cgroup(
+            hostdir.host_dir().name, base.memory_mb, base.max_processes
+        )
+        self.pipes = sandbox._Pipes(False, self.group.open() if self.group else [])
+        self.control, box_end = socket.socketpair()
+        try:
+            self.proc = self._start(base, box_end.fileno())
+        except BaseException:
+            self.destroy()
+            raise
+        finally:
+            box_end.close()
+            if self.group is not None:
+                self.group.close()  # the launcher holds its own copies
+
+    def _start(self, base: sandbox.SandboxLimits, box_fd: int) -> subprocess.Popen:
+        spec = {
+            "warm": True,
+            "control_fd": box_fd,
+            "report_fd": self.pipes.report_w,
+            "cgroup_fds": self.pipes.cgroup_fds,
+            "prestart": _prestart(self.lang),
+        }
+        argv = sandbox.launcher_argv(spec)
+        bwrap = sandbox.detect_sandbox()
+        with sandbox._command(
+            bwrap,
+            argv,
+            workdir=self.workdir,
+            writable=False,
+            limits=base,
+            mounts=self.lang.mounts,
+            env={},
+        ) as launch:
+            proc = sandbox._start(launch, subprocess.DEVNULL, self.pipes, (box_fd,))
+        self.pipes.close_child_ends()
+        self.pipes.cgroup_fds = []
+        return proc
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    async def run(
+        self, files: dict[str, str], argv: list[str], stdin: bytes, limits: sandbox.SandboxLimits
+    ) -> sandbox.SandboxResult:
+        if self._used:
+            raise RuntimeError("a warm sandbox runs exactly one program")
+        self._used = True
+        try:
+            self._write(files)
+            if self.group is not None:
+                self.group.set_limits(limits.memory_mb << 20, limits.max_processes)
+            else:
+                limits = cgroup.fallback(limits)
+            message = marshal.dumps({"argv": list(argv), "limits": limits.rlimits()})
+            result = await sandbox._follow(
+                self.proc, self.pipes, limits, lambda: self._hand_over(message, stdin)
+            )
+            if self.group is not None:
+                peak_kb, oom_kills = self.group.usage()
+                result.max_rss_kb = max(result.max_rss_kb, peak_kb)
+                result.memory_exceeded = oom_kills > 0
+        finally:
+            self.destroy()
+        sandbox._check_setup(result)
+        return result
+
+    def _write(self, files: dict[str, str]) -> None:
+        for name, content in files.items():
+            target = os.path.join(self.workdir, name)
+            with open(target, "wb") as f:
+                f.write(content.encode())
+            if os.geteuid() == 0:
+                os.chown(target, sandbox.SANDBOX_UID, sandbox.SANDBOX_UID)
+
+    def _hand_over(self, message: bytes, stdin: bytes) -> None:
+        stdin_fd = sandbox._memfd("stdin", stdin)
+        try:
+            socket.send_fds(self.control, [message], [stdin_fd])
+        finally:
+            os.close(stdin_fd)
+            self.control.close()
+
+    def destroy(self, wait: bool = False) -> None:
+        """Kill whatever is left of the sandbox; remove its directory and cgroup (`wait`:
+        block until the cgroup is gone, at shutdown; else a run's task retries it)."""
+        proc = getattr(self, "proc", None)
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, 9)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(proc.pid, 0)
+            proc.returncode = -1
+        if proc is not None:
+            for stream in (proc.stdout, proc.stderr):
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self.control.close()
+        self.pipes.__exit__(None, None, None)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.group is None or self.group.try_remove():
+            return
+        if wait or not _in_event_loop():
+            _remove_blocking(self.group)
+        else:
+            sandbox._remove_soon(self.group)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _remove_blocking(group: cgroup.RunCgroup, within_s: float = 5.0) -> None:
+    # The kernel tears a pid namespace down asynchronously after its init dies: the
+    # cgroup is busy for a few milliseconds after the kill.
+    deadline = time.monotonic() + within_s
+    while not group.try_remove():
+        if time.monotonic() > deadline:
+            log.warning("cgroup %s still busy; the exit sweep retries it", group.dirs)
+            return
+        time.sleep(0.005)
+
+
+def _prestart(lang: Language) -> list[str] | None:
+    """The interpreter started before the run, when the language has a warm stub."""
+    if lang.name == "python" and len(lang.run_cmd) == 2:
+        return [lang.run_cmd[0], sandbox.support_path("warm_python.py")]
+    return None
+
+
+class WarmPool:
+    """Idle warm sandboxes per language; `take` hands one out (never back)."""
+
+    def __init__(self, sizes: dict[str, int], limits: Limits = DEFAULT_LIMITS) -> None:
+        self.sizes = {resolve(name).name: n for name, n in sizes.items()}
+        self.limits = limits
+        self._idle: dict[str, deque[WarmSandbox]] = {name: deque() for name in self.sizes}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.taken = {name: 0 for name in self.sizes}  # handed out so far, per language
+        # Every warm sandbox is spawned on this one thread, which lives as long as the
+        # pool: bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the
+        # *thread* that forked it exits, so a sandbox spawned on a short-lived thread
+        # (asyncio.to_thread, a one-off refill thread) would be SIGKILLed with it.
+        self._wanted = threading.Condition(self._lock)
+        self._requests = self._served = 0
+        self._spawner = threading.Thread(target=self._spawn_loop, name="warm-pool", daemon=True)
+        self._spawner.start()
+
+    def idle(self, language: str) -> int:
+        return len(self._idle.get(language, ()))
+
+    def fill(self) -> None:
+        """Top every language up to its size (blocking: a Popen per sandbox)."""
+        for name, size in self.sizes.items():
+            lang = discover().get(name)
+            while lang is not None and not self._closed and len(self._idle[name]) < size:
+                warm = WarmSandbox(lang, self.limits)
+                with self._lock:
+                    if self._closed:
+                        warm.destroy(wait=True)
+                        return
+                    self._idle[name].append(warm)
+
+    def take(self, lang: Language, limits: Limits) -> WarmSandbox | None:
+        """An idle sandbox matching this run, or None (the run goes cold)."""
+        queue = self._idle.get(lang.name)
+        shape = _Shape(lang.name, limits.tmp_size_mb)
+        with self._lock:
+            while queue:
+                warm = queue.popleft()
+                if warm.alive() and warm.shape == shape:
+                    self.taken[lang.name] += 1
+                    return warm
+                warm.destroy()
+        return None
+
+    def cgroup_dirs(self) -> set:
+        with self._lock:
+            idle = [warm for queue in self._idle.values() for warm in queue]
+        return {path for warm in idle if warm.group for path in warm.group.dirs}
+
+    def refill_soon(self) -> None:
+        """Refill off the request path, on the pool's spawner thread."""
+        with self._wanted:
+            self._requests += 1
+            self._wanted.notify_all()
+
+    def fill_and_wait(self, timeout_s: float = 60.0) -> None:
+        """Ask the spawner for a fill and wait until it has done one."""
+        with self._wanted:
+            self._requests += 1
+            target = self._requests
+            self._wanted.notify_all()
+            self._wanted.wait_for(lambda: self._served >= target or self._closed, timeout_s)
+
+    def _spawn_loop(self) -> None:
+        while True:
+            with self._wanted:
+                self._wanted.wait_for(lambda: self._requests > self._served or self._closed)
+                if self._closed:
+                    return
+                target = self._requests
+            try:
+                self.fill()
+            except Exception:
+                log.exception("warm pool refill failed; runs go cold until the next one")
+            with self._wanted:
+                self._served = target
+                self._wanted.notify_all()
+
+    def drain(self) -> None:
+        """Destroy every idle sandbox; no refill after this."""
+        with self._lock:
+            self._closed = True
+            self._wanted.notify_all()
+            idle = [warm for queue in self._idle.values() for warm in queue]
+            for queue in self._idle.values():
+                queue.clear()
+        for warm in idle:
+            warm.destroy(wait=True)
+        if self._spawner is not threading.current_thread():
+            self._spawner.join(timeout=30)  # a sandbox it is starting is destroyed by it
+
+
+_pool: WarmPool | None = None
+
+
+def configure(sizes: dict[str, int], limits: Limits = DEFAULT_LIMITS) -> WarmPool | None:
+    """Replace the process's pool (draining the old one) and fill the new one."""
+    global _pool
+    if _pool is not None:
+        _pool.drain()
+        _pool = None
+    sizes = {resolve(n).name: c for n, c in sizes.items() if _known(n, discover())}
+    if not sizes:
+        return None
+    _pool = WarmPool(sizes, limits)
+    atexit.register(_pool.drain)  # before hostdir's and cgroup's own atexit sweeps
+    _pool.fill_and_wait()
+    return _pool
+
+
+def _known(name: str, known: dict[str, Language]) -> bool:
+    try:
+        return resolve(name).name in known
+    except Exception:
+        log.warning("EXECUTOR_WARM_POOL names %r, which this host cannot run", name)
+        return False
+
+
+def pool() -> WarmPool | None:
+    return _pool

@@ -1,0 +1,92 @@
+"""run_batch(): many programs in one sandbox, a forked process each, nothing shared."""
+
+from __future__ import annotations
+
+import pytest
+
+from devcapsules.executor.batch import run_batch
+
+from .conftest import processes_with, require_language, run
+
+pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def python():
+    require_language("python")
+
+
+def statuses(programs, **kwargs) -> list[str]:
+    return [r.status for r in run(run_batch(programs, **kwargs))]
+
+
+def test_each_program_gets_its_own_verdict():
+    programs = [
+        "def f(x):\n    return x + 1\nassert f(1) == 2\nprint('fine')",
+        "assert 1 == 2",
+        "while True:\n    pass",
+        "import sys\nsys.exit(3)",
+        "print('x' * 100_000)",
+        "def broken(:\n    pass",
+    ]
+    results = run(run_batch(programs, time_limit_s=1))
+    assert [r.status for r in results] == [
+        "ok",
+        "runtime_error",
+        "time_limit_exceeded",
+        "runtime_error",
+        "output_limit_exceeded",
+        "runtime_error",
+    ]
+    assert results[0].stdout == "fine\n"
+    assert "AssertionError" in results[1].stderr and "batch_python" not in results[1].stderr
+    assert results[3].exit_code == 3
+
+
+def test_a_program_leaves_nothing_for_the_next_one():
+    marker = "dcbatch-leftover-9b1e"
+    leave = (
+        "import subprocess\n"
+        "open('/tmp/left', 'w').write('x')\n"
+        f"command = ['/bin/sh', '-c', 'exec -a {marker} sleep 60']\n"
+        "subprocess.Popen(command, start_new_session=True)\n"
+    )
+    look = (
+        "import os\n"
+        "assert not os.path.exists('/tmp/left'), 'file survived'\n"
+        "mine = {os.getpid(), os.getppid(), 1}\n"
+        "ancestors = set()\n"
+        "pid = os.getppid()\n"
+        "while pid > 1:\n"
+        "    ancestors.add(pid)\n"
+        "    pid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "pids = [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
+        "others = [p for p in pids if p not in mine | ancestors]\n"
+        "assert not others, others\n"
+    )
+    assert statuses([leave, look]) == ["ok", "ok"]
+    assert processes_with(marker) == []
+
+
+def test_a_program_cannot_write_a_later_programs_record():
+    forge = (
+        "import os, json\n"
+        "record = {'index': 1, 'exit_code': 0, 'signal': None, 'timed_out': False,\n"
+        "          'stdout': '', 'stderr': '', 'stdout_truncated': False,\n"
+        "          'stderr_truncated': False}\n"
+        "for path in (f'/proc/{os.getppid()}/fd/3', '/proc/self/fd/3'):\n"
+        "    try:\n"
+        "        with open(path, 'w') as f:\n"
+        "            f.write(json.dumps(record) + '\\n')\n"
+        "        print('wrote', path)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', path, exc.errno)\n"
+    )
+    first, second = run(run_batch([forge, "assert False"]))
+    assert "wrote" not in first.stdout, first.stdout
+    assert second.status == "runtime_error"
+
+
+def test_too_many_programs_are_refused():
+    with pytest.raises(ValueError, match="at most"):
+        run(run_batch(["pass"] * 101))

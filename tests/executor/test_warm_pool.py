@@ -1,0 +1,246 @@
+"""Warm sandboxes: single use, isolated from each other and from later runs, drained.
+
+The attack suite itself runs against warm sandboxes too (conftest.pool_mode); these
+tests check what only a pool can get wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from devcapsules.executor import cgroup, execute, hostdir, warm
+
+from .conftest import require_language, run
+
+pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
+
+# A run that leaves a secret made at run time (no other run can know it in advance) in
+# its /tmp and work directory listing, waits so that concurrent runs overlap, then dumps
+# everything of another run it could find: /tmp, /box, and every visible process.
+SNOOP = r"""
+import json, os, time
+secret = os.urandom(16).hex()
+with open(f"/tmp/{secret}", "w") as f:
+    f.write(secret)
+started = time.time()
+time.sleep(float(input() or 0))
+seen = []
+for root in ("/tmp", "/box"):
+    for name in os.listdir(root):
+        seen.append(name)
+        try:
+            with open(os.path.join(root, name), errors="replace") as f:
+                seen.append(f.read())
+        except OSError:
+            pass
+for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+    for what in ("cmdline", "environ"):
+        try:
+            with open(f"/proc/{pid}/{what}", "rb") as f:
+                seen.append(f.read().decode(errors="replace"))
+        except OSError:
+            pass
+print(json.dumps({"secret": secret, "seen": seen, "span": [started, time.time()]}))
+"""
+
+
+@pytest.fixture
+def pool():
+    """A python pool of 2 that does not refill: which sandbox a run gets is known."""
+    require_language("python")
+    made = warm.configure({"python": 2})
+    made.refill_soon = lambda: None
+    yield made
+    warm.configure({})
+
+
+def snoop(pause_s: float = 0.0):
+    return execute(SNOOP, "python", stdin=f"{pause_s}\n", time_limit_s=5)
+
+
+def report(result) -> dict:
+    assert result.status == "ok", (result.status, result.stderr)
+    return json.loads(result.stdout)
+
+
+def test_parse_sizes():
+    assert warm.parse_sizes("python=2, javascript=1") == {"python": 2, "javascript": 1}
+    assert warm.parse_sizes("") == warm.parse_sizes("0") == warm.parse_sizes("python=0") == {}
+    for bad in ("python", "python=two", "=2", "python=-1"):
+        with pytest.raises(warm.WarmPoolConfigError):
+            warm.parse_sizes(bad)
+
+
+def test_a_warm_sandbox_runs_one_program_and_is_gone(pool, monkeypatch):
+    handed = []
+    take = pool.take
+    monkeypatch.setattr(pool, "take", lambda *a: handed.append(take(*a)) or handed[-1])
+
+    assert run(execute("print('Hello World')", "python")).stdout == "Hello World\n"
+
+    (used,) = handed
+    assert used is not None and pool.taken["python"] == 1 and pool.idle("python") == 1
+    assert used.proc.returncode is not None and not os.path.exists(used.workdir)
+    assert not any(path.exists() for path in (used.group.dirs if used.group else []))
+    with pytest.raises(RuntimeError, match="exactly one"):
+        run(used.run({"main.py": "print(2)"}, ["python3", "main.py"], b"", None))
+    # The next run gets the other pre-started sandbox, never the used one again.
+    run(execute("print(2)", "python"))
+    assert handed[1] is not None and handed[1] is not used and pool.idle("python") == 0
+
+
+def test_two_concurrent_warm_runs_cannot_see_each_other(pool):
+    async def both():
+        return await asyncio.gather(snoop(1.0), snoop(1.0))
+
+    first, second = (report(r) for r in run(both()))
+    assert pool.taken["python"] == 2  # both warm
+    assert first["span"][0] < second["span"][1] and second["span"][0] < first["span"][1]
+    assert not any(second["secret"] in item for item in first["seen"])
+    assert not any(first["secret"] in item for item in second["seen"])
+    assert any(first["secret"] in item for item in first["seen"])  # the probe does see
+
+
+def test_a_sandbox_started_before_a_run_cannot_see_that_runs_files(pool):
+    earlier = report(run(snoop()))
+    later = report(run(snoop()))  # the second sandbox: started before the first run
+    assert pool.taken["python"] == 2
+    assert not any(earlier["secret"] in item for item in later["seen"])
+
+
+def test_without_a_pool_runs_go_cold():
+    warm.configure({})
+    assert warm.pool() is None
+    assert run(execute("print(1)", "python")).stdout == "1\n"
+
+
+def _idle_state(made: warm.WarmPool) -> tuple[list[int], list[str], set]:
+    idle = [w for queue in made._idle.values() for w in queue]
+    return [w.proc.pid for w in idle], [w.workdir for w in idle], made.cgroup_dirs()
+
+
+def test_drain_kills_every_idle_sandbox_and_removes_its_directory_and_cgroup():
+    require_language("python")
+    made = warm.configure({"python": 2})
+    pids, dirs, groups = _idle_state(made)
+    assert len(pids) == 2 and all(os.path.isdir(d) for d in dirs)
+    warm.configure({})
+    assert made.idle("python") == 0
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped already: no zombie either
+    assert not any(os.path.exists(d) for d in dirs)
+    assert not any(path.exists() for path in groups)
+
+
+def _descendants(root: int) -> set[int]:
+    parents = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", ["dev", "executor"])
+def test_a_server_stopped_with_sigterm_drains_its_pool(command):
+    require_language("python")
+    root = Path(tempfile.mkdtemp(prefix="dc-warm-"))
+    root.chmod(0o755)
+    port = str(_port())
+    argv = {
+        "dev": ["dev", "--port", port, "--state-dir", str(root / "state")],
+        "executor": ["executor", "serve", "--port", port, "--insecure-no-auth"],
+    }[command]
+    env = {**os.environ, "TMPDIR": str(root), "EXECUTOR_WARM_POOL": "python=2"}
+    if command == "dev":
+        env["EXECUTOR_BACKEND_DEFAULT"] = "local"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "devcapsules.local.cli", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for line in server.stdout:
+            if '"warm_pool_ready"' in line:
+                break
+        assert '"python": 2' in line, line
+        (host,) = root.glob(f"{hostdir.PREFIX}*")
+        sandboxes = _descendants(server.pid)
+        assert len(sandboxes) >= 2  # bwrap and what it started, per warm sandbox
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        server.kill()
+        server.wait()
+    try:
+        assert [pid for pid in sandboxes if _alive(pid)] == []
+        assert list(root.glob(f"{hostdir.PREFIX}*")) == []
+        found = cgroup.hierarchy()
+        if found is not None:
+            mine = f"{cgroup.PREFIX}{host.name}-*"
+            assert [p for base in found.bases() for p in base.glob(mine)] == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_pool_configured_from_a_thread_that_exits_still_serves():
+    # bwrap's --die-with-parent fires when the thread that forked it exits: the pool
+    # spawns on its own long-lived thread, so a sandbox made for a short-lived caller
+    # (asyncio.to_thread at start-up) is still alive for its run.
+    import threading
+
+    require_language("python")
+    caller = threading.Thread(target=warm.configure, args=({"python": 1},))
+    caller.start()
+    caller.join()
+    try:
+        result = run(execute("print('still here')", "python"))
+        assert result.stdout == "still here\n", (result.status, result.signal)
+        assert warm.pool().taken["python"] == 1
+    finally:
+        warm.configure({})
+
+
+def test_a_run_with_other_plan_limits_is_warm_and_its_memory_limit_holds(pool):
+    from devcapsules.executor import Limits
+
+    plan = Limits(max_memory_limit_mb=512, default_memory_limit_mb=128)
+    bomb = "held = bytearray(200 * 1024 * 1024)\nprint('allocated')"
+    result = run(execute(bomb, "python", memory_limit_mb=64, limits=plan))
+    assert result.status == "memory_limit_exceeded", (result.status, result.memory_kb)
+    roomy = run(execute(bomb, "python", memory_limit_mb=512, limits=plan))
+    assert roomy.status == "ok", (roomy.status, roomy.stderr)  # the limit was raised too
+    assert pool.taken["python"] == 2
