@@ -15,6 +15,8 @@ from pydantic import BaseModel, ValidationError, model_validator
 
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
+from devcapsules.services import outbound
+from devcapsules.services.execution.base import unavailable
 
 KIB = 1024
 # A run's streams are capped at 64 KiB each by every sandbox (ours and Piston's);
@@ -35,6 +37,44 @@ def suite_answer_bytes(cases: int) -> int:
 def bad_response(logger: Logger, backend: str, reason: str) -> HTTPError:
     logger.error("executor_bad_response", backend=backend, reason=reason[:500])
     return HTTPError(502, "executor_bad_response", "The code executor sent an answer we cannot use")
+
+
+async def executor_call(
+    logger: Logger,
+    backend: str,
+    url: str,
+    method: str,
+    *,
+    deadline_s: float,
+    max_bytes: int,
+    json_body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> outbound.Answer:
+    """One call to an HTTP executor backend (`backend`: remote or piston), its failures as
+    the API's errors: 504 past the deadline, 503 unreachable, 502 oversized."""
+    from devcapsules.services.execution.http_client import new_client
+
+    try:
+        async with new_client(deadline_s) as client:
+            return await outbound.call(
+                client,
+                method,
+                url,
+                deadline_s=deadline_s,
+                max_bytes=max_bytes,
+                json_body=json_body,
+                headers=headers,
+            )
+    except outbound.OutboundTimeout as exc:
+        logger.warn(f"{backend}_timeout", url=url, error=str(exc))
+        message = f"The code executor did not answer within {deadline_s:g} s"
+        raise HTTPError(504, "executor_timeout", message) from None
+    except outbound.OutboundUnreachable as exc:
+        logger.warn(f"{backend}_unreachable", url=url, error=str(exc))
+        message = "The code executor cannot be reached"
+        raise unavailable("executor_unavailable", message) from None
+    except outbound.OutboundTooLarge as exc:
+        raise bad_response(logger, backend, str(exc)) from None
 
 
 def checked(model: type[Model], data: Any, logger: Logger, backend: str) -> Model:

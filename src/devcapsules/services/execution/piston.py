@@ -33,6 +33,7 @@ from devcapsules.services.execution.answers import (
     PistonRuntime,
     bad_response,
     checked,
+    executor_call,
 )
 from devcapsules.services.execution.base import (
     invalid_test_cases,
@@ -189,31 +190,17 @@ class PistonExecutor:
         return checked(PistonAnswer, answer, self.logger, self.name).model_dump()
 
     async def _request(self, method: str, path: str, body: Any, limits: RunLimits | None) -> Any:
-        from devcapsules.services.execution.http_client import new_client
-
         headers = {"Authorization": self.api_key} if self.api_key else {}
-        deadline = self.deadline_s(limits)
-        bound = MAX_RUN_ANSWER_BYTES if limits else MAX_LIST_ANSWER_BYTES
-        try:
-            async with new_client(deadline) as client:
-                answer = await outbound.call(
-                    client,
-                    method,
-                    self.base_url + path,
-                    deadline_s=deadline,
-                    max_bytes=bound,
-                    json_body=body,
-                    headers=headers,
-                )
-        except outbound.OutboundTimeout as exc:
-            self.logger.warn("piston_timeout", url=self.base_url, error=str(exc))
-            message = f"Piston did not answer within {deadline:g} s"
-            raise HTTPError(504, "executor_timeout", message) from None
-        except outbound.OutboundUnreachable as exc:
-            self.logger.warn("piston_unreachable", url=self.base_url, error=str(exc))
-            raise unavailable("executor_unavailable", "Piston cannot be reached") from None
-        except outbound.OutboundTooLarge as exc:
-            raise bad_response(self.logger, self.name, str(exc)) from None
+        answer = await executor_call(
+            self.logger,
+            self.name,
+            self.base_url + path,
+            method,
+            deadline_s=self.deadline_s(limits),
+            max_bytes=MAX_RUN_ANSWER_BYTES if limits else MAX_LIST_ANSWER_BYTES,
+            json_body=body,
+            headers=headers,
+        )
         return _piston_answer(answer, self.logger)
 
 

@@ -30,6 +30,7 @@ from devcapsules.services.execution.answers import (
     MAX_RUN_ANSWER_BYTES,
     bad_response,
     checked,
+    executor_call,
     suite_answer_bytes,
 )
 from devcapsules.services.execution.base import unavailable
@@ -100,31 +101,17 @@ class RemoteExecutor:
     async def _call(
         self, method: str, path: str, body: Any, run_s: float, max_bytes: int
     ) -> dict[str, Any]:
-        from devcapsules.services.execution.http_client import new_client
-
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        deadline = self.deadline_s(run_s)
-        try:
-            async with new_client(deadline) as client:
-                answer = await outbound.call(
-                    client,
-                    method,
-                    self.base_url + path,
-                    deadline_s=deadline,
-                    max_bytes=max_bytes,
-                    json_body=body,
-                    headers=headers,
-                )
-        except outbound.OutboundTimeout as exc:
-            self.logger.warn("executor_timeout", url=self.base_url, error=str(exc))
-            message = f"The code executor did not answer within {deadline:g} s"
-            raise HTTPError(504, "executor_timeout", message) from None
-        except outbound.OutboundUnreachable as exc:
-            self.logger.warn("executor_unreachable", url=self.base_url, error=str(exc))
-            message = "The code executor cannot be reached"
-            raise unavailable("executor_unavailable", message) from None
-        except outbound.OutboundTooLarge as exc:
-            raise bad_response(self.logger, self.name, str(exc)) from None
+        answer = await executor_call(
+            self.logger,
+            self.name,
+            self.base_url + path,
+            method,
+            deadline_s=self.deadline_s(run_s),
+            max_bytes=max_bytes,
+            json_body=body,
+            headers=headers,
+        )
         return _answer(answer, self.logger)
 
 
