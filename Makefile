@@ -90,6 +90,7 @@ test-pyodide: install
 # Screenshots go to artifacts/screenshots/.
 test-browser: install
 	@echo "=== browser: /docs and the embed widget in headless Chromium ==="
+	bash scripts/ensure_chromium.sh
 	$(BIN)/pytest -q tests/browser
 
 # Schemathesis fuzzes every operation of /api/v1/openapi.json over HTTP against the local
