@@ -1,0 +1,113 @@
+"""How many of the application's own modules run code while serving one request.
+
+Issue 16 measures the request path this way: `POST /api/v1/execute/tests` with an API key
+(inline tests and a capsule's own suite), counting the modules under `src/devcapsules/`
+whose functions are called while the request is handled — bindings (`bindings/`), the
+hosts (`local/`, `edge.py`) and the sandbox (`executor/`) are not counted. The request is
+served once to warm up (imports and first-use caches), then traced on every thread.
+
+    .venv/bin/python scripts/count_request_modules.py [--list]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+PACKAGE = ROOT / "src" / "devcapsules"
+NOT_COUNTED = ("bindings/", "local/", "executor/", "edge.py")
+VARS = {
+    "ENVIRONMENT": "development",
+    "JWT_SECRET": "count-modules-" + "x" * 40,
+    "PBKDF2_ITERATIONS": "1000",
+}
+
+
+def module_of(filename: str) -> str | None:
+    try:
+        relative = Path(filename).resolve().relative_to(PACKAGE).as_posix()
+    except ValueError:
+        return None
+    if relative.startswith(NOT_COUNTED):
+        return None
+    return relative
+
+
+class ModuleTrace:
+    """Collects the counted modules of every Python call made while active."""
+
+    def __init__(self) -> None:
+        self.modules: set[str] = set()
+
+    def profile(self, frame, event, _arg):
+        if event == "call":
+            module = module_of(frame.f_code.co_filename)
+            if module is not None:
+                self.modules.add(module)
+
+    def __enter__(self) -> ModuleTrace:
+        threading.setprofile(self.profile)
+        sys.setprofile(self.profile)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+
+
+def measure() -> dict[str, set[str]]:
+    """{request name: modules} for the two forms of `POST /execute/tests` with a key."""
+    from devcapsules.app import build_app
+    from devcapsules.settings import Settings
+    from tests.conftest import Client
+    from tests.execution.support import ADD, make_capsule
+    from tests.support.auth import create_api_key, key_headers, register
+    from tests.support.bindings import open_sqlite_env
+
+    loop = asyncio.new_event_loop()
+    with tempfile.TemporaryDirectory() as state, open_sqlite_env(Path(state), VARS) as env:
+        client = Client(build_app(Settings.from_vars(env.vars)), env, loop)
+        account = register(client)
+        headers = key_headers(create_api_key(client, account, ["execute"]))
+        capsule_id = make_capsule(client, account.id)
+        bodies = {
+            "inline tests": ADD,
+            "capsule suite": {"capsuleId": capsule_id, "userCode": ADD["userCode"]},
+        }
+        found = {}
+        for name, body in bodies.items():
+            _serve(client, body, headers)  # warm-up: imports, compiled patterns, caches
+            with ModuleTrace() as trace:
+                _serve(client, body, headers)
+            found[name] = trace.modules
+    loop.close()
+    return found
+
+
+def _serve(client, body, headers) -> None:
+    response = client.post("/api/v1/execute/tests", json=body, headers=headers)
+    assert response.status == 200, response.body
+    client.settle()  # the execution record and analytics written through wait_until
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--list", action="store_true", help="print the modules too")
+    args = parser.parse_args()
+    for name, modules in measure().items():
+        print(f"POST /execute/tests ({name}), API key: {len(modules)} modules")
+        if args.list:
+            for module in sorted(modules):
+                print(f"  {module}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
