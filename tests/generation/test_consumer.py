@@ -70,17 +70,17 @@ def test_a_crash_in_one_job_loses_neither_it_nor_the_others(client, creator, que
     assert status(client, creator, victim)["status"] == "completed"
 
 
-def test_a_batch_that_raises_as_a_whole_is_redelivered(client, creator, queue, monkeypatch):
+def test_a_batch_that_raises_as_a_whole_is_redelivered(client, creator, queue):
     job_id = submit(client, creator)
-    from devcapsules.services.generation import consumer
+    real = client.app.deps.model_provider
 
-    def broken_config(values):
-        raise consumer.generation_config.GenerationConfigError("bad vars")
+    def broken_provider(config, http):
+        raise RuntimeError("the provider cannot be made")
 
-    monkeypatch.setattr(consumer.generation_config, "from_vars", broken_config)
+    client.inject(model_provider=broken_provider)
     queue.deliver()  # the broker retries every message of a failed batch
     assert queue.pending() == 1
-    monkeypatch.undo()
+    client.inject(model_provider=real)
     queue.deliver()
     assert status(client, creator, job_id)["status"] == "completed"
 
@@ -129,7 +129,7 @@ def test_overlapping_deliveries_create_one_capsule(client, creator):
 
 def test_a_running_delivery_renews_its_lease(client, creator, queue, monkeypatch):
     # A short lease: a heartbeat renews it every third while the model works.
-    client.env.vars["GENERATION_LEASE_SECONDS"] = "5"
+    client.reconfigure(GENERATION_LEASE_SECONDS="5")
     job_id = submit(client, creator)
     real = pipeline.generate_verified
     seen = []

@@ -20,7 +20,7 @@ from devcapsules.schemas import execution as schemas
 from devcapsules.services.execution.capacity import Capacity
 from devcapsules.services.execution.limits import SERVICE_LIMITS
 from devcapsules.services.execution.local import LocalExecutor
-from devcapsules.settings import Settings
+from devcapsules.settings import LoggingSettings, Settings
 
 # Room for 100 test cases with sizeable inputs on top of a 256 KiB source.
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -91,7 +91,7 @@ class ExecutorService:
 
 
 def build_service_app(config: ServiceConfig, logger: Logger | None = None) -> App:
-    settings = Settings(max_body_bytes=MAX_BODY_BYTES, log_level=config.log_level)
+    settings = Settings(max_body_bytes=MAX_BODY_BYTES, logging=LoggingSettings(config.log_level))
     capacity = Capacity(config.concurrency, config.effective_queue_depth, config.retry_after_s)
     service = ExecutorService(capacity)
     middleware = [

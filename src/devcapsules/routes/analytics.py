@@ -17,7 +17,6 @@ from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.routing import Route
 from devcapsules.schemas import analytics as schemas
 from devcapsules.services.analytics import cache, chart, ingest, overview, reports, usage
-from devcapsules.services.analytics.options import analytics_options
 from devcapsules.services.analytics.ranges import DayRange, resolve_range
 from devcapsules.services.capsules import CapsuleRef, find_refs
 from devcapsules.services.clock import utc_now
@@ -29,8 +28,9 @@ SVG_CONTENT_TYPE = "image/svg+xml; charset=utf-8"
 
 async def post_events(request: Request, ctx: Context) -> Response:
     body: schemas.EventsRequest = request.data
-    options = analytics_options(ctx.settings.extra)
-    result = await ingest.ingest(ctx.env.db, options, ctx.principal, body.events, utc_now())
+    result = await ingest.ingest(
+        ctx.env.db, ctx.settings.analytics, ctx.principal, body.events, utc_now()
+    )
     ctx.logger.info(
         "analytics_ingested",
         accepted=result.accepted,
@@ -73,7 +73,7 @@ async def get_overview(request: Request, ctx: Context) -> Response:
     async def compute() -> dict:
         return await overview.overview(ctx.env.db, user_id, days, query.limit, utc_now())
 
-    ttl = analytics_options(ctx.settings.extra).cache_ttl
+    ttl = ctx.settings.analytics.cache_ttl
     body, hit = await cache.cached(ctx, key, ttl, compute)
     return json_response(body, headers={"X-Analytics-Cache": "hit" if hit else "miss"})
 
@@ -106,7 +106,7 @@ async def _cached_report(ctx: Context, capsule_id: str, days: DayRange) -> tuple
     async def compute() -> dict:
         return await reports.capsule_report(ctx.env.db, capsule_id, days, utc_now())
 
-    return await cache.cached(ctx, key, analytics_options(ctx.settings.extra).cache_ttl, compute)
+    return await cache.cached(ctx, key, ctx.settings.analytics.cache_ttl, compute)
 
 
 _read = {"auth": "required", "scopes": ["analytics:read"], "tags": TAGS}

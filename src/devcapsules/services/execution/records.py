@@ -74,6 +74,7 @@ async def _insert(
         if r.capsule_id is not None:
             await record_execution_event(
                 ctx.env,
+                ctx.settings.analytics,
                 execution_id=execution_id,
                 capsule_id=r.capsule_id,
                 kind=r.kind,
