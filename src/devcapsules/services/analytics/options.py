@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,12 +52,6 @@ def _salt(values: Mapping[str, str]) -> str:
         digest = hmac.new(jwt_secret.encode(), b"analytics-session-salt", "sha256")
         return digest.hexdigest()
     return _DEVELOPMENT_SALT
-
-
-def session_hash(salt: str, capsule_id: str, session_id: str) -> str:
-    """Salted, per-capsule: the same learner cannot be linked across capsules."""
-    message = f"{capsule_id}\x00{session_id}".encode()
-    return hashlib.sha256(salt.encode() + b"\x00" + message).hexdigest()[:32]
 
 
 def _int(values: Mapping[str, str], name: str, default: int) -> int:
