@@ -62,14 +62,21 @@ def default_dependencies(settings: Settings, logger: Logger) -> Dependencies:
     on first use), the configured model provider, the system clock, random ids."""
     from devcapsules.services.clock import Clock, Ids
     from devcapsules.services.execution.hybrid import HybridExecutor
-    from devcapsules.services.generation.providers import make_provider
 
     return Dependencies(
         executor=HybridExecutor(settings.execution, logger),
-        model_provider=make_provider,
+        model_provider=model_provider,
         clock=Clock(),
         ids=Ids(),
     )
+
+
+def model_provider(config: Any, client: Any) -> Any:
+    """`providers.make_provider`, imported on first use: httpx and the providers are loaded
+    where a generation batch runs, not by every cold isolate's first event."""
+    from devcapsules.services.generation.providers import make_provider
+
+    return make_provider(config, client)
 
 
 class App:
