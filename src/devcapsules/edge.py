@@ -392,7 +392,9 @@ def edge_settings(vars: dict[str, str]) -> Settings:
 
 class Isolate:
     """Per-isolate state: the app, built on the first event (whichever handler it reaches)
-    from the env's vars and then reused by every handler.
+    from the env's vars and then reused by every handler. Building it parses and checks
+    every settings section (`edge_settings`) and makes the app's dependencies (executor,
+    model provider, clock, ids) once; a `SettingsError` is answered per event instead.
 
     `builder` is made at import time (see src/entry.py): everything that needs no settings
     is in the deploy snapshot; only `builder(settings)` runs on the first event.
