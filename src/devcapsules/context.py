@@ -22,7 +22,7 @@ from devcapsules.logs import Logger
 
 if TYPE_CHECKING:  # the settings' sections import services that name the context
     from devcapsules.services.clock import Clock, Ids
-    from devcapsules.services.execution.base import Executor
+    from devcapsules.services.execution.hybrid import HybridExecutor
     from devcapsules.settings import Settings
 
 # (Settings.generation, an httpx.AsyncClient) -> a generation `Provider`.
@@ -45,12 +45,13 @@ _background_tasks: set[asyncio.Future[Any]] = set()
 class Dependencies:
     """What the app builds once and every request shares (see `app.default_dependencies`).
 
-    `executor` is the hybrid router over the backends (each backend made on first use,
-    so the Worker never imports the sandbox); `model_provider` makes the generation
-    provider for a consumer batch's HTTP client; `clock` and `ids` are time and ids.
+    `executor` is the hybrid router over the backends (each made on first use, so the
+    Worker never imports the sandbox; `for_language` resolves the one that runs, once per
+    request); `model_provider` makes the generation provider for a consumer batch's HTTP
+    client; `clock` and `ids` are time and ids.
     """
 
-    executor: Executor
+    executor: HybridExecutor
     model_provider: ProviderFactory
     clock: Clock
     ids: Ids

@@ -248,7 +248,7 @@ def make_backend(name: str, config: ExecutorConfig, logger: Logger) -> Executor:
     )
 
 
-def executor_for(ctx: Context) -> Executor:
+def executor_for(ctx: Context) -> HybridExecutor:
     """The app's executor (built once with the app: `ctx.deps.executor`)."""
     assert ctx.deps is not None, "a context outside an app has no executor"
     return ctx.deps.executor
