@@ -7,7 +7,7 @@
   completes the job with it instead of creating a second one.
 - `test_runner`: the execution service's hybrid executor (`services.execution`).
 
-The quota is called directly (`services.quota.consume_generation/refund_generation`).
+The quota is charged and refunded by `intake` only (the package's one owner of it).
 """
 
 from __future__ import annotations
