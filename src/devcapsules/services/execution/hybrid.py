@@ -24,6 +24,7 @@ from typing import Any
 from devcapsules.context import Context
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
+from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services.execution.base import Executor, canonical_language
 from devcapsules.services.execution.limits import RunLimits
 
@@ -169,7 +170,7 @@ class HybridExecutor:
         function_name: str | None,
         *,
         limits: RunLimits,
-    ) -> dict[str, Any]:
+    ) -> SuiteResult:
         backend = self.for_language(language)
         return await backend.run_tests(
             user_code, test_cases, language, function_name, limits=limits

@@ -192,7 +192,8 @@ class JobWorker:
             message.ack()
             return
         await jobs.set_stage(self.db, job, "saving")
-        capsule_id = await wiring.save_capsule(self.db, job, best.capsule, best.score, elapsed_ms)
+        assert best.content is not None  # a valid candidate parsed
+        capsule_id = await wiring.save_capsule(self.db, job, best.content, best.score, elapsed_ms)
         if capsule_id is None:
             self.ctx.logger.warn("generation_lease_lost", jobId=job.id)
         else:
