@@ -23,6 +23,10 @@ checks: the statement has >= 80 characters, names the function, and shows an exa
 An output that fails check 1 scores 0. The weights put correctness first (0.55 for the
 two executor checks), so a capsule whose solution fails any test can never be valid,
 whatever the rest scores.
+
+Check 1 validates the content once: the `CapsuleContent` it builds is the one the
+consumer saves (`Candidate.content`). The executor checks read the backends' own typed
+`SuiteResult` (schemas.execution), whichever backend ran the code.
 """
 
 from __future__ import annotations
