@@ -17,11 +17,13 @@ Client mistakes are raised as `HTTPError` (422, 413); an executor that cannot se
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from devcapsules.http import HTTPError
-from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services.execution.limits import RunLimits
+
+if TYPE_CHECKING:  # the edge adapter imports this module before (and without) pydantic
+    from devcapsules.schemas.execution import SuiteResult
 
 # Enough aliases to route requests by language before any backend is asked; each
 # backend still resolves names itself (the local sandbox and Piston know more).
