@@ -26,8 +26,10 @@ from devcapsules.logs import Logger
 from devcapsules.services.execution.base import Executor, canonical_language
 from devcapsules.services.execution.limits import RunLimits
 
-if TYPE_CHECKING:  # settings import this module: the context (which holds them) is typing only
+if TYPE_CHECKING:  # settings import this module (the context holds them); the edge adapter
+    # imports it before (and without) pydantic
     from devcapsules.context import Context
+    from devcapsules.schemas.execution import SuiteResult
 
 BACKENDS = ("local", "remote", "piston")
 _VARS = (
@@ -184,7 +186,7 @@ class HybridExecutor:
         function_name: str | None,
         *,
         limits: RunLimits,
-    ) -> dict[str, Any]:
+    ) -> SuiteResult:
         backend = self.for_language(language)
         return await backend.run_tests(
             user_code, test_cases, language, function_name, limits=limits

@@ -52,22 +52,22 @@ async def run_suite(
     backend = executor.for_language(language)
     started = clock.monotonic()
     result = await backend.run_tests(body.userCode, cases, language, function_name, limits=limits)
-    summary = result["summary"]
+    summary = result.summary
     record = ExecutionRecord(
         "tests",
-        result.get("language") or language,
-        summary["status"],
+        result.language or language,
+        summary.status,
         _ms(started),
         capsule_id=body.capsuleId,
-        tests_passed=summary["passed"],
-        tests_total=summary["total"],
+        tests_passed=summary.passed,
+        tests_total=summary.total,
         session_id=session_id,
     )
     execution_id = record_later(ctx, record)
     extra = {"backend": backend.name, "limits": limits.public(), "executionId": execution_id}
     if body.capsuleId is not None:
         extra["capsuleId"] = body.capsuleId
-    return {**result, **extra}
+    return {**result.model_dump(exclude_unset=True), **extra}
 
 
 def _ms(started: float) -> int:
