@@ -12,7 +12,9 @@ Where the host gives one (we are root, or own a delegated subtree):
 The user's process joins by writing "0" to a `cgroup.procs` descriptor this (root)
 process opened and the launcher inherits (the kernel checks the opener's credentials);
 its children are born inside. The launcher, bwrap and their memory stay outside: the
-limit is the user's alone. An OOM kill inside is reported as memory_limit_exceeded.
+limit is the user's alone. On v1 that move used to wait for an RCU grace period (5-20
+ms per run); cgroup_favor.py holds a `favordynmods` mount so it does not. An OOM kill
+inside is reported as memory_limit_exceeded.
 
 Without one: `fallback()` narrows the per-process limits so their sum is bounded (see
 README, "Sandbox security": the bound is processes x (address space + open files x file
@@ -31,6 +33,8 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import cgroup_favor
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +192,8 @@ def hierarchy() -> _Hierarchy | None:
         if _probe(candidate):
             _sweep(candidate)
             atexit.register(_sweep, candidate, True)
+            if candidate.version == "v1" and os.geteuid() == 0:
+                cgroup_favor.hold()  # cheap moves: see cgroup_favor.py
             return candidate
     return None
 
