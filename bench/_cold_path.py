@@ -33,8 +33,9 @@ def _minimal(bwrap: str) -> list[str]:
     return [*argv, "--proc", "/proc", "--dev", "/dev"]
 
 
-def _as_nobody() -> dict:
-    return sandbox._host_identity()
+def _spawn_as_nobody(argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+    launch = sandbox._unprivileged(argv, argv[0], pass_fds)  # as a run's bwrap starts
+    _spawn(launch.argv, **launch.popen_kwargs())
 
 
 def _spawn(argv: list[str], **kwargs) -> None:
@@ -49,7 +50,7 @@ def sync_layers(bwrap: str) -> list[tuple[str, Callable[[], None]]]:
     def with_seccomp() -> None:
         os.lseek(seccomp_fd, 0, os.SEEK_SET)
         argv = [*minimal, *NO_USERNS, "--seccomp", str(seccomp_fd), *HELLO]
-        _spawn(argv, pass_fds=(seccomp_fd,), **_as_nobody())
+        _spawn_as_nobody(argv, (seccomp_fd,))
 
     def ours() -> None:  # every option a run has (binds, tmpfs, env, --args memfd), no launcher
         with (
@@ -70,9 +71,9 @@ def sync_layers(bwrap: str) -> list[tuple[str, Callable[[], None]]]:
         ("minimal bwrap + python3 hello (anchor)", lambda: _spawn([*minimal, *HELLO])),
         (
             "+ started as uid 65534 (a user namespace)",
-            lambda: _spawn([*minimal, *HELLO], **_as_nobody()),
+            lambda: _spawn_as_nobody([*minimal, *HELLO]),
         ),
-        ("+ --disable-userns", lambda: _spawn([*minimal, *NO_USERNS, *HELLO], **_as_nobody())),
+        ("+ --disable-userns", lambda: _spawn_as_nobody([*minimal, *NO_USERNS, *HELLO])),
         ("+ seccomp filter", with_seccomp),
         ("+ our binds, tmpfs, env, --args memfd, work dir", ours),
     ]

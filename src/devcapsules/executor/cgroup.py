@@ -31,6 +31,7 @@ import functools
 import itertools
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,7 +242,12 @@ def new_run_cgroup(host_name: str, memory_mb: int, processes: int) -> RunCgroup 
 
 def _sweep(found: _Hierarchy, ours_too: bool = False) -> None:
     """Remove (empty) run cgroups of hosts that are gone, whose scratch directory was
-    swept; at exit (`ours_too`), any of this host's that a run left busy."""
+    swept; at exit (`ours_too`), any of this host's that a run left busy.
+
+    Only cgroups older than `_SWEEP_GRACE_S`: a host whose scratch directory lives under
+    another TMPDIR looks gone from here, and its run cgroup is empty for the moment
+    between its mkdir and its process joining; removing it then fails that run (ENODEV
+    on the join). A cgroup past the grace is either busy (rmdir refuses) or abandoned."""
     from . import hostdir
 
     live = hostdir.host_dir().name
@@ -249,9 +255,21 @@ def _sweep(found: _Hierarchy, ours_too: bool = False) -> None:
     for base in found.bases():
         for path in base.glob(f"{PREFIX}{hostdir.PREFIX}*"):
             host = path.name[len(PREFIX) :].rsplit("-", 1)[0]
-            if (ours_too and host == live) or (host != live and not (parent / host).exists()):
+            if (ours_too and host == live) or (
+                host != live and not (parent / host).exists() and _older_than_grace(path)
+            ):
                 with contextlib.suppress(OSError):
                     path.rmdir()
+
+
+_SWEEP_GRACE_S = 60.0
+
+
+def _older_than_grace(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > _SWEEP_GRACE_S
+    except OSError:
+        return False
 
 
 def fallback(limits):
