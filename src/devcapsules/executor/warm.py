@@ -14,6 +14,10 @@ tmpfs, pid namespace and cgroup, and the run's rlimits are applied before the pr
 starts. After the one run the whole sandbox is killed and its directory and cgroup
 removed; nothing of it is ever handed out again (`WarmSandbox.run` refuses a second call).
 
+Who takes one (`taken()`): `execute()` of an interpreted language, `run_tests()` function
+tests (the harness is the program; its results pipe is made at hand-over and travels
+with the stdin descriptor) and `run_batch()` (the batch harness is the program).
+
 The pool (`EXECUTOR_WARM_POOL`, e.g. `python=2,javascript=1`) keeps that many idle per
 language, refills in a thread after each take, and is drained at exit (atexit: the host's
 shutdown): every idle sandbox killed, reaped, its directory and cgroup removed.
