@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 NAME = "devcapsules-favor"
 # The holder: setpriv's PDEATHSIG kills it with us (even on SIGKILL); `exec sleep`
-# keeps the same process, so the signal setting survives. Mounted over our own host
+# keeps the same process, so the signal setting survives. PDEATHSIG follows the thread
+# that forked it: started from a short-lived thread, the holder goes early, and moves
+# are slow again (never less isolated) on kernels before 6.18. Mounted over our own host
 # directory inside the private namespace: invisible outside it.
 _SCRIPT = (
     f'mount -t cgroup -o none,name={NAME},favordynmods {NAME} "$1" || exit 1\n'
