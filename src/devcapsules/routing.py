@@ -3,21 +3,46 @@
 Trailing-slash policy: routes are declared without a trailing slash. A request
 for `/x/` that would match `/x` is answered with a 308 to `/x` (method and body
 preserved), so every resource has one canonical URL.
+
+Success bodies: a handler returns an instance of its route's declared `response`
+model (or a `Reply` carrying one with another status or headers) and `Route.render`
+serialises it, the one place JSON success bodies are made. The same model feeds the
+OpenAPI document, so the document and the wire cannot drift. A handler returns a
+`Response` itself only for what is not a JSON body (204/304, SVG, HTML, a spec file);
+anything else is a developer mistake and fails loudly (TypeError, a 500).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, empty_response
+from devcapsules.http import (
+    JSON_CONTENT_TYPE,
+    Headers,
+    HTTPError,
+    Request,
+    Response,
+    empty_response,
+)
 from devcapsules.schemas import parse_body, parse_query
 
-Handler = Callable[[Request, Context], Awaitable[Response]]
+
+@dataclass
+class Reply:
+    """A success body with a status or headers other than the route's defaults."""
+
+    body: BaseModel
+    status: int | None = None
+    headers: Mapping[str, str] | None = None
+
+
+Handler = Callable[[Request, Context], Awaitable[Response | Reply | BaseModel]]
 
 # `{name}` matches one segment; `{name:path}` matches the rest of the path.
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::(path))?}")
@@ -82,6 +107,37 @@ class Route:
             raise ValueError(f"Route {self.path}: scopes need auth='required' or 'optional'")
         if any(status >= 400 for status in self.statuses):
             raise ValueError(f"Route {self.path}: error statuses belong in `errors`")
+
+    def answers(self, status: int) -> bool:
+        return status == self.status or status in self.statuses
+
+    def render(self, result: Any) -> Response:
+        """The handler's result as the response; a JSON body only from the declared model."""
+        if isinstance(result, Response):
+            if (
+                result.body
+                and self.response is not None
+                and self.content_type in (result.headers.get("content-type") or "")
+            ):
+                raise TypeError(f"Handler {self.name} built a JSON body itself; return a model")
+            return self._checked(result)
+        reply = result if isinstance(result, Reply) else Reply(result)
+        if self.response is None or type(reply.body) is not self.response:
+            declared = self.response.__name__ if self.response else "no response model"
+            returned = type(reply.body).__name__
+            raise TypeError(f"Handler {self.name} returned {returned}; it declares {declared}")
+        body = self.response.__pydantic_serializer__.to_json(
+            reply.body, by_alias=True, exclude_unset=True
+        )
+        response = Response(reply.status or self.status, body, Headers(reply.headers))
+        response.headers.set("content-type", JSON_CONTENT_TYPE)
+        return self._checked(response)
+
+    def _checked(self, response: Response) -> Response:
+        # The document lists the success statuses a route answers; another one is drift.
+        if response.status < 400 and not self.answers(response.status):
+            raise TypeError(f"Handler {self.name} answered {response.status}, not declared")
+        return response
 
     def check_access(self, ctx: Context) -> None:
         """401 without a principal where one is required; 403 for a missing scope."""
@@ -165,10 +221,7 @@ class Router:
             request.params = parse_query(request, route.query)
         if route.body is not None:
             request.data = parse_body(request, route.body)
-        response = await route.handler(request, ctx)
-        if not isinstance(response, Response):
-            # A developer mistake, not a client one: say which handler did it.
-            raise TypeError(f"Handler {route.name} returned {type(response).__name__}")
+        response = route.render(await route.handler(request, ctx))
         if request.method == "HEAD":
             length = str(len(response.body))
             response = empty_response(response.status, headers=response.headers)

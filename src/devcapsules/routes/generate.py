@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, json_response
-from devcapsules.routing import Route
+from devcapsules.http import HTTPError, Request
+from devcapsules.routing import Reply, Route
 from devcapsules.schemas import generation as schemas
 from devcapsules.services import quota
 from devcapsules.services.generation import dispatch, jobs
@@ -26,6 +26,7 @@ def status_url(job_id: str) -> str:
 
 
 def job_view(job: jobs.Job) -> dict:
+    """A job's fields by API name (`schemas.generation.GenerationJob`)."""
     error = {"code": job.error_code, "message": job.error_message} if job.error_code else None
     return {
         "jobId": job.id,
@@ -64,15 +65,15 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _accepted(job: jobs.Job, status: int, replayed: bool = False) -> Response:
-    body = {"success": True, "jobId": job.id, "statusUrl": status_url(job.id)}
+def _accepted(job: jobs.Job, status: int, replayed: bool = False) -> Reply:
+    body = schemas.GenerateAccepted(jobId=job.id, statusUrl=status_url(job.id))
     headers = {"Location": status_url(job.id)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(body, status=status, headers=headers)
+    return Reply(body, status=status, headers=headers)
 
 
-def _replay(job: jobs.Job, body: schemas.GenerateRequest) -> Response:
+def _replay(job: jobs.Job, body: schemas.GenerateRequest) -> Reply:
     """Same key + same request: the same job. Same key + another request: a client bug."""
     if job.request_hash != jobs.request_hash(body.prompt, body.language, body.difficulty):
         raise HTTPError(
@@ -84,7 +85,7 @@ def _replay(job: jobs.Job, body: schemas.GenerateRequest) -> Response:
     return _accepted(job, 200, replayed=True)
 
 
-async def create_job(request: Request, ctx: Context) -> Response:
+async def create_job(request: Request, ctx: Context) -> Reply:
     body: schemas.GenerateRequest = request.data
     principal, db = ctx.principal, ctx.env.db
     key = idempotency_key(request)
@@ -121,16 +122,16 @@ async def create_job(request: Request, ctx: Context) -> Response:
     return _accepted(job, 202)
 
 
-async def get_status(request: Request, ctx: Context) -> Response:
+async def get_status(request: Request, ctx: Context) -> schemas.GenerationStatus:
     job_id = request.path_params["job_id"]
     job = await jobs.get_owned(ctx.env.db, job_id, ctx.principal.user_id)
     if job is None:
         # Someone else's job answers exactly like a missing one.
         raise HTTPError(404, "job_not_found", f"No generation job {job_id}")
-    return json_response({"success": True, **job_view(job)})
+    return schemas.GenerationStatus.model_validate(job_view(job))
 
 
-async def list_jobs(request: Request, ctx: Context) -> Response:
+async def list_jobs(request: Request, ctx: Context) -> schemas.GenerationJobList:
     query: schemas.JobListQuery = request.params
     found, cursor = await jobs.list_for_user(
         ctx.env.db,
@@ -139,9 +140,7 @@ async def list_jobs(request: Request, ctx: Context) -> Response:
         status=query.status,
         cursor=query.cursor,
     )
-    return json_response(
-        {"success": True, "jobs": [job_view(job) for job in found], "nextCursor": cursor}
-    )
+    return schemas.GenerationJobList(jobs=[job_view(job) for job in found], nextCursor=cursor)
 
 
 routes = [

@@ -3,6 +3,10 @@
 `parse_body(request, Model)` answers 415 unless the body says it is JSON, 400 for
 malformed JSON and 422 with field paths (`["testCases", 0, "input"]`) for everything
 the model refuses.
+
+Success bodies go the other way through the same models: a handler returns an instance
+of its route's `response` model (a `Body`) and the router serialises it
+(`routing.Route.render`), so the OpenAPI document and the wire are one declaration.
 """
 
 from __future__ import annotations
@@ -27,6 +31,19 @@ class QueryModel(BaseModel):
     """Query-string models: lax types (everything arrives as text), unknown keys ignored."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Body(BaseModel):
+    """Base of every success body a route declares as its `response`.
+
+    The router dumps a body by alias and without the optional fields its producer did
+    not set (`exclude_unset`): required fields are always on the wire, optional ones
+    (not required in the document either) only where they apply, such as a function
+    test's `input` or a hidden test's lack of `expected`. `success` is always sent.
+    """
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.__pydantic_fields_set__.add("success")
 
 
 def _issued_cursor(value: str | None) -> str | None:
