@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from devcapsules.principal import SCOPES
 from devcapsules.schemas import Body, StrictModel
@@ -105,8 +105,11 @@ class SessionResponse(Body):
         )
 
 
-# Read from a key's row (services/api_keys.metadata), whose columns are snake_case.
+# Read from a key's row (services/api_keys.metadata), whose columns are snake_case, or
+# from its own JSON (populate_by_name).
 class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     id: str
     name: str
     prefix: str
