@@ -18,15 +18,21 @@ from devcapsules.schemas.auth import OkResponse
 from devcapsules.settings import Settings
 
 
+@pytest.fixture(autouse=True)
+def bodies_from_models() -> None:
+    """This module tests `Route.render` itself, without conftest's check around it."""
+
+
 class Thing(Body):
     success: Literal[True] = True
     name: str
     note: str | None = None  # optional: on the wire only where the handler sets it
 
 
-def serve(handler, **route) -> object:
+def serve(handler, environment: str = "development", **route) -> object:
     router = Router([Route("/thing", handler, response=Thing, **route)])
-    ctx = Context(settings=Settings(), env=None, logger=Logger(sink=lambda line: None))
+    settings = Settings(environment=environment)
+    ctx = Context(settings=settings, env=None, logger=Logger(sink=lambda line: None))
     return asyncio.run(router(Request("GET", "http://t/thing"), ctx))
 
 
@@ -49,14 +55,31 @@ def test_a_reply_carries_a_declared_status_and_headers():
     assert json.loads(response.body) == {"success": True, "name": "a", "note": None}
 
 
+def test_returned_data_is_serialised_by_the_model_without_keys_it_does_not_declare():
+    async def handler(request, ctx):
+        return {"name": "a", "secret": "never sent"}
+
+    assert json.loads(serve(handler).body) == {"success": True, "name": "a"}
+
+
+def test_data_of_the_wrong_type_fails_loudly_in_development_and_is_sent_in_production():
+    async def handler(request, ctx):
+        return {"name": 42}
+
+    with pytest.raises(Exception, match="name|str"):
+        serve(handler)
+    with pytest.warns(UserWarning):
+        assert json.loads(serve(handler, "production").body) == {"success": True, "name": 42}
+
+
 @pytest.mark.parametrize(
     "result",
     [
-        {"success": True, "name": "a"},  # a hand-built dict
+        [{"name": "a"}],  # not the model's data
         OkResponse(),  # another model than the declared one
         json_response({"success": True, "name": "a"}),  # a body the handler serialised
     ],
-    ids=["dict", "other-model", "own-json"],
+    ids=["list", "other-model", "own-json"],
 )
 def test_a_handler_returning_another_shape_fails_loudly(result):
     async def handler(request, ctx):

@@ -4,9 +4,11 @@ Trailing-slash policy: routes are declared without a trailing slash. A request
 for `/x/` that would match `/x` is answered with a 308 to `/x` (method and body
 preserved), so every resource has one canonical URL.
 
-Success bodies: a handler returns an instance of its route's declared `response`
-model (or a `Reply` carrying one with another status or headers) and `Route.render`
-serialises it, the one place JSON success bodies are made. The same model feeds the
+Success bodies: a handler returns its route's declared `response` model, as an instance
+or as its data (a mapping with the model's field names, no validation pass: the fast
+path for large bodies), or a `Reply` carrying either with another status or headers, and
+`Route.render` serialises it with serializers compiled from that model, the one place
+JSON success bodies are made. The same model feeds the
 OpenAPI document, so the document and the wire cannot drift. A handler returns a
 `Response` itself only for what is not a JSON body (204/304, SVG, HTML, a spec file);
 anything else is a developer mistake and fails loudly (TypeError, a 500).
@@ -30,19 +32,19 @@ from devcapsules.http import (
     Response,
     empty_response,
 )
-from devcapsules.schemas import parse_body, parse_query
+from devcapsules.schemas import data_serializer, parse_body, parse_query
 
 
 @dataclass
 class Reply:
     """A success body with a status or headers other than the route's defaults."""
 
-    body: BaseModel
+    body: BaseModel | Mapping[str, Any]
     status: int | None = None
     headers: Mapping[str, str] | None = None
 
 
-Handler = Callable[[Request, Context], Awaitable[Response | Reply | BaseModel]]
+Handler = Callable[[Request, Context], Awaitable[Response | Reply | BaseModel | Mapping]]
 
 # `{name}` matches one segment; `{name:path}` matches the rest of the path.
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::(path))?}")
@@ -111,8 +113,11 @@ class Route:
     def answers(self, status: int) -> bool:
         return status == self.status or status in self.statuses
 
-    def render(self, result: Any) -> Response:
-        """The handler's result as the response; a JSON body only from the declared model."""
+    def render(self, result: Any, strict: bool = True) -> Response:
+        """The handler's result as the response; a JSON body only from the declared model.
+
+        `strict` (development and tests): a value of the wrong type in a mapping is an
+        error; elsewhere it is a logged warning and the value is sent as it is."""
         if isinstance(result, Response):
             if (
                 result.body
@@ -122,13 +127,17 @@ class Route:
                 raise TypeError(f"Handler {self.name} built a JSON body itself; return a model")
             return self._checked(result)
         reply = result if isinstance(result, Reply) else Reply(result)
-        if self.response is None or type(reply.body) is not self.response:
-            declared = self.response.__name__ if self.response else "no response model"
-            returned = type(reply.body).__name__
+        model, data = self.response, reply.body
+        if model is not None and isinstance(data, Mapping):
+            body = data_serializer(model).to_json(
+                {"success": True, **data}, by_alias=True, warnings="error" if strict else True
+            )
+        elif model is not None and type(data) is model:
+            body = model.__pydantic_serializer__.to_json(data, by_alias=True, exclude_unset=True)
+        else:
+            declared = model.__name__ if model else "no response model"
+            returned = type(data).__name__
             raise TypeError(f"Handler {self.name} returned {returned}; it declares {declared}")
-        body = self.response.__pydantic_serializer__.to_json(
-            reply.body, by_alias=True, exclude_unset=True
-        )
         response = Response(reply.status or self.status, body, Headers(reply.headers))
         response.headers.set("content-type", JSON_CONTENT_TYPE)
         return self._checked(response)
@@ -221,7 +230,8 @@ class Router:
             request.params = parse_query(request, route.query)
         if route.body is not None:
             request.data = parse_body(request, route.body)
-        response = route.render(await route.handler(request, ctx))
+        result = await route.handler(request, ctx)
+        response = route.render(result, strict=ctx.settings.is_development)
         if request.method == "HEAD":
             length = str(len(response.body))
             response = empty_response(response.status, headers=response.headers)

@@ -50,7 +50,7 @@ def _cache_header(hit: bool) -> dict[str, str]:
 async def capsule_report(request: Request, ctx: Context) -> Reply:
     capsule = await _owned_capsule(request, ctx)
     report, hit = await _cached_report(ctx, capsule.id, _range(request))
-    return Reply(schemas.CapsuleReport.model_validate(report), headers=_cache_header(hit))
+    return Reply(report, headers=_cache_header(hit))
 
 
 async def capsule_chart(request: Request, ctx: Context) -> Response:
@@ -76,16 +76,16 @@ async def get_overview(request: Request, ctx: Context) -> Reply:
 
     ttl = analytics_options(ctx.settings.extra).cache_ttl
     body, hit = await cache.cached(ctx, key, ttl, compute)
-    return Reply(schemas.OverviewResponse.model_validate(body), headers=_cache_header(hit))
+    return Reply(body, headers=_cache_header(hit))
 
 
-async def get_usage(request: Request, ctx: Context) -> schemas.UsageResponse:
+async def get_usage(request: Request, ctx: Context) -> dict:
     principal = ctx.principal
     days = _range(request)
     # The plan table lives with the rate limiter (`settings.limits`, services/limits.py).
     caps = ctx.settings.limits.for_plan(principal.plan)
     body = await usage.usage_report(ctx.env.db, principal.user_id, principal.plan, caps, days)
-    return schemas.UsageResponse.model_validate(body)
+    return body
 
 
 def _range(request: Request) -> DayRange:

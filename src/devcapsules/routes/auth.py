@@ -39,7 +39,7 @@ async def logout(request: Request, ctx: Context) -> schemas.OkResponse:
     return schemas.OkResponse()
 
 
-async def me(request: Request, ctx: Context) -> schemas.MeResponse:
+async def me(request: Request, ctx: Context) -> dict:
     principal = ctx.principal
     user = await users.find_by_id(ctx.env.db, principal.user_id)
     if user is None:
@@ -52,7 +52,7 @@ async def me(request: Request, ctx: Context) -> schemas.MeResponse:
     else:
         body["user"] = user.public()
     body.update(await plan_usage.summary(ctx, user.id, user.plan))
-    return schemas.MeResponse.model_validate(body)
+    return body
 
 
 async def create_api_key(request: Request, ctx: Context) -> Reply:

@@ -37,7 +37,7 @@ def _not_found() -> HTTPError:
 def _capsule_response(
     capsule: repository.Capsule, full: bool, status: int = 200, headers: dict | None = None
 ) -> Reply:
-    body = schemas.CapsuleResponse(capsule=schemas.CapsuleOut.view(capsule, full))
+    body = {"capsule": schemas.CapsuleOut.view(capsule, full)}
     return Reply(body, status, {**(headers or {}), **_validators(capsule, full)})
 
 
@@ -100,7 +100,7 @@ async def list_capsules(request: Request, ctx: Context) -> Reply:
     )
     capsules, next_cursor = await repository.list_visible(ctx.env.db, query)
     items = [schemas.CapsuleOut.view(capsule, sees_full(who, capsule)) for capsule in capsules]
-    body = schemas.CapsuleListResponse(capsules=items, nextCursor=next_cursor)
+    body = {"capsules": items, "nextCursor": next_cursor}
     return Reply(body, headers={"Vary": "Authorization"})
 
 

@@ -36,14 +36,14 @@ def widget_session(request: Request) -> str | None:
     return value
 
 
-async def execute(request: Request, ctx: Context) -> schemas.ExecuteResponse:
-    result = await run_program(ctx, executor_for(ctx), request.data, widget_session(request))
-    return schemas.ExecuteResponse.model_validate(result)
+async def execute(request: Request, ctx: Context) -> dict:
+    """`schemas.ExecuteResponse`'s data (the router serialises it)."""
+    return await run_program(ctx, executor_for(ctx), request.data, widget_session(request))
 
 
-async def execute_tests(request: Request, ctx: Context) -> schemas.RunTestsResponse:
-    result = await run_suite(ctx, executor_for(ctx), request.data, widget_session(request))
-    return schemas.RunTestsResponse.model_validate(result)
+async def execute_tests(request: Request, ctx: Context) -> dict:
+    """`schemas.RunTestsResponse`'s data."""
+    return await run_suite(ctx, executor_for(ctx), request.data, widget_session(request))
 
 
 async def languages(request: Request, ctx: Context) -> Reply:

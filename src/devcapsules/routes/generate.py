@@ -26,7 +26,7 @@ def status_url(job_id: str) -> str:
 
 
 def job_view(job: jobs.Job) -> dict:
-    """A job's fields by API name (`schemas.generation.GenerationJob`)."""
+    """A job's fields by API name: `schemas.generation.GenerationJob`'s data."""
     error = {"code": job.error_code, "message": job.error_message} if job.error_code else None
     return {
         "jobId": job.id,
@@ -122,16 +122,16 @@ async def create_job(request: Request, ctx: Context) -> Reply:
     return _accepted(job, 202)
 
 
-async def get_status(request: Request, ctx: Context) -> schemas.GenerationStatus:
+async def get_status(request: Request, ctx: Context) -> dict:
     job_id = request.path_params["job_id"]
     job = await jobs.get_owned(ctx.env.db, job_id, ctx.principal.user_id)
     if job is None:
         # Someone else's job answers exactly like a missing one.
         raise HTTPError(404, "job_not_found", f"No generation job {job_id}")
-    return schemas.GenerationStatus.model_validate(job_view(job))
+    return job_view(job)
 
 
-async def list_jobs(request: Request, ctx: Context) -> schemas.GenerationJobList:
+async def list_jobs(request: Request, ctx: Context) -> dict:
     query: schemas.JobListQuery = request.params
     found, cursor = await jobs.list_for_user(
         ctx.env.db,
@@ -140,7 +140,7 @@ async def list_jobs(request: Request, ctx: Context) -> schemas.GenerationJobList
         status=query.status,
         cursor=query.cursor,
     )
-    return schemas.GenerationJobList(jobs=[job_view(job) for job in found], nextCursor=cursor)
+    return {"jobs": [job_view(job) for job in found], "nextCursor": cursor}
 
 
 routes = [

@@ -157,10 +157,15 @@ class DailyPoint(Counts):
     date: str
 
 
+def _iso_text(value: datetime | str) -> str:
+    # Reports carry the text services/clock.iso wrote (and the KV cache kept).
+    return value if isinstance(value, str) else iso(value)
+
+
 # Sent the way every timestamp of this API is written (services/clock.iso: milliseconds, Z).
 Timestamp = Annotated[
     datetime,
-    PlainSerializer(iso, when_used="json"),
+    PlainSerializer(_iso_text, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 
