@@ -230,11 +230,16 @@ class Router:
         if route.body is not None:
             request.data = parse_body(request, route.body)
         result = await route.handler(request, ctx)
-        # Strict in development (and so in tests); read as a field, not the property, so
-        # that serving a request runs no settings code (scripts/count_request_modules.py).
-        response = route.render(result, strict=ctx.settings.environment == "development")
+        response = route.render(result, strict=_strict(ctx))
         if request.method == "HEAD":
             length = str(len(response.body))
             response = empty_response(response.status, headers=response.headers)
             response.headers.set("content-length", length)
         return response
+
+
+def _strict(ctx: Context) -> bool:
+    # Strict in development (and so in tests), or with no settings at all (unit tests).
+    # Read as a field, not `Settings.is_development`, so that serving a request runs no
+    # settings code (scripts/count_request_modules.py).
+    return ctx.settings is None or ctx.settings.environment == "development"
