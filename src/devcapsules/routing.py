@@ -109,6 +109,10 @@ class Route:
             raise ValueError(f"Route {self.path}: scopes need auth='required' or 'optional'")
         if any(status >= 400 for status in self.statuses):
             raise ValueError(f"Route {self.path}: error statuses belong in `errors`")
+        if self.response is not None:
+            # Compiled with the route table (in the Worker's snapshot, `app.prepare`),
+            # not by the first request that answers with it.
+            data_serializer(self.response)
 
     def answers(self, status: int) -> bool:
         return status == self.status or status in self.statuses
