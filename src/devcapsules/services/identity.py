@@ -13,7 +13,7 @@ from devcapsules.services.users import User
 
 
 def password_hasher(ctx: Context) -> PasswordHasher:
-    return PasswordHasher(ctx.env.pbkdf2, ctx.settings.password_iterations)
+    return PasswordHasher(ctx.env.pbkdf2, ctx.settings.auth.password_iterations)
 
 
 @dataclass(frozen=True)
