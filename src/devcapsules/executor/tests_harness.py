@@ -30,7 +30,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
-from devcapsules.matching import json_equal, output_equal
+from devcapsules.matching import coarse_error, json_equal, output_equal, shown_result
 
 from . import returned, sandbox, warm
 from .languages import Language, resolve
@@ -79,15 +79,8 @@ class TestCaseResult:
     description: str | None = None
 
     def as_dict(self) -> dict:
-        """The public shape; hidden tests reveal only pass/fail, a coarse error and time."""
-        if self.hidden:
-            return {
-                "passed": self.passed,
-                "hidden": True,
-                "error": self.error,
-                "timeMs": self.time_ms,
-            }
-        return {
+        """The public shape (`matching.shown_result`: a hidden test's is reduced)."""
+        full = {
             "passed": self.passed,
             "actual": self.actual,
             "expected": self.expected,
@@ -97,6 +90,7 @@ class TestCaseResult:
             "stderr": self.stderr,
             "description": self.description,
         }
+        return shown_result(full, self.hidden)
 
 
 @dataclass
@@ -389,7 +383,7 @@ def _result(
 ) -> TestCaseResult:
     record = record or {}
     if case.hidden and error is not None:
-        error = _coarse(error)
+        error = coarse_error(error)
     return TestCaseResult(
         passed=passed,
         actual=None if actual is _MISSING else actual,
@@ -401,13 +395,6 @@ def _result(
         hidden=case.hidden,
         description=case.description,
     )
-
-
-def _coarse(error: str) -> str:
-    for known in ("time limit exceeded", "memory limit exceeded", "output limit exceeded"):
-        if error.startswith(known):
-            return known
-    return "runtime error"
 
 
 def _summarise(
@@ -431,5 +418,5 @@ def _summarise(
     reason = f"{status.replace('_', ' ')}: the run ended before this test completed"
     for index, result in enumerate(results):
         if index not in records:
-            result.error = _coarse(reason) if result.hidden else reason
+            result.error = coarse_error(reason) if result.hidden else reason
     return TestRunResult(status, passed, len(cases), results, error=reason)

@@ -49,16 +49,10 @@ def hash_cache_key(key_hash: str) -> str:
 
 
 def metadata(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "prefix": row["prefix"],
-        "scopes": json.loads(row["scopes"]) if isinstance(row["scopes"], str) else row["scopes"],
-        "createdAt": row["created_at"],
-        "lastUsedAt": row.get("last_used_at"),
-        "expiresAt": row.get("expires_at"),
-        "revokedAt": row.get("revoked_at"),
-    }
+    """A key's row as its owner may see it (never the hash); scopes decoded. Shown as
+    `schemas.auth.ApiKeyOut`, whose fields read these columns."""
+    scopes = json.loads(row["scopes"]) if isinstance(row["scopes"], str) else row["scopes"]
+    return {**{k: v for k, v in row.items() if k != "key_hash"}, "scopes": scopes}
 
 
 async def create(

@@ -45,7 +45,6 @@ async def usage_report(
         for day in each_day
     ]
     return {
-        "success": True,
         "plan": plan,
         "limits": {
             "requestsPerDay": caps.requests_per_day,

@@ -24,7 +24,7 @@ from typing import Any
 
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
-from devcapsules.matching import output_equal
+from devcapsules.matching import output_equal, shown_result
 from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services import clock, outbound
 from devcapsules.services.execution.answers import (
@@ -304,9 +304,7 @@ def _io_case(index: int, case: dict[str, Any]) -> dict[str, Any]:
 def _case_result(case: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     error = None if run["status"] == "ok" else run["status"].replace("_", " ")
     passed = error is None and output_equal(run["stdout"], case["expectedOutput"])
-    if case["hidden"]:
-        return {"passed": passed, "hidden": True, "error": error, "timeMs": run["timeMs"]}
-    return {
+    result = {
         "passed": passed,
         "actual": run["stdout"],
         "expected": case["expectedOutput"],
@@ -316,13 +314,12 @@ def _case_result(case: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         "stderr": run["stderr"],
         "description": case.get("description"),
     }
+    return shown_result(result, case["hidden"])
 
 
 def _late_result(case: dict[str, Any]) -> dict[str, Any]:
     """A case still unanswered at the run's deadline (same words as our sandbox's)."""
-    if case["hidden"]:
-        return {"passed": False, "hidden": True, "error": "time limit exceeded", "timeMs": 0}
-    return {
+    result = {
         "passed": False,
         "actual": None,
         "expected": case["expectedOutput"],
@@ -332,6 +329,7 @@ def _late_result(case: dict[str, Any]) -> dict[str, Any]:
         "stderr": "",
         "description": case.get("description"),
     }
+    return shown_result(result, case["hidden"])
 
 
 def _compile_failure(run: dict[str, Any], total: int) -> SuiteResult:
