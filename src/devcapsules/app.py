@@ -1,50 +1,56 @@
 """The application: settings + middleware chain + router, built once per isolate.
 
 `handle(request, env)` is what every host calls: the Workers entrypoint, the local
-ASGI adapter and the tests. `handle_batch` is the queue-consumer counterpart.
+ASGI adapter and the tests. `handle_batch` is the queue-consumer counterpart. It always
+answers: the chain renders every exception at the layer it escapes (`middleware.compose`
+and `errors.error_response`), so `handle` needs no safety net of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import MessageBatch
 from devcapsules.context import Context, WaitUntil, run_in_background
-from devcapsules.http import HTTPError, Request, Response
+from devcapsules.http import Request, Response
 from devcapsules.logs import Logger
-from devcapsules.middleware import Middleware, compose
+from devcapsules.middleware import CallNext, Middleware, compose
 from devcapsules.middleware.auth import authenticate_middleware, credential_gate_middleware
 from devcapsules.middleware.body_limit import body_limit_middleware
-from devcapsules.middleware.cors import cors_middleware
-from devcapsules.middleware.errors import errors_middleware, render_http_error
+from devcapsules.middleware.cors import cors_middleware, preflight_middleware
 from devcapsules.middleware.logging import logging_middleware
 from devcapsules.middleware.rate_limit import rate_limit_middleware
 from devcapsules.middleware.request_id import request_id_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.routing import Route, Router
-from devcapsules.settings import Settings
+from devcapsules.settings import Settings, SettingsError
 
 QueueHandler = Callable[[MessageBatch, Context], "object"]
 
 
-def default_middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: security headers → request-id → logging → CORS → errors → body
-    limit → authenticate → rate limit → credential gate (the deferred 401 of a bad
-    credential).
-
-    CORS sits outside the error layer so that rendered errors carry CORS headers;
-    it renders its own refusals. The layers outside the error layer only set headers
-    and log, and logging cannot raise (`logs.GuardedSink`): a request whose write
-    happened always gets its answer. `App.handle` is the last safety net around all.
-    """
+def decorating_middleware(settings: Settings) -> list[Middleware]:
+    """The layers that decorate every answer, error or not: security headers → request
+    id → access log → CORS. They only set headers and log (logging cannot raise:
+    `logs.GuardedSink`), so a request whose write happened always gets its answer."""
     return [
         security_headers_middleware(),
         request_id_middleware(),
         logging_middleware(),
         cors_middleware(settings.allowed_origins),
-        errors_middleware(),
+    ]
+
+
+def default_middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: the decorating layers, then CORS preflights → body limit →
+    authenticate → rate limit
+    (whose headers go on every counted answer) → credential gate (the deferred 401 of a
+    bad credential). An error raised anywhere is rendered where it escapes and reaches
+    every outer layer as a Response (`middleware.compose`)."""
+    return [
+        *decorating_middleware(settings),
+        preflight_middleware(settings.allowed_origins),
         body_limit_middleware(settings.max_body_bytes),
         authenticate_middleware(),
         # After authenticate: counts by principal and plan, else by client IP.
@@ -61,13 +67,16 @@ class App:
         middleware: Sequence[Middleware] | None = None,
         consumers: dict[str, QueueHandler] | None = None,
         logger: Logger | None = None,
+        endpoint: CallNext | None = None,
     ):
         self.settings = settings
         self.logger = logger or Logger(level=settings.log_level)
         # A prepared Router (see `prepare`) is shared, not compiled again.
         self.router = routes if isinstance(routes, Router) else Router(routes)
         stack = default_middleware(settings) if middleware is None else list(middleware)
-        self.chain = compose(stack, self.router)
+        # `endpoint`: what answers inside the chain instead of the router (see
+        # `misconfigured_app`).
+        self.chain = compose(stack, endpoint or self.router)
         self.consumers = dict(consumers or {})
 
     def context(self, env: Env, wait_until: WaitUntil = run_in_background) -> Context:
@@ -76,15 +85,7 @@ class App:
     async def handle(
         self, request: Request, env: Env, wait_until: WaitUntil = run_in_background
     ) -> Response:
-        ctx = self.context(env, wait_until)
-        try:
-            return await self.chain(request, ctx)
-        except Exception as exc:
-            # Only reached if a middleware outside the error layer fails.
-            ctx.logger.error("chain_failure", exception=type(exc).__name__, message=str(exc))
-            return render_http_error(
-                HTTPError(500, "internal_error", "An unexpected error occurred"), ctx
-            )
+        return await self.chain(request, self.context(env, wait_until))
 
     async def handle_batch(
         self, batch: MessageBatch, env: Env, wait_until: WaitUntil = run_in_background
@@ -133,3 +134,20 @@ def prepare() -> AppBuilder:
 
 def build_app(settings: Settings, logger: Logger | None = None) -> App:
     return prepare()(settings, logger)
+
+
+def misconfigured_app(error: SettingsError, vars: Mapping[str, str]) -> App:
+    """What a Worker whose settings cannot be built serves on every route: the decorating
+    layers around an endpoint that raises `error`, rendered by the one renderer as a 500
+    `configuration_error` (logged with the request id). CORS uses `ALLOWED_ORIGINS` when
+    that var itself is readable, so a browser can read the answer; nothing is counted
+    (the plan table is part of the settings that failed)."""
+    try:
+        settings = Settings.from_vars({"ALLOWED_ORIGINS": vars.get("ALLOWED_ORIGINS", "")})
+    except SettingsError:
+        settings = Settings()
+
+    async def refuse(request: Request, ctx: Context) -> Response:
+        raise error
+
+    return App(settings, [], middleware=decorating_middleware(settings), endpoint=refuse)

@@ -12,7 +12,7 @@ import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Iterator
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import Unavailable
 
 # Work no client is waiting on (generation verification) queues for a slot instead of
 # being refused: the queue bound keeps interactive latency bounded, while host memory is
@@ -78,11 +78,10 @@ class Capacity:
         except TimeoutError:
             raise self._busy() from None
 
-    def _busy(self) -> HTTPError:
-        return HTTPError(
-            503,
+    def _busy(self) -> Unavailable:
+        return Unavailable(
             "executor_busy",
             "The executor is at capacity; retry shortly",
             details={"concurrency": self.concurrency, "queueDepth": self.queue_depth},
-            headers={"Retry-After": str(self.retry_after_s)},
+            retry_after_s=self.retry_after_s,
         )

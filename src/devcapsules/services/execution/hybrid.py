@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import DomainError, Misconfigured
 from devcapsules.logs import Logger
 from devcapsules.services.execution.base import Executor, canonical_language
 from devcapsules.services.execution.limits import RunLimits
@@ -182,7 +182,7 @@ class HybridExecutor:
         for name in dict.fromkeys([self.config.default, *self.config.routes.values()]):
             try:
                 found = await self.backend(name).languages()
-            except HTTPError as exc:
+            except DomainError as exc:
                 self.logger.warn("executor_languages_unavailable", backend=name, code=exc.code)
                 continue
             for item in found:
@@ -232,7 +232,6 @@ def executor_for(ctx: Context) -> HybridExecutor:
         config = ExecutorConfig.from_vars(ctx.settings.extra or ctx.env.vars)
     except ExecutorConfigError as exc:
         ctx.logger.error("executor_configuration_error", message=str(exc))
-        raise HTTPError(
-            500, "configuration_error", f"Code execution misconfigured: {exc}"
-        ) from None
+        message = f"Code execution misconfigured: {exc}"
+        raise Misconfigured("configuration_error", message) from None
     return HybridExecutor(config, ctx.logger)
