@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devcapsules.app import App, default_middleware, misconfigured_app
+from devcapsules.app import App
 from devcapsules.logs import Logger
+from devcapsules.middleware.stack import MisconfiguredApp, default_middleware
 from devcapsules.settings import Settings, SettingsError
 from tests.conftest import Client
 
@@ -120,8 +121,7 @@ def test_a_failing_middleware_is_a_decorated_500(env, loop, logs):
 
 def test_the_workers_configuration_error_is_decorated_by_the_same_chain(env, loop, logs):
     error = SettingsError("JWT_SECRET is too short")
-    app = misconfigured_app(error, {"ALLOWED_ORIGINS": ORIGIN})
-    app.logger = Logger(sink=logs)
+    app = MisconfiguredApp(error, {"ALLOWED_ORIGINS": ORIGIN}, logger=Logger(sink=logs))
     response = send(Client(app, env, loop), "GET", "/api/v1/capsules")
     assert response.status == 500
     body = response.json()

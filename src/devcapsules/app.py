@@ -8,7 +8,7 @@ and `errors.error_response`), so `handle` needs no safety net of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from devcapsules.bindings.env import Env
@@ -16,47 +16,12 @@ from devcapsules.bindings.protocols import MessageBatch
 from devcapsules.context import Context, WaitUntil, run_in_background
 from devcapsules.http import Request, Response
 from devcapsules.logs import Logger
-from devcapsules.middleware import CallNext, Middleware, compose
-from devcapsules.middleware.auth import authenticate_middleware, credential_gate_middleware
-from devcapsules.middleware.body_limit import body_limit_middleware
-from devcapsules.middleware.cors import cors_middleware, preflight_middleware
-from devcapsules.middleware.logging import logging_middleware
-from devcapsules.middleware.rate_limit import rate_limit_middleware
-from devcapsules.middleware.request_id import request_id_middleware
-from devcapsules.middleware.security_headers import security_headers_middleware
+from devcapsules.middleware import Middleware, compose
+from devcapsules.middleware.stack import default_middleware
 from devcapsules.routing import Route, Router
-from devcapsules.settings import Settings, SettingsError
+from devcapsules.settings import Settings
 
 QueueHandler = Callable[[MessageBatch, Context], "object"]
-
-
-def decorating_middleware(settings: Settings) -> list[Middleware]:
-    """The layers that decorate every answer, error or not: security headers → request
-    id → access log → CORS. They only set headers and log (logging cannot raise:
-    `logs.GuardedSink`), so a request whose write happened always gets its answer."""
-    return [
-        security_headers_middleware(),
-        request_id_middleware(),
-        logging_middleware(),
-        cors_middleware(settings.allowed_origins),
-    ]
-
-
-def default_middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: the decorating layers, then CORS preflights → body limit →
-    authenticate → rate limit
-    (whose headers go on every counted answer) → credential gate (the deferred 401 of a
-    bad credential). An error raised anywhere is rendered where it escapes and reaches
-    every outer layer as a Response (`middleware.compose`)."""
-    return [
-        *decorating_middleware(settings),
-        preflight_middleware(settings.allowed_origins),
-        body_limit_middleware(settings.max_body_bytes),
-        authenticate_middleware(),
-        # After authenticate: counts by principal and plan, else by client IP.
-        rate_limit_middleware(settings.limits),
-        credential_gate_middleware(),
-    ]
 
 
 class App:
@@ -67,16 +32,13 @@ class App:
         middleware: Sequence[Middleware] | None = None,
         consumers: dict[str, QueueHandler] | None = None,
         logger: Logger | None = None,
-        endpoint: CallNext | None = None,
     ):
         self.settings = settings
         self.logger = logger or Logger(level=settings.log_level)
         # A prepared Router (see `prepare`) is shared, not compiled again.
         self.router = routes if isinstance(routes, Router) else Router(routes)
         stack = default_middleware(settings) if middleware is None else list(middleware)
-        # `endpoint`: what answers inside the chain instead of the router (see
-        # `misconfigured_app`).
-        self.chain = compose(stack, endpoint or self.router)
+        self.chain = compose(stack, self.router)
         self.consumers = dict(consumers or {})
 
     def context(self, env: Env, wait_until: WaitUntil = run_in_background) -> Context:
@@ -134,20 +96,3 @@ def prepare() -> AppBuilder:
 
 def build_app(settings: Settings, logger: Logger | None = None) -> App:
     return prepare()(settings, logger)
-
-
-def misconfigured_app(error: SettingsError, vars: Mapping[str, str]) -> App:
-    """What a Worker whose settings cannot be built serves on every route: the decorating
-    layers around an endpoint that raises `error`, rendered by the one renderer as a 500
-    `configuration_error` (logged with the request id). CORS uses `ALLOWED_ORIGINS` when
-    that var itself is readable, so a browser can read the answer; nothing is counted
-    (the plan table is part of the settings that failed)."""
-    try:
-        settings = Settings.from_vars({"ALLOWED_ORIGINS": vars.get("ALLOWED_ORIGINS", "")})
-    except SettingsError:
-        settings = Settings()
-
-    async def refuse(request: Request, ctx: Context) -> Response:
-        raise error
-
-    return App(settings, [], middleware=decorating_middleware(settings), endpoint=refuse)

@@ -445,15 +445,15 @@ async def handle_fetch(request: Any, js_env: Any, ctx: Any, isolate: Isolate) ->
     """fetch(): adapt, run the app, adapt back. Returns a JS Response.
 
     Vars the settings cannot be built from are answered on every route by
-    `misconfigured_app`: a 500 `configuration_error` from the one error renderer, with
+    `MisconfiguredApp`: a 500 `configuration_error` from the one error renderer, with
     the same decorating headers as any answer."""
     env = build_env(js_env)
     try:
         app = isolate.app_for(dict(env.vars))
     except SettingsError as exc:
-        from devcapsules.app import misconfigured_app
+        from devcapsules.middleware.stack import MisconfiguredApp
 
-        app = misconfigured_app(exc, env.vars)
+        app = MisconfiguredApp(exc, env.vars)
     app_request = await to_app_request(request, app.settings.max_body_bytes)
     response = await app.handle(app_request, env, make_wait_until(ctx))
     return to_js_response(response, app_request.method)
