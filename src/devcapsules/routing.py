@@ -121,6 +121,14 @@ class Router:
     def __init__(self, routes: Iterable[Route]):
         self.routes = list(routes)
         self._check_unique()
+        # Literal paths (most requests: /health, /api/v1/execute/tests...) map to the
+        # routes that match them, in declaration order, so matching one is a dict lookup
+        # instead of a regex per route; any other path scans every route, as before.
+        self._by_path = {
+            route.path: [r for r in self.routes if r.pattern.match(route.path)]
+            for route in self.routes
+            if not _PARAM.search(route.path)
+        }
 
     def _check_unique(self) -> None:
         seen: set[tuple[str, str]] = set()
@@ -136,7 +144,7 @@ class Router:
         trailing slash) matches, which the caller answers with a redirect; else an
         HTTPError (404, or 405 with `Allow`)."""
         allowed: list[str] = []
-        for route in self.routes:
+        for route in self._by_path.get(path, self.routes):
             found = route.pattern.match(path)
             if not found:
                 continue
