@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from devcapsules.errors import TooLarge
+from devcapsules.schemas.execution import SuiteResult, Summary, TestResult
 from devcapsules.services.execution.base import (
     invalid_test_cases,
     unavailable,
@@ -62,7 +63,7 @@ class LocalExecutor:
         function_name: str | None,
         *,
         limits: RunLimits,
-    ) -> dict[str, Any]:
+    ) -> SuiteResult:
         lib = await _library()
         async with self.slot(limits):
             with library_errors():
@@ -75,7 +76,7 @@ class LocalExecutor:
                     memory_limit_mb=limits.memory_limit_mb,
                     limits=_library_limits(lib, limits),
                 )
-        return suite_dict(result)
+        return suite_result(result)
 
     async def languages(self) -> list[dict[str, Any]]:
         lib = await _library()
@@ -234,14 +235,16 @@ def execution_dict(result: Any) -> dict[str, Any]:
     }
 
 
-def suite_dict(result: Any) -> dict[str, Any]:
-    return {
-        "summary": {"passed": result.passed, "total": result.total, "status": result.status},
-        "results": [test.as_dict() for test in result.tests],
-        "compileOutput": result.compile_output,
-        "error": result.error,
-        "timeMs": result.time_ms,
-        "memoryKb": result.memory_kb,
-        "language": result.language,
-        "version": result.version,
-    }
+def suite_result(result: Any) -> SuiteResult:
+    """The library's `TestRunResult` as the shared typed result (each case in its public
+    view: `as_dict` leaves a hidden case's actual/expected unset, so they stay unsent)."""
+    return SuiteResult(
+        summary=Summary(passed=result.passed, total=result.total, status=result.status),
+        results=[TestResult(**test.as_dict()) for test in result.tests],
+        compileOutput=result.compile_output,
+        error=result.error,
+        timeMs=result.time_ms,
+        memoryKb=result.memory_kb,
+        language=result.language,
+        version=result.version,
+    )
