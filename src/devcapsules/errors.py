@@ -26,7 +26,6 @@ from typing import Any
 
 from devcapsules.bindings.protocols import BindingError, D1Error, KVError, QueueError
 from devcapsules.http import HTTPError, Response, json_response
-from devcapsules.settings import SettingsError
 
 RETRY_AFTER_S = 5  # a dependency's hiccup: soon, but not in a tight loop
 
@@ -201,6 +200,10 @@ def error_response(exc: BaseException, ctx: Any) -> Response:
 
 def _known(exc: BaseException, ctx: Any) -> HTTPError | DomainError:
     """The exception as one the renderer answers: ours as they are, the rest mapped."""
+    # Imported here: the settings import the execution configuration, whose modules raise
+    # the domain errors defined above.
+    from devcapsules.settings import SettingsError
+
     if isinstance(exc, (HTTPError, DomainError)):
         if exc.status >= 500:
             ctx.logger.error("http_error", code=exc.code, message=exc.message)

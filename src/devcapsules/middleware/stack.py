@@ -30,7 +30,7 @@ def decorating_middleware(settings: Settings) -> list[Middleware]:
         security_headers_middleware(),
         request_id_middleware(),
         logging_middleware(),
-        cors_middleware(settings.allowed_origins),
+        cors_middleware(settings.cors.allowed_origins),
     ]
 
 
@@ -47,7 +47,7 @@ def default_middleware(settings: Settings) -> list[Middleware]:
 
     return [
         *decorating_middleware(settings),
-        preflight_middleware(settings.allowed_origins),
+        preflight_middleware(settings.cors.allowed_origins),
         body_limit_middleware(settings.max_body_bytes),
         authenticate_middleware(),
         # After authenticate: counts by principal and plan, else by client IP.
