@@ -2,7 +2,8 @@
 
 Trailing-slash policy: routes are declared without a trailing slash. A request
 for `/x/` that would match `/x` is answered with a 308 to `/x` (method and body
-preserved), so every resource has one canonical URL.
+preserved by the client; the 308 itself has no body), so every resource has one canonical
+URL. 404 and 405 are `HTTPError`s, rendered like every error by the chain's boundary (`middleware.compose`).
 
 Success bodies: a handler returns its route's declared `response` model, as an instance
 or as its data (a mapping with the model's field names, no validation pass: the fast
@@ -176,10 +177,27 @@ class Route:
             )
 
 
+def redirect_to_canonical(request: Request) -> Response:
+    """308 (method and body kept) to the URL without the trailing slash, query kept.
+    A plain response: a redirect is not an error, so it carries no error body."""
+    location = request.path.rstrip("/")
+    if request.query_string:
+        location += "?" + request.query_string
+    return empty_response(308, headers={"Location": location})
+
+
 class Router:
     def __init__(self, routes: Iterable[Route]):
         self.routes = list(routes)
         self._check_unique()
+        # Literal paths (most requests: /health, /api/v1/execute/tests...) map to the
+        # routes that match them, in declaration order, so matching one is a dict lookup
+        # instead of a regex per route; any other path scans every route, as before.
+        self._by_path = {
+            route.path: [r for r in self.routes if r.pattern.match(route.path)]
+            for route in self.routes
+            if not _PARAM.search(route.path)
+        }
 
     def _check_unique(self) -> None:
         seen: set[tuple[str, str]] = set()
@@ -190,10 +208,12 @@ class Router:
                     raise ValueError(f"Duplicate route {method} {route.path}")
                 seen.add(key)
 
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        """The route for this request, or an HTTPError (404, 405, or a 308 redirect)."""
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route for this request; None when only the canonical URL (without the
+        trailing slash) matches, which the caller answers with a redirect; else an
+        HTTPError (404, or 405 with `Allow`)."""
         allowed: list[str] = []
-        for route in self.routes:
+        for route in self._by_path.get(path, self.routes):
             found = route.pattern.match(path)
             if not found:
                 continue
@@ -209,25 +229,17 @@ class Router:
                 headers={"Allow": ", ".join(sorted(allowed))},
             )
         if path != "/" and path.endswith("/") and self._matches_any(path.rstrip("/")):
-            raise HTTPError(
-                308,
-                "redirect",
-                "Use the canonical URL without a trailing slash",
-                headers={"Location": path.rstrip("/")},
-            )
+            return None
         raise HTTPError(404, "not_found", f"No route for {path}")
 
     def _matches_any(self, path: str) -> bool:
         return any(route.pattern.match(path) for route in self.routes)
 
     async def __call__(self, request: Request, ctx: Context) -> Response:
-        try:
-            route, params = self.match(request.method, request.path)
-        except HTTPError as exc:
-            if exc.status == 308 and request.query_string:
-                exc.headers["Location"] += "?" + request.query_string
-            raise
-        request.path_params = params
+        matched = self.match(request.method, request.path)
+        if matched is None:
+            return redirect_to_canonical(request)
+        route, request.path_params = matched
         route.check_access(ctx)
         if route.query is not None:
             request.params = parse_query(request, route.query)

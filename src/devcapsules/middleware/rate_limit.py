@@ -167,13 +167,9 @@ def rate_limit_middleware(
         headers = await count(request, ctx)
         if headers is None:
             return await call_next(request, ctx)
-        try:
-            response = await call_next(request, ctx)
-        except HTTPError as exc:
-            # Errors are rendered outside this layer: hand them our headers to carry.
-            for name, value in headers.items():
-                exc.headers.setdefault(name, value)
-            raise
+        # An error from further in is a Response here too (`middleware.compose`): it
+        # carries the headers like a success.
+        response = await call_next(request, ctx)
         for name, value in headers.items():
             response.headers.set(name, value)
         return response

@@ -19,7 +19,7 @@ from typing import Any
 
 from devcapsules.bindings.env import Env
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import Conflict, NotFound
 from devcapsules.principal import Principal
 from devcapsules.services.clock import iso, new_id, parse_iso, utc_now
 from devcapsules.services.kv_cache import read_json
@@ -66,7 +66,7 @@ async def create(
         .first("n")
     )
     if count >= MAX_KEYS_PER_USER:
-        raise HTTPError(409, "too_many_api_keys", f"At most {MAX_KEYS_PER_USER} active keys")
+        raise Conflict("too_many_api_keys", f"At most {MAX_KEYS_PER_USER} active keys")
     key = generate_key()
     row = {
         "id": new_id("key"),
@@ -121,7 +121,7 @@ async def revoke(env: Env, user_id: str, key_id: str) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise HTTPError(404, "not_found", "No such API key")
+        raise NotFound("not_found", "No such API key")
     if env.kv is not None:
         await env.kv.delete(hash_cache_key(row["key_hash"]))
     return metadata(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import Unauthenticated
 from devcapsules.services import refresh_tokens, users
 from devcapsules.services.passwords import PasswordHasher
 from devcapsules.services.tokens import issue_access_token
@@ -47,13 +47,13 @@ async def authenticate_password(ctx: Context, email: str, password: str) -> User
         await hasher.verify_missing_user(password)
     elif await hasher.verify(password, user.password_hash):
         return user
-    raise HTTPError(401, "invalid_credentials", "Email or password is incorrect")
+    raise Unauthenticated("invalid_credentials", "Email or password is incorrect")
 
 
 async def refresh_session(ctx: Context, token: str) -> Session:
     user_id, new_refresh = await refresh_tokens.rotate(ctx.env.db, token)
     user = await users.find_by_id(ctx.env.db, user_id)
     if user is None:
-        raise HTTPError(401, "refresh_token_invalid", "The account no longer exists")
+        raise Unauthenticated("refresh_token_invalid", "The account no longer exists")
     access, expires_in = issue_access_token(ctx.settings, user.id, user.plan)
     return Session(access, new_refresh, expires_in, user)

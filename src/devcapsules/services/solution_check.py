@@ -14,7 +14,7 @@ import dataclasses
 from typing import Any
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import InvalidInput
 from devcapsules.schemas.capsules import CODE_MAX
 from devcapsules.services.execution import executor_for, limits_for
 from devcapsules.services.execution.capsule_tests import capsule_suite_limits
@@ -37,9 +37,9 @@ async def verify_solution(ctx: Context, capsule: Any) -> None:
     otherwise raise 422 `no_test_cases`, `no_solution` or `solution_fails_tests`, or the
     executor's own error (422 for input it refuses, 503 when it cannot run)."""
     if not capsule.test_cases:
-        raise HTTPError(422, "no_test_cases", "Add test cases before publishing")
+        raise InvalidInput("no_test_cases", "Add test cases before publishing")
     if not capsule.solution.strip():
-        raise HTTPError(422, "no_solution", "Add a reference solution before publishing")
+        raise InvalidInput("no_solution", "Add a reference solution before publishing")
     result = await executor_for(ctx).run_tests(
         capsule.solution,
         capsule.test_cases,
@@ -50,8 +50,7 @@ async def verify_solution(ctx: Context, capsule: Any) -> None:
     summary = result.summary
     if summary.status != "passed":
         failed = [i for i, test in enumerate(result.results) if not test.passed]
-        raise HTTPError(
-            422,
+        raise InvalidInput(
             "solution_fails_tests",
             f"The reference solution passes {summary.passed} of {summary.total} tests",
             details={

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import InvalidInput, NotFound
 from devcapsules.schemas.capsules import TEST_CASES_MAX
 from devcapsules.services import capsule_access, capsules
 from devcapsules.services.execution.limits import RunLimits
@@ -36,9 +36,9 @@ async def load_capsule_suite(ctx: Context, capsule_id: str) -> CapsuleSuite:
     capsule = await capsules.get(ctx.env.db, capsule_id)
     who = capsule_access.audience(ctx.principal)
     if capsule is None or not capsule_access.can_read(who, capsule):
-        raise HTTPError(404, "not_found", "No such capsule")
+        raise NotFound("not_found", "No such capsule")
     if not capsule.test_cases:
-        raise HTTPError(422, "capsule_has_no_tests", f"Capsule {capsule_id} has no test cases")
+        raise InvalidInput("capsule_has_no_tests", f"Capsule {capsule_id} has no test cases")
     return CapsuleSuite(
         capsule.id, capsule.language, capsule.function_name, list(capsule.test_cases)
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import InvalidInput, TooLarge
 
 KIB = 1024
 ANONYMOUS = "anonymous"
@@ -60,8 +60,7 @@ class RunLimits:
 
     def check_test_count(self, count: int) -> None:
         if count > self.plan.max_test_cases:
-            raise HTTPError(
-                422,
+            raise InvalidInput(
                 "too_many_test_cases",
                 f"At most {self.plan.max_test_cases} test cases per run on this plan",
                 details={"limit": self.plan.max_test_cases, "count": count},
@@ -71,8 +70,7 @@ class RunLimits:
 def _check(field: str, text: str, limit: int, code: str) -> None:
     size = len(text.encode())
     if size > limit:
-        raise HTTPError(
-            413,
+        raise TooLarge(
             code,
             f"{field} is {size} bytes; the limit on this plan is {limit}",
             details={"field": field, "limitBytes": limit, "sizeBytes": size},

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import TooLarge
 from devcapsules.schemas.execution import SuiteResult, Summary, TestResult
 from devcapsules.services.execution.base import (
     invalid_test_cases,
@@ -209,9 +209,9 @@ def library_errors() -> Iterator[None]:
     except lib.InvalidTestCases as exc:
         raise invalid_test_cases(str(exc)) from None
     except lib.SourceTooLarge as exc:
-        raise HTTPError(413, "source_too_large", str(exc)) from None
+        raise TooLarge("source_too_large", str(exc)) from None
     except lib.StdinTooLarge as exc:
-        raise HTTPError(413, "stdin_too_large", str(exc)) from None
+        raise TooLarge("stdin_too_large", str(exc)) from None
     except lib.SandboxUnavailable as exc:
         raise unavailable("sandbox_unavailable", str(exc)) from None
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import DependencyFailed, InvalidInput
 from devcapsules.logs import Logger
 from devcapsules.matching import output_equal, shown_result
 from devcapsules.schemas.execution import SuiteResult
@@ -129,7 +129,7 @@ class PistonExecutor:
         """One Piston request per case, PARALLEL_CASES at a time, within the whole run's
         budget (`RunLimits.suite_wall_s`, the local executor's). A case unanswered at the
         deadline is None; a compile error stops the rest (they compile the same code); the
-        first request that fails (an HTTPError) stops the rest and is raised."""
+        first request that fails (a domain error) stops the rest and is raised."""
         gate = asyncio.Semaphore(PARALLEL_CASES)
 
         async def one(case: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +189,7 @@ class PistonExecutor:
             if "runtime" in refused.message.lower():
                 supported = sorted({item["language"] for item in await self.languages()})
                 raise unsupported_language(language, supported) from None
-            raise HTTPError(422, "piston_refused", refused.message) from None
+            raise InvalidInput("piston_refused", refused.message) from None
         return checked(PistonAnswer, answer, self.logger, self.name).model_dump()
 
     async def _request(self, method: str, path: str, body: Any, limits: RunLimits | None) -> Any:
@@ -225,7 +225,7 @@ def _piston_answer(answer: outbound.Answer, logger: Logger) -> Any:
     if answer.status == 429:
         raise unavailable("executor_busy", "Piston is rate limiting us", retry_after_s=1)
     logger.error("piston_error", status=answer.status, message=message)
-    raise HTTPError(502, "executor_error", "Piston failed to answer properly")
+    raise DependencyFailed("executor_error", "Piston failed to answer properly")
 
 
 def to_execution(answer: dict[str, Any], limits: RunLimits, wall_ms: int) -> dict[str, Any]:

@@ -17,7 +17,14 @@ from typing import Any
 
 from devcapsules.bindings.protocols import D1Error, Database
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import (
+    DependencyFailed,
+    DependencyTimeout,
+    DomainError,
+    Misconfigured,
+    QuotaExceeded,
+    Unavailable,
+)
 from devcapsules.schemas.capsules import CapsuleContent
 from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services import capsules
@@ -89,10 +96,14 @@ def test_runner(ctx: Context) -> TestRunner:
                 return await executor.run_tests(
                     code, visible, language, function_name, limits=limits
                 )
-        except HTTPError as exc:
-            if exc.status >= 500 or exc.status == 429:
-                # The job records code and message apart; the code is not repeated here.
-                raise ExecutorUnavailable(exc.message, code=exc.code) from None
+        except NOT_THE_CANDIDATE as exc:
+            # The job records code and message apart; the code is not repeated here.
+            raise ExecutorUnavailable(exc.message, code=exc.code) from None
+        except DomainError as exc:  # the candidate's code refused (language, sizes…)
             raise ValueError(f"{exc.code}: {exc.message}") from None
 
     return run
+
+
+# Executor errors that say nothing about the candidate: the delivery is retried later.
+NOT_THE_CANDIDATE = (Unavailable, DependencyFailed, DependencyTimeout, Misconfigured, QuotaExceeded)
