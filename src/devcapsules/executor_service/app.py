@@ -10,8 +10,7 @@ from devcapsules.executor_service.guards import service_auth_middleware
 from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.logs import Logger
 from devcapsules.middleware.body_limit import body_limit_middleware
-from devcapsules.middleware.logging import logging_middleware
-from devcapsules.middleware.request_id import request_id_middleware
+from devcapsules.middleware.request_log import request_log_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.routing import Route
 from devcapsules.schemas import execution as schemas
@@ -99,8 +98,7 @@ def build_service_app(config: ServiceConfig, logger: Logger | None = None) -> Ap
     service = ExecutorService(capacity)
     middleware = [
         security_headers_middleware(),
-        request_id_middleware(),
-        logging_middleware(),
+        request_log_middleware(),
         body_limit_middleware(MAX_BODY_BYTES),
         service_auth_middleware(config.api_key),
     ]
