@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from devcapsules.principal import PLANS
+from devcapsules.context import PLANS
 from devcapsules.services.clock import iso
 
 MINUTE_SECONDS = 60
