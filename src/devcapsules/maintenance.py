@@ -30,7 +30,7 @@ from devcapsules.services.analytics.options import analytics_options
 from devcapsules.services.analytics.prune import prune_events
 from devcapsules.services.clock import utc_now
 from devcapsules.services.generation.dispatch import resend_unsent_jobs
-from devcapsules.services.limits import DAY_SECONDS
+from devcapsules.services.plans import DAY_SECONDS
 from devcapsules.settings import Settings
 
 RETENTION_SECONDS = {

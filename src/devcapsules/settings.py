@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from devcapsules import __version__
-from devcapsules.services import limits as plan_limits
+from devcapsules.services import plans as plan_limits
 
 ENVIRONMENTS = ("development", "staging", "production")
 # A shorter HS256 key can be brute-forced offline from any token it signed.
@@ -33,8 +33,8 @@ class Settings:
     log_level: str = "info"
     # PBKDF2 rounds for new password hashes (at most 100,000: Web Crypto's cap on the edge).
     password_iterations: int = 100_000
-    # Plan table (requests/minute, requests/day, generations/day) with PLAN_* overrides.
-    limits: plan_limits.LimitsConfig = field(default_factory=plan_limits.LimitsConfig)
+    # The plans table (request windows, generation quotas, execution caps), PLAN_* overrides.
+    limits: plan_limits.PlanTable = field(default_factory=plan_limits.PlanTable)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -59,7 +59,7 @@ class Settings:
         )
 
 
-def _plan_limits(values: Mapping[str, str]) -> plan_limits.LimitsConfig:
+def _plan_limits(values: Mapping[str, str]) -> plan_limits.PlanTable:
     try:
         return plan_limits.from_vars(values)
     except ValueError as exc:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from devcapsules.services.limits import DEFAULT_PLANS, PlanLimits
+from devcapsules.services.plans import DEFAULT_PLANS, PlanLimits
 from devcapsules.settings import Settings, SettingsError
 from tests.limits.conftest import make_user
+
+
+def windows(row: PlanLimits) -> PlanLimits:
+    """A row's request windows and generation quota (its execution caps left at defaults)."""
+    return PlanLimits(row.requests_per_minute, row.requests_per_day, row.generations_per_day)
 
 
 def test_defaults_are_the_seed_table():
@@ -15,7 +20,7 @@ def test_defaults_are_the_seed_table():
         "creator": PlanLimits(60, 5_000, 100),
         "team": PlanLimits(300, 25_000, 500),
         "enterprise": PlanLimits(1_000, None, None),
-    } == DEFAULT_PLANS
+    } == {plan: windows(row) for plan, row in DEFAULT_PLANS.items() if plan != "anonymous"}
     assert Settings().limits.plans == DEFAULT_PLANS
     assert Settings.from_vars({}).limits.plans == DEFAULT_PLANS
 
@@ -29,11 +34,14 @@ def test_vars_override_single_numbers_and_leave_the_rest():
             "PLAN_FREE_GENERATIONS_PER_DAY": "0",
         }
     ).limits
-    assert limits.for_plan("creator") == PlanLimits(120, 5_000, 100)
-    assert limits.for_plan("team") == PlanLimits(300, None, 500)
-    assert limits.for_plan("enterprise") == PlanLimits(1_000, None, 10_000)
-    assert limits.for_plan("free") == PlanLimits(10, 100, 0)
-    assert limits.anonymous == limits.for_plan("free")
+    assert windows(limits.for_plan("creator")) == PlanLimits(120, 5_000, 100)
+    assert windows(limits.for_plan("team")) == PlanLimits(300, None, 500)
+    assert windows(limits.for_plan("enterprise")) == PlanLimits(1_000, None, 10_000)
+    assert windows(limits.for_plan("free")) == PlanLimits(10, 100, 0)
+    # Anonymous callers are counted with the free plan's request windows.
+    anonymous, free = limits.anonymous, limits.for_plan("free")
+    assert (anonymous.requests_per_minute, anonymous.requests_per_day) == (10, 100)
+    assert (free.requests_per_minute, free.requests_per_day) == (10, 100)
 
 
 @pytest.mark.parametrize(

@@ -55,13 +55,20 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     from devcapsules.executor_service.app import ServiceConfig
     from devcapsules.executor_service.server import run
+    from devcapsules.services import plans
 
+    try:
+        table = plans.from_vars(os.environ)
+    except ValueError as exc:  # the same message the Worker's settings build gives
+        print(f"devcapsules: error: {exc}", file=sys.stderr)
+        return 2
     config = ServiceConfig(
         api_key=key,
         concurrency=args.concurrency,
         queue_depth=args.queue_depth,
         log_level=args.log_level,
         warm_pool=os.environ.get("EXECUTOR_WARM_POOL"),
+        plans=table,
     )
     run(config, args.host, args.port)
     return 0

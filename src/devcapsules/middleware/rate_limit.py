@@ -34,14 +34,14 @@ from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.middleware import CallNext, Middleware
 from devcapsules.services import usage_counters
-from devcapsules.services.limits import (
+from devcapsules.services.plans import (
     ANONYMOUS,
-    LimitsConfig,
     PlanLimits,
+    PlanTable,
     epoch_iso,
     window_reset,
 )
-from devcapsules.services.limits import window_start as start_of
+from devcapsules.services.plans import window_start as start_of
 from devcapsules.services.usage_counters import Window
 
 EXEMPT_PATHS = ("/health",)
@@ -69,9 +69,7 @@ class WindowState:
         return max(0, self.limit - self.used)
 
 
-def subject_for(
-    request: Request, ctx: Context, limits: LimitsConfig
-) -> tuple[str, str, PlanLimits]:
+def subject_for(request: Request, ctx: Context, limits: PlanTable) -> tuple[str, str, PlanLimits]:
     """(counter subject, plan label, limits) for this caller."""
     principal = ctx.principal
     if principal is not None:
@@ -133,7 +131,7 @@ def rate_limited(state: WindowState, plan: str, headers: dict[str, str]) -> HTTP
 
 
 def rate_limit_middleware(
-    limits: LimitsConfig, exempt_paths: Sequence[str] = EXEMPT_PATHS
+    limits: PlanTable, exempt_paths: Sequence[str] = EXEMPT_PATHS
 ) -> Middleware:
     exempt = frozenset(exempt_paths)
     if any(not path.startswith("/") for path in exempt):

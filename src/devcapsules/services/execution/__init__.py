@@ -5,20 +5,13 @@
   edge), `RemoteExecutor` (our executor service over HTTP with `AWS_EXECUTOR_API_KEY`),
   `PistonExecutor` (a Piston v2 server, for languages we do not run ourselves).
 - `hybrid`: the language -> backend table from vars, and `executor_for(ctx)`.
-- `limits`: per-plan maximums; `runs`: what the routes do; `records`: the executions table.
+- `runs`: what the routes do; `records`: the executions table. Per-plan maximums live in
+  the plans table (`services/plans.py`).
 
 Importing this package imports no backend: each is loaded when first chosen.
 """
 
 from devcapsules.services.execution.base import Executor
 from devcapsules.services.execution.hybrid import ExecutorConfig, HybridExecutor, executor_for
-from devcapsules.services.execution.limits import PLAN_LIMITS, limits_for
 
-__all__ = [
-    "PLAN_LIMITS",
-    "Executor",
-    "ExecutorConfig",
-    "HybridExecutor",
-    "executor_for",
-    "limits_for",
-]
+__all__ = ["Executor", "ExecutorConfig", "HybridExecutor", "executor_for"]

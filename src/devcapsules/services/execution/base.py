@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from devcapsules.http import HTTPError
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 # Enough aliases to route requests by language before any backend is asked; each
 # backend still resolves names itself (the local sandbox and Piston know more).

@@ -25,7 +25,7 @@ from devcapsules.context import Context
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
 from devcapsules.services.execution.base import Executor, canonical_language
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 BACKENDS = ("local", "remote", "piston")
 _VARS = (
