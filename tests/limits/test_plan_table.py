@@ -84,3 +84,47 @@ def test_me_shows_limits_and_usage_for_the_callers_plan(client):
     assert requests["day"]["used"] == 2 and requests["day"]["remaining"] == 98
     assert requests["day"]["resetAt"] == "2026-03-02T00:00:00.000Z"
     assert body["usage"]["generations"]["day"]["used"] == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PLAN_FREE_MAX_TIME_LIMIT_S", "soon", "must be a number"),
+        ("PLAN_FREE_MAX_TIME_LIMIT_S", "0.01", "at least 0.1"),
+        ("PLAN_TEAM_MAX_MEMORY_LIMIT_MB", "8", "at least 16"),
+        ("PLAN_TEAM_MAX_SOURCE_BYTES", "1.5", "must be an integer"),
+        ("PLAN_CREATOR_MAX_TEST_CASES", "unlimited", "must be an integer"),
+        ("PLAN_CREATOR_MAX_TEST_RUN_S", "nan", "at least 1"),
+        ("PLAN_ANONYMOUS_MAX_STDIN_BYTES", "0", "at least 1"),
+        ("PLAN_ANONYMOUS_GENERATIONS_PER_DAY", "3", "needs an account"),
+        ("PLAN_FREE_MAX_PROCESSES", "9", "not a plan-limit var"),
+    ],
+)
+def test_a_wrong_execution_override_names_the_var(name, value, message):
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.from_vars({name: value})
+    assert name in str(caught.value)
+
+
+def test_every_execution_cap_is_overridable_per_row():
+    limits = Settings.from_vars(
+        {
+            "PLAN_ANONYMOUS_MAX_TEST_CASES": "5",
+            "PLAN_ANONYMOUS_REQUESTS_PER_MINUTE": "3",
+            "PLAN_ENTERPRISE_MAX_TEST_RUN_S": "60",
+            "PLAN_TEAM_DEFAULT_TIME_LIMIT_S": "3.5",
+            "PLAN_CREATOR_MAX_OUTPUT_BYTES": "1024",
+        }
+    ).limits
+    assert limits.anonymous.execution.max_test_cases == 5
+    assert limits.anonymous.requests_per_minute == 3
+    assert limits.for_plan("free").requests_per_minute == 10  # not the other way round
+    assert limits.for_plan("enterprise").execution.suite_wall_s(10, 100) == 60
+    assert limits.for_plan("team").execution.clamp(None, None).time_limit_s == 3.5
+    assert limits.for_plan("creator").execution.max_output_bytes == 1024
+    assert limits.ceiling().max_test_run_s == 60
+
+
+def test_a_free_override_of_the_request_windows_applies_to_anonymous_callers_too():
+    limits = Settings.from_vars({"PLAN_FREE_REQUESTS_PER_DAY": "7"}).limits
+    assert limits.anonymous.requests_per_day == 7
