@@ -5,7 +5,8 @@ Who is counted (the "subject"):
   per account, and keys are that account's widgets; per-key budgets would let an account
   multiply its plan by minting keys (up to 50).
 - an anonymous caller by client IP (`request.client_ip`: CF-Connecting-IP on the edge,
-  the socket peer locally) with the free plan's numbers. IPv6 is counted per /64, the
+  the socket peer locally) with the plans table's anonymous row (the free plan's
+  windows unless PLAN_ANONYMOUS_REQUESTS_* says otherwise). IPv6 is counted per /64, the
   block one subscriber typically controls; otherwise each address would be a new budget.
 
 Not counted: plain `/health` (probes and load balancers; `?deep=true` touches D1 and
@@ -71,10 +72,10 @@ class WindowState:
 
 def subject_for(request: Request, ctx: Context, limits: PlanTable) -> tuple[str, str, PlanLimits]:
     """(counter subject, plan label, limits) for this caller."""
-    principal = ctx.principal
+    principal, row = ctx.principal, limits.for_principal(ctx.principal)
     if principal is not None:
-        return principal.user_id, principal.plan, limits.for_plan(principal.plan)
-    return ip_subject(request.client_ip), ANONYMOUS, limits.anonymous
+        return principal.user_id, principal.plan, row
+    return ip_subject(request.client_ip), ANONYMOUS, row
 
 
 def ip_subject(client_ip: str | None) -> str:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from devcapsules.http import HTTPError
-from devcapsules.principal import PLANS
+from devcapsules.principal import PLANS, Principal
 from devcapsules.services.clock import iso
 
 MINUTE_SECONDS = 60
@@ -241,11 +241,9 @@ class PlanTable:
     def anonymous(self) -> PlanLimits:
         return self.plans[ANONYMOUS]
 
-    def for_principal(self, principal: object | None) -> PlanLimits:
+    def for_principal(self, principal: Principal | None) -> PlanLimits:
         """The caller's row: anonymous without a principal, else their plan's."""
-        if principal is None:
-            return self.anonymous
-        return self.for_plan(getattr(principal, "plan", "free"))
+        return self.anonymous if principal is None else self.for_plan(principal.plan)
 
     def ceiling(self) -> ExecutionCaps:
         """Every execution cap at its largest over the rows: the executor service's own
