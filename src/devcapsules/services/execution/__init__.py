@@ -6,7 +6,7 @@
   `PistonExecutor` (a Piston v2 server, for languages we do not run ourselves).
 - `hybrid`: the language -> backend table from vars, and `executor_for(ctx)`.
 - `runs`: what the routes do; `records`: the executions table. Per-plan maximums live in
-  the plans table (`services/plans.py`).
+  the plans table (`services/plans/`).
 
 Importing this package imports no backend: each is loaded when first chosen.
 """

@@ -2,7 +2,7 @@
 by plan, refuse oversized input, dispatch, and record the execution without waiting.
 
 This is where a request's limits are clamped and its sizes checked, once
-(`services/plans.py`); every backend, the sandbox library included, takes the
+(`services/plans/`); every backend, the sandbox library included, takes the
 resulting `RunLimits` as they are."""
 
 from __future__ import annotations
