@@ -33,5 +33,5 @@ class Context:
     request_id: str = ""
     # Set by the authenticate middleware when a valid credential is present.
     principal: Any = None
-    # Per-request scratch for middleware (e.g. rate-limit headers to add).
+    # Per-request scratch for middleware (e.g. a credential the auth layer rejected).
     state: dict[str, Any] = field(default_factory=dict)

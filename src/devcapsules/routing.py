@@ -159,7 +159,6 @@ class Router:
                 exc.headers["Location"] += "?" + request.query_string
             raise
         request.path_params = params
-        ctx.state["route"] = route
         route.check_access(ctx)
         if route.query is not None:
             request.params = parse_query(request, route.query)

@@ -11,12 +11,13 @@ import pytest
 
 from devcapsules import executor
 from devcapsules.http import HTTPError
+from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services import solution_check
 from tests.capsules.support import create, url
 
 
 class FakeExecutor:
-    """Answers like services.execution's executors: the public run_tests dict."""
+    """Answers like services.execution's executors: the typed `SuiteResult`."""
 
     def __init__(self, failing: tuple[int, ...] = (), error: HTTPError | None = None):
         self.failing, self.error, self.calls = failing, error, []
@@ -29,7 +30,10 @@ class FakeExecutor:
         passed = sum(result["passed"] for result in results)
         status = "passed" if passed == len(results) else "failed"
         summary = {"passed": passed, "total": len(results), "status": status}
-        return {"summary": summary, "results": results, "compileOutput": "", "error": None}
+        return SuiteResult.model_validate(
+            {"summary": summary, "results": results, "compileOutput": "", "error": None}
+            | {"timeMs": 1, "memoryKb": 0, "language": language, "version": ""}
+        )
 
 
 @pytest.fixture

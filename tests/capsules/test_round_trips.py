@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services import solution_check
 from tests.capsules.support import BASE, capsule_body, create, publish_directly, url
 from tests.support.auth import create_api_key, key_headers
@@ -71,7 +72,11 @@ def test_create_is_one_batch(client, owner):
 def test_writes_on_a_capsule_are_one_read_and_one_batch(client, owner, monkeypatch):
     class Passing:
         async def run_tests(self, code, cases, language, function_name, *, limits):
-            return {"summary": {"passed": len(cases), "total": len(cases), "status": "passed"}}
+            return SuiteResult.model_validate(
+                {"summary": {"passed": len(cases), "total": len(cases), "status": "passed"}}
+                | {"results": [], "compileOutput": "", "error": None, "timeMs": 1}
+                | {"memoryKb": 0, "language": language, "version": ""}
+            )
 
     monkeypatch.setattr(solution_check, "executor_for", lambda ctx: Passing())
     capsule = create(client, owner)

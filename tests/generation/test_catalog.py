@@ -7,13 +7,15 @@ import asyncio
 import pytest
 
 from devcapsules.executor import run_tests
+from devcapsules.services.execution.local import suite_result
 from devcapsules.services.generation import verify
 from devcapsules.services.generation.providers.catalog import build_capsule
 from devcapsules.services.generation.providers.catalog_data import EXERCISES
 
 
 async def runner(code, cases, language, name):
-    return await run_tests(code, cases, language, name)
+    # The sandbox library's result as the local backend hands it on: the typed one.
+    return suite_result(await run_tests(code, cases, language, name))
 
 
 @pytest.mark.parametrize("language", ["python", "javascript"])

@@ -107,3 +107,25 @@ def test_list_jobs_shows_only_the_callers(client, creator, queue):
     )
     assert [j["jobId"] for j in page2.json()["jobs"]] == [first]
     assert page2.json()["nextCursor"] is None
+
+
+def test_a_generated_capsule_is_validated_once_on_its_way_to_the_store(
+    client, creator, queue, monkeypatch
+):
+    from devcapsules.schemas.capsules import CapsuleContent
+
+    validations = []
+    real = CapsuleContent.model_validate.__func__
+
+    def counted(cls, *args, **kwargs):
+        validations.append(cls)
+        return real(cls, *args, **kwargs)
+
+    job_id = submit(client, creator)
+    monkeypatch.setattr(CapsuleContent, "model_validate", classmethod(counted))
+    assert queue.deliver() == 1
+    job = status(client, creator, job_id)
+    assert job["status"] == "completed" and job["attempts"] == 1
+    # The catalog's capsule is valid on the first model call: one candidate, one check.
+    assert len(validations) == 1
+    assert capsule_row(client, job["capsuleId"])["title"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from types import SimpleNamespace
 
 import pytest
 
+from devcapsules.schemas.capsules import CapsuleContent
+from devcapsules.schemas.execution import SuiteResult
 from devcapsules.schemas.generation import capsule_json_schema
 from devcapsules.services.generation import verify
 from devcapsules.services.generation.providers.catalog import match
@@ -79,14 +80,28 @@ def test_parse_rejects_bad_json_and_bad_tests():
     assert problems == [] and parsed["tags"] == ["dynamic-programming"]
 
 
+def suite(passed: int, total: int, status: str | None = None, **fields) -> SuiteResult:
+    """The executor backends' typed result, as any of them returns it."""
+    results = [{"passed": i < passed, "actual": "x", "error": None} for i in range(total)]
+    return SuiteResult.model_validate(
+        {
+            "summary": {"passed": passed, "total": total, "status": status or "failed"},
+            "results": results,
+            "compileOutput": "",
+            "error": None,
+            "timeMs": 3,
+            "memoryKb": 0,
+            "language": "python",
+            "version": "3",
+        }
+        | fields
+    )
+
+
 def fake_runner(solution_passed: int, starter_passed: int, total: int):
     async def run(code, cases, language, name):
         passed = solution_passed if "TODO" not in code else starter_passed
-        tests = [SimpleNamespace(passed=i < passed, actual="x", error=None) for i in range(total)]
-        status = "passed" if passed == total else "failed"
-        return SimpleNamespace(
-            status=status, passed=passed, total=total, tests=tests, error=None, compile_output=""
-        )
+        return suite(passed, total, "passed" if passed == total else "failed")
 
     return run
 
@@ -100,6 +115,51 @@ def test_verify_requires_all_tests_and_a_failing_starter():
     assert not one_fails.valid and "Test 5" in one_fails.problems[0]
     solved = asyncio.run(verify.verify(raw, "python", fake_runner(total, total, total)))
     assert not solved.valid and "already passes" in solved.problems[0]
+
+
+def test_verify_reads_the_typed_result_a_backend_returns():
+    raw = good_capsule()
+    total = len(raw["testCases"])
+
+    async def unloadable(code, cases, language, name):
+        if "TODO" in code:
+            return suite(0, total)
+        return suite(0, total, "compile_error", compileOutput="SyntaxError: bad token")
+
+    broken = asyncio.run(verify.verify(raw, "python", unloadable))
+    assert not broken.valid
+    assert broken.problems[0] == "The reference solution does not load: SyntaxError: bad token"
+
+    async def one_wrong(code, cases, language, name):
+        if "TODO" in code:
+            return suite(0, total)
+        result = suite(total, total, "passed")
+        result.results[1] = result.results[1].model_copy(update={"passed": False, "actual": 7})
+        result.summary.passed = total - 1
+        return result
+
+    wrong = asyncio.run(verify.verify(raw, "python", one_wrong))
+    assert not wrong.valid and wrong.problems[0].startswith("Test 2 (")
+    assert wrong.problems[0].endswith("but the solution returned 7")
+
+
+def test_content_is_validated_once_and_is_what_a_valid_candidate_carries(monkeypatch):
+    raw = good_capsule()
+    total = len(raw["testCases"])
+    validations = []
+    real = CapsuleContent.model_validate.__func__
+
+    def counted(cls, *args, **kwargs):
+        validations.append(cls)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(CapsuleContent, "model_validate", classmethod(counted))
+    ok = asyncio.run(verify.verify(raw, "python", fake_runner(total, 0, total)))
+    assert ok.valid and isinstance(ok.content, CapsuleContent) and len(validations) == 1
+    assert ok.content.language == "python" and ok.content.title == raw["title"]
+    assert [case.model_dump(exclude_none=True)["input"] for case in ok.content.testCases] == [
+        case["input"] for case in ok.capsule["testCases"]
+    ]
 
 
 def test_json_schema_is_strict_compatible():

@@ -71,7 +71,8 @@ class ExecutorService:
         result = await self.executor.run_tests(
             body.userCode, body.testCases, body.language, body.functionName, limits=limits
         )
-        return json_response({"success": True, **result, "limits": limits.public()})
+        wire = result.model_dump(exclude_unset=True)
+        return json_response({"success": True, **wire, "limits": limits.public()})
 
     async def languages(self, request: Request, ctx: Context) -> Response:
         return json_response({"success": True, "languages": await self.executor.languages()})

@@ -166,7 +166,6 @@ def rate_limit_middleware(
         headers = await count(request, ctx)
         if headers is None:
             return await call_next(request, ctx)
-        ctx.state["rate_limit_headers"] = headers
         try:
             response = await call_next(request, ctx)
         except HTTPError as exc:

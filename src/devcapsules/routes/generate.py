@@ -1,7 +1,8 @@
 """/api/v1/generate: accept a generation job, report its status, list the caller's jobs.
 
-The work happens in the queue consumer (services/generation/consumer.py); this module
-only validates, counts the quota, writes the job and hands it to the queue.
+Accepting a job (quota, row, queue, idempotent replay) is `services.generation.intake`;
+the work happens in the queue consumer (services/generation/consumer.py). This module
+only translates HTTP: the Idempotency-Key header in, the 202/200 answer out.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.routing import Route
 from devcapsules.schemas import generation as schemas
-from devcapsules.services import quota
-from devcapsules.services.generation import dispatch, jobs
+from devcapsules.services.generation import intake, jobs
 
 PREFIX = "/api/v1/generate"
 TAGS = ("generation",)
@@ -64,61 +64,19 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _accepted(job: jobs.Job, status: int, replayed: bool = False) -> Response:
+def _accepted(accepted: intake.Accepted) -> Response:
+    job = accepted.job
     body = {"success": True, "jobId": job.id, "statusUrl": status_url(job.id)}
     headers = {"Location": status_url(job.id)}
-    if replayed:
+    if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(body, status=status, headers=headers)
-
-
-def _replay(job: jobs.Job, body: schemas.GenerateRequest) -> Response:
-    """Same key + same request: the same job. Same key + another request: a client bug."""
-    if job.request_hash != jobs.request_hash(body.prompt, body.language, body.difficulty):
-        raise HTTPError(
-            422,
-            "idempotency_key_reused",
-            "This Idempotency-Key was already used with a different request body",
-            details={"jobId": job.id},
-        )
-    return _accepted(job, 200, replayed=True)
+    return json_response(body, status=200 if accepted.replayed else 202, headers=headers)
 
 
 async def create_job(request: Request, ctx: Context) -> Response:
     body: schemas.GenerateRequest = request.data
-    principal, db = ctx.principal, ctx.env.db
-    key = idempotency_key(request)
-    if key and (existing := await jobs.find_by_idempotency_key(db, principal.user_id, key)):
-        return _replay(existing, body)
-    job_id = jobs.new_job_id()
-    # Charged first, keyed by the job id: a failed insert is refunded below, and a
-    # quota refusal writes no job at all.
-    await quota.consume_generation(ctx, principal.user_id, principal.plan, job_id)
-    try:
-        job = await jobs.insert(
-            db,
-            job_id=job_id,
-            user_id=principal.user_id,
-            prompt=body.prompt,
-            language=body.language,
-            difficulty=body.difficulty,
-            api_key_id=principal.api_key_id,
-            idempotency_key=key,
-        )
-    except Exception:
-        await quota.refund_generation(ctx.env, job_id)  # no job, no charge
-        raise
-    if job is None:  # a concurrent request with the same key won the insert
-        await quota.refund_generation(ctx.env, job_id)
-        return _replay(await jobs.find_by_idempotency_key(db, principal.user_id, key), body)
-    try:
-        await dispatch.enqueue(ctx.env, job.id)
-    except Exception as exc:
-        # The row is durable and unsent: the recovery sweep sends it. The client's job
-        # is accepted either way, so this is not the client's error.
-        ctx.logger.error("generation_enqueue_deferred", jobId=job.id, error=str(exc))
-    ctx.logger.info("generation_queued", jobId=job.id, userId=principal.user_id)
-    return _accepted(job, 202)
+    order = intake.Order(body.prompt, body.language, body.difficulty)
+    return _accepted(await intake.accept(ctx, order, idempotency_key(request)))
 
 
 async def get_status(request: Request, ctx: Context) -> Response:

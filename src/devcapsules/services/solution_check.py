@@ -46,17 +46,17 @@ async def verify_solution(ctx: Context, capsule: Any) -> None:
         capsule.function_name,
         limits=publish_limits(ctx),
     )
-    summary = result["summary"]
-    if summary["status"] != "passed":
-        failed = [i for i, test in enumerate(result.get("results", [])) if not test["passed"]]
+    summary = result.summary
+    if summary.status != "passed":
+        failed = [i for i, test in enumerate(result.results) if not test.passed]
         raise HTTPError(
             422,
             "solution_fails_tests",
-            f"The reference solution passes {summary['passed']} of {summary['total']} tests",
+            f"The reference solution passes {summary.passed} of {summary.total} tests",
             details={
-                **summary,
+                **summary.model_dump(),
                 "failedTestIndexes": failed,
-                "error": result.get("error"),
-                "compileOutput": (result.get("compileOutput") or "")[:2000],
+                "error": result.error,
+                "compileOutput": (result.compileOutput or "")[:2000],
             },
         )

@@ -1,6 +1,7 @@
 """Code execution for the API: the `Executor` interface, its backends and the hybrid.
 
-- `base.Executor`: execute / run_tests / languages, results in the public shape.
+- `base.Executor`: execute / run_tests / languages, results in the public shape; a test
+  run is the one typed `schemas.execution.SuiteResult`, read as is by every caller.
 - Backends: `LocalExecutor` (the sandbox library in-process; imported lazily, never on the
   edge), `RemoteExecutor` (our executor service over HTTP with `AWS_EXECUTOR_API_KEY`),
   `PistonExecutor` (a Piston v2 server, for languages we do not run ourselves).

@@ -1,11 +1,15 @@
 """The `Executor` interface every backend implements, and the shapes it returns.
 
-Results are plain dicts in the public camelCase shape, so a backend's answer can go
-straight into a response and the remote backend is a pass-through:
-- execute   -> {status, stdout, stderr, exitCode, signal, compileOutput, timeMs, memoryKb,
-                stdoutTruncated, stderrTruncated, language, version}
-- run_tests -> {summary: {passed, total, status}, results: [per test], compileOutput,
-                error, timeMs, memoryKb, language, version}
+What each call returns, in the public camelCase shape:
+- execute   -> a dict {status, stdout, stderr, exitCode, signal, compileOutput, timeMs,
+               memoryKb, stdoutTruncated, stderrTruncated, language, version}
+- run_tests -> a `SuiteResult` (schemas.execution): summary {passed, total, status},
+               results (one `TestResult` per case; hidden ones carry only passed, error
+               and timeMs), compileOutput, error, timeMs, memoryKb, language, version.
+               The ONE typed test-run result: every backend builds it (the remote one by
+               checking the service's answer against it), and its readers (the
+               /execute/tests route, the publish check, the generation verifier) read its
+               fields; `model_dump(exclude_unset=True)` is its wire form.
 - languages -> [{language, version, aliases}]
 Client mistakes are raised as `HTTPError` (422, 413); an executor that cannot serve is a
 503 (with `Retry-After` when it is only busy), a broken one a 502, a slow one a 504.
@@ -13,10 +17,13 @@ Client mistakes are raised as `HTTPError` (422, 413); an executor that cannot se
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from devcapsules.http import HTTPError
 from devcapsules.services.plans import RunLimits
+
+if TYPE_CHECKING:  # the edge adapter imports this module before (and without) pydantic
+    from devcapsules.schemas.execution import SuiteResult
 
 # Enough aliases to route requests by language before any backend is asked; each
 # backend still resolves names itself (the local sandbox and Piston know more).
@@ -60,7 +67,7 @@ class Executor(Protocol):
         function_name: str | None,
         *,
         limits: RunLimits,
-    ) -> dict[str, Any]: ...
+    ) -> SuiteResult: ...
 
     async def languages(self) -> list[dict[str, Any]]: ...
 

@@ -19,13 +19,16 @@ import functools
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devcapsules.context import Context
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
 from devcapsules.services.execution.base import Executor, canonical_language
 from devcapsules.services.plans import RunLimits
+
+if TYPE_CHECKING:  # the edge adapter imports this module before (and without) pydantic
+    from devcapsules.schemas.execution import SuiteResult
 
 BACKENDS = ("local", "remote", "piston")
 _VARS = (
@@ -169,7 +172,7 @@ class HybridExecutor:
         function_name: str | None,
         *,
         limits: RunLimits,
-    ) -> dict[str, Any]:
+    ) -> SuiteResult:
         backend = self.for_language(language)
         return await backend.run_tests(
             user_code, test_cases, language, function_name, limits=limits

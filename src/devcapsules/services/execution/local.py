@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from devcapsules.http import HTTPError
+from devcapsules.schemas.execution import SuiteResult, Summary, TestResult
 from devcapsules.services.execution.base import (
     invalid_test_cases,
     unavailable,
@@ -59,14 +60,14 @@ class LocalExecutor:
         function_name: str | None,
         *,
         limits: RunLimits,
-    ) -> dict[str, Any]:
+    ) -> SuiteResult:
         lib = await _library()
         async with self.slot(limits):
             with library_errors():
                 result = await lib.run_tests(
                     user_code, test_cases, language, function_name, run=limits
                 )
-        return suite_dict(result)
+        return suite_result(result)
 
     async def languages(self) -> list[dict[str, Any]]:
         lib = await _library()
@@ -211,14 +212,16 @@ def execution_dict(result: Any) -> dict[str, Any]:
     }
 
 
-def suite_dict(result: Any) -> dict[str, Any]:
-    return {
-        "summary": {"passed": result.passed, "total": result.total, "status": result.status},
-        "results": [test.as_dict() for test in result.tests],
-        "compileOutput": result.compile_output,
-        "error": result.error,
-        "timeMs": result.time_ms,
-        "memoryKb": result.memory_kb,
-        "language": result.language,
-        "version": result.version,
-    }
+def suite_result(result: Any) -> SuiteResult:
+    """The library's `TestRunResult` as the shared typed result (each case in its public
+    view: `as_dict` leaves a hidden case's actual/expected unset, so they stay unsent)."""
+    return SuiteResult(
+        summary=Summary(passed=result.passed, total=result.total, status=result.status),
+        results=[TestResult(**test.as_dict()) for test in result.tests],
+        compileOutput=result.compile_output,
+        error=result.error,
+        timeMs=result.time_ms,
+        memoryKb=result.memory_kb,
+        language=result.language,
+        version=result.version,
+    )

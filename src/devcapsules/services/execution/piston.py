@@ -25,6 +25,7 @@ from typing import Any
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
 from devcapsules.matching import output_equal
+from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services import clock, outbound
 from devcapsules.services.execution.answers import (
     MAX_LIST_ANSWER_BYTES,
@@ -92,7 +93,7 @@ class PistonExecutor:
         function_name: str | None,
         *,
         limits: RunLimits,
-    ) -> dict[str, Any]:
+    ) -> SuiteResult:
         cases = [_io_case(i, case) for i, case in enumerate(test_cases)]
         started = clock.monotonic()
         runs = await self._run_cases(user_code, language, cases, limits)
@@ -109,16 +110,18 @@ class PistonExecutor:
         if not all(runs):  # the run's deadline passed first, as in our own sandbox
             status, error = "time_limit_exceeded", LATE_ERROR
         last = next((run for run in reversed(runs) if run), {})
-        return {
-            "summary": {"passed": passed, "total": len(cases), "status": status},
-            "results": results,
-            "compileOutput": last.get("compileOutput", ""),
-            "error": error,
-            "timeMs": elapsed_ms(started),
-            "memoryKb": max((run["memoryKb"] for run in runs if run), default=0),
-            "language": last.get("language", language),
-            "version": last.get("version", ""),
-        }
+        return SuiteResult.model_validate(
+            {
+                "summary": {"passed": passed, "total": len(cases), "status": status},
+                "results": results,
+                "compileOutput": last.get("compileOutput", ""),
+                "error": error,
+                "timeMs": elapsed_ms(started),
+                "memoryKb": max((run["memoryKb"] for run in runs if run), default=0),
+                "language": last.get("language", language),
+                "version": last.get("version", ""),
+            }
+        )
 
     async def _run_cases(
         self, user_code: str, language: str, cases: list[dict[str, Any]], limits: RunLimits
@@ -331,17 +334,19 @@ def _late_result(case: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _compile_failure(run: dict[str, Any], total: int) -> dict[str, Any]:
-    return {
-        "summary": {"passed": 0, "total": total, "status": "compile_error"},
-        "results": [],
-        "compileOutput": run["compileOutput"],
-        "error": None,
-        "timeMs": 0,
-        "memoryKb": 0,
-        "language": run["language"],
-        "version": run["version"],
-    }
+def _compile_failure(run: dict[str, Any], total: int) -> SuiteResult:
+    return SuiteResult.model_validate(
+        {
+            "summary": {"passed": 0, "total": total, "status": "compile_error"},
+            "results": [],
+            "compileOutput": run["compileOutput"],
+            "error": None,
+            "timeMs": 0,
+            "memoryKb": 0,
+            "language": run["language"],
+            "version": run["version"],
+        }
+    )
 
 
 def elapsed_ms(started: float) -> int:

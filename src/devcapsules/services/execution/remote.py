@@ -73,7 +73,7 @@ class RemoteExecutor:
         function_name: str | None,
         *,
         limits: RunLimits,
-    ) -> dict[str, Any]:
+    ) -> SuiteResult:
         body = {"userCode": user_code, "testCases": test_cases, "language": language}
         if function_name is not None:
             body["functionName"] = function_name
@@ -81,7 +81,9 @@ class RemoteExecutor:
         run_s = limits.suite_wall_s(len(test_cases))
         bound = suite_answer_bytes(len(test_cases))
         answer = await self._call("POST", "/api/v1/execute/tests", body, run_s, bound)
-        return self._checked(SuiteResult, answer)
+        # The checked answer is the typed result itself; its envelope (success,
+        # requestId, limits) and unknown fields are dropped, unset ones stay unsent.
+        return checked(SuiteResult, answer, self.logger, self.name)
 
     async def languages(self) -> list[dict[str, Any]]:
         path = "/api/v1/execute/languages"

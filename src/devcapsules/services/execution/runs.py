@@ -64,22 +64,22 @@ async def run_suite(
     backend = _backend_name(executor, language)
     started = clock.monotonic()
     result = await executor.run_tests(body.userCode, cases, language, function_name, limits=limits)
-    summary = result["summary"]
+    summary = result.summary
     record = ExecutionRecord(
         "tests",
-        result.get("language") or language,
-        summary["status"],
+        result.language or language,
+        summary.status,
         _ms(started),
         capsule_id=body.capsuleId,
-        tests_passed=summary["passed"],
-        tests_total=summary["total"],
+        tests_passed=summary.passed,
+        tests_total=summary.total,
         session_id=session_id,
     )
     execution_id = record_later(ctx, record)
     extra = {"backend": backend, "limits": limits.public(), "executionId": execution_id}
     if body.capsuleId is not None:
         extra["capsuleId"] = body.capsuleId
-    return {**result, **extra}
+    return {**result.model_dump(exclude_unset=True), **extra}
 
 
 def _backend_name(executor: Executor, language: str) -> str:

@@ -6,7 +6,8 @@ message alone:
   capsule); a job leased by another delivery is retried after that lease runs out;
 - transient errors (429 honouring Retry-After, 5xx, timeouts, executor down) release the
   job and `retry` the message with a growing delay; after `max_retries` the platform
-  moves it to the DLQ, whose consumer fails the job with the reason and refunds quota;
+  moves it to the DLQ, whose consumer fails the job with the reason and refunds quota
+  (every refund goes through `intake.refund_failure`, the package's one quota owner);
 - permanent errors (content filter, invalid request, no valid capsule after the
   attempts) fail the job and ack;
 - an unexpected exception in one message retries that message only; a crash of the
@@ -26,9 +27,8 @@ from typing import Any
 
 from devcapsules.bindings.protocols import Message, MessageBatch
 from devcapsules.context import Context
-from devcapsules.services import quota
 from devcapsules.services.generation import config as generation_config
-from devcapsules.services.generation import jobs, pipeline, wiring
+from devcapsules.services.generation import intake, jobs, pipeline, wiring
 from devcapsules.services.generation.providers import http_client, make_provider
 from devcapsules.services.generation.providers.base import (
     GenerationRequest,
@@ -40,9 +40,6 @@ from devcapsules.services.generation.providers.base import (
 BACKOFF_BASE_SECONDS = 10
 BACKOFF_MAX_SECONDS = 15 * 60
 QUEUE_MAX_DELAY_SECONDS = 12 * 60 * 60
-# Failures the request itself caused keep their charge; every other failure is ours
-# (provider down, bad model output, dead-lettered) and is refunded.
-USER_CAUSED = frozenset({"content_filtered", "model_refused"})
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> int:
@@ -59,15 +56,11 @@ def job_id_of(message: Message) -> str | None:
 
 
 async def fail_job(ctx: Context, job: jobs.Job, code: str, reason: str, *, fenced=True) -> bool:
-    """Mark failed, refund the quota (once; not for failures the prompt caused), log
-    `generation_failed`. False if the job was already final."""
+    """Mark failed, refund the quota (`intake.refund_failure`: once, and not for failures
+    the prompt caused), log `generation_failed`. False if the job was already final."""
     if not await jobs.fail(ctx.env.db, job, code, reason, fenced=fenced):
         return False
-    refunded = False
-    if code not in USER_CAUSED:
-        refunded = await quota.refund_generation(ctx.env, job.id)
-        if refunded:
-            await jobs.mark_refunded(ctx.env.db, job.id)
+    refunded = await intake.refund_failure(ctx, job.id, code)
     ctx.logger.error(
         "generation_failed",
         jobId=job.id,
@@ -199,7 +192,8 @@ class JobWorker:
             message.ack()
             return
         await jobs.set_stage(self.db, job, "saving")
-        capsule_id = await wiring.save_capsule(self.db, job, best.capsule, best.score, elapsed_ms)
+        assert best.content is not None  # a valid candidate parsed
+        capsule_id = await wiring.save_capsule(self.db, job, best.content, best.score, elapsed_ms)
         if capsule_id is None:
             self.ctx.logger.warn("generation_lease_lost", jobId=job.id)
         else:

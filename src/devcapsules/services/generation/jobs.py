@@ -70,7 +70,6 @@ class Job:
     enqueued_at: str | None = None
     lease_until: str | None = None
     lease_holder: str | None = None
-    quota_refunded: int = 0
     generation_time_ms: int | None = None
     started_at: str | None = None
     completed_at: str | None = None
@@ -360,15 +359,3 @@ async def release(db: Database, job: Job, code: str, message: str) -> None:
         .bind(code, message[:1000], now, job.id, job.attempts)
         .run()
     )
-
-
-async def mark_refunded(db: Database, job_id: str) -> bool:
-    """True exactly once per job: the caller that flips the flag issues the refund."""
-    result = await (
-        db.prepare(
-            "UPDATE generation_jobs SET quota_refunded = 1 WHERE id = ? AND quota_refunded = 0"
-        )
-        .bind(job_id)
-        .run()
-    )
-    return result["meta"]["changes"] == 1

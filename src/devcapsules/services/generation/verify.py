@@ -23,6 +23,10 @@ checks: the statement has >= 80 characters, names the function, and shows an exa
 An output that fails check 1 scores 0. The weights put correctness first (0.55 for the
 two executor checks), so a capsule whose solution fails any test can never be valid,
 whatever the rest scores.
+
+Check 1 validates the content once: the `CapsuleContent` it builds is the one the
+consumer saves (`Candidate.content`). The executor checks read the backends' own typed
+`SuiteResult` (schemas.execution), whichever backend ran the code.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from devcapsules.schemas.capsules import CapsuleContent
+from devcapsules.schemas.execution import SuiteResult, TestResult
 from devcapsules.schemas.generation import GeneratedCapsule
 
 WEIGHTS = {
@@ -54,15 +59,17 @@ _EDGE_WORDS = re.compile(
     r"\b(edge|empty|zero|negative|single|boundary|corner|large|duplicate)", re.IGNORECASE
 )
 _EXAMPLE = re.compile(r"\bexamples?\b|e\.g\.|for instance|->|=>", re.IGNORECASE)
-# (code, test_cases, language, function_name) -> executor TestRunResult
-TestRunnerLike = Callable[[str, list[dict], str, str], Awaitable[Any]]
+# (code, test_cases, language, function_name) -> the executor backends' typed result
+TestRunnerLike = Callable[[str, list[dict], str, str], Awaitable[SuiteResult]]
 # Executor statuses meaning "the code did not load" rather than "the tests failed".
 _LOAD_FAILURES = {"error", "compile_error"}
 
 
 @dataclass
 class Candidate:
-    """One verified attempt: the capsule (executor-ready), its score and what was wrong."""
+    """One verified attempt: the capsule (executor-ready), its score and what was wrong.
+    `content` is the same capsule as the capsules API stores it, validated once here
+    and saved as is."""
 
     capsule: dict[str, Any] | None
     score: float = 0.0
@@ -70,6 +77,7 @@ class Candidate:
     problems: list[str] = field(default_factory=list)
     breakdown: dict[str, float] = field(default_factory=dict)
     raw: Any = None
+    content: CapsuleContent | None = None
 
     def rank(self) -> tuple[bool, float]:
         return (self.valid, self.score)
@@ -78,8 +86,18 @@ class Candidate:
 # ------------------------------------------------------------ parsing
 
 
+Parsed = tuple[dict[str, Any], CapsuleContent]
+
+
 def parse_output(raw: Any, language: str) -> tuple[dict[str, Any] | None, list[str]]:
     """Model output -> capsule dict with decoded test cases, or None and the problems."""
+    parsed, problems = parse(raw, language)
+    return (parsed[0] if parsed else None), problems
+
+
+def parse(raw: Any, language: str) -> tuple[Parsed | None, list[str]]:
+    """Model output -> (capsule dict with decoded test cases, its `CapsuleContent`), or
+    None and the problems."""
     if isinstance(raw, (str, bytes)):
         try:
             raw = json.loads(raw)
@@ -91,20 +109,24 @@ def parse_output(raw: Any, language: str) -> tuple[dict[str, Any] | None, list[s
         return None, [_schema_problem(error, "Schema") for error in exc.errors()[:10]]
     capsule = model.model_dump()
     cases, problems = _decode_tests(model)
+    if problems:
+        return None, problems
     capsule["testCases"] = cases
     capsule["tags"] = [re.sub(r"\s+", "-", tag.strip().lower()) for tag in capsule["tags"]]
-    if not problems:
-        problems = _capsule_rules(capsule, language)
-    return (capsule, []) if not problems else (None, problems)
+    content, problems = _capsule_content(capsule, language)
+    return ((capsule, content), []) if content else (None, problems)
 
 
-def _capsule_rules(capsule: dict[str, Any], language: str) -> list[str]:
-    """What the capsules API itself demands of stored content (sizes, tag syntax...)."""
+def _capsule_content(
+    capsule: dict[str, Any], language: str
+) -> tuple[CapsuleContent | None, list[str]]:
+    """The capsule as the capsules API stores it, checked against what that API demands
+    of stored content (sizes, tag syntax...). The one validation: it is what is saved."""
     try:
-        CapsuleContent.model_validate({**capsule, "language": language}, strict=False)
+        content = CapsuleContent.model_validate({**capsule, "language": language}, strict=False)
     except ValidationError as exc:
-        return [_schema_problem(error, "Capsule") for error in exc.errors()[:10]]
-    return []
+        return None, [_schema_problem(error, "Capsule") for error in exc.errors()[:10]]
+    return content, []
 
 
 def _schema_problem(error: dict[str, Any], where: str) -> str:
@@ -206,7 +228,7 @@ def advice(breakdown: dict[str, float]) -> list[str]:
 # ------------------------------------------------------------ the executor checks
 
 
-def _describe_failure(number: int, case: dict[str, Any], result: Any) -> str:
+def _describe_failure(number: int, case: dict[str, Any], result: TestResult) -> str:
     label = f"Test {number} ({case.get('description') or 'no description'})"
     args = json.dumps(case["input"])[:300]
     if result.error:
@@ -216,23 +238,25 @@ def _describe_failure(number: int, case: dict[str, Any], result: Any) -> str:
     return f"{label}: input {args} expected {expected} but the solution returned {actual}"
 
 
-def solution_problems(capsule: dict[str, Any], result: Any) -> list[str]:
-    if result.status in _LOAD_FAILURES:
-        detail = (result.error or result.compile_output or "").strip()[-500:]
+def solution_problems(capsule: dict[str, Any], result: SuiteResult) -> list[str]:
+    summary = result.summary
+    if summary.status in _LOAD_FAILURES:
+        detail = (result.error or result.compileOutput or "").strip()[-500:]
         return [f"The reference solution does not load: {detail}"]
     cases = capsule["testCases"]
     return [
         _describe_failure(number, case, outcome)
-        for number, (case, outcome) in enumerate(zip(cases, result.tests, strict=False), 1)
+        for number, (case, outcome) in enumerate(zip(cases, result.results, strict=False), 1)
         if not outcome.passed
-    ] or ([] if result.passed == result.total else [f"Run status {result.status}"])
+    ] or ([] if summary.passed == summary.total else [f"Run status {summary.status}"])
 
 
-def starter_problems(result: Any) -> list[str]:
-    if result.status in _LOAD_FAILURES:
-        detail = (result.error or result.compile_output or "").strip()[-300:]
+def starter_problems(result: SuiteResult) -> list[str]:
+    summary = result.summary
+    if summary.status in _LOAD_FAILURES:
+        detail = (result.error or result.compileOutput or "").strip()[-300:]
         return [f"The starter code must load and define the function: {detail}"]
-    if result.total and result.passed == result.total:
+    if summary.total and summary.passed == summary.total:
         return ["The starter code already passes every test; it must be an unsolved stub."]
     return []
 
@@ -248,9 +272,10 @@ async def verify(
     on_stage: Callable[[str], Awaitable[None]] = _no_stage,
 ) -> Candidate:
     """Parse, run the solution and the starter (concurrently), score."""
-    capsule, problems = parse_output(raw, language)
-    if capsule is None:
+    parsed, problems = parse(raw, language)
+    if parsed is None:
         return Candidate(None, problems=problems, raw=raw)
+    capsule, content = parsed
     problems = syntax_problems(capsule["solution"], language, "reference solution")
     problems += syntax_problems(capsule["starterCode"], language, "starter code")
     name, cases = capsule["functionName"], capsule["testCases"]
@@ -266,8 +291,9 @@ async def verify(
         return Candidate(None, problems=[*problems, f"The executor refused it: {exc}"], raw=raw)
     problems += solution_problems(capsule, solution)
     problems += starter_problems(starter)
-    pass_rate = solution.passed / solution.total if solution.total else 0.0
+    ran = solution.summary
+    pass_rate = ran.passed / ran.total if ran.total else 0.0
     starter_ok = not starter_problems(starter)
     score, breakdown = quality_score(capsule, pass_rate, starter_ok)
     valid = pass_rate == 1.0 and starter_ok and not problems
-    return Candidate(capsule, score, valid, problems, breakdown, raw)
+    return Candidate(capsule, score, valid, problems, breakdown, raw, content)

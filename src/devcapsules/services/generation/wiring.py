@@ -7,29 +7,24 @@
   completes the job with it instead of creating a second one.
 - `test_runner`: the execution service's hybrid executor (`services.execution`).
 
-The quota is called directly (`services.quota.consume_generation/refund_generation`).
+The quota is charged and refunded by `intake` only (the package's one owner of it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from types import SimpleNamespace
 from typing import Any
 
 from devcapsules.bindings.protocols import D1Error, Database
 from devcapsules.context import Context
 from devcapsules.http import HTTPError
 from devcapsules.schemas.capsules import CapsuleContent
+from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services import capsules
 from devcapsules.services.generation import jobs
 from devcapsules.services.generation.providers.base import ExecutorUnavailable
 
-TestRunner = Callable[[str, list[dict], str, str], Awaitable[Any]]
-
-_CONTENT_FIELDS = (
-    "title", "description", "problem", "difficulty", "starterCode", "solution",
-    "functionName", "testCases", "hints", "tags",
-)  # fmt: skip
+TestRunner = Callable[[str, list[dict], str, str], Awaitable[SuiteResult]]
 
 
 async def _create_once(db: Database, job: jobs.Job, content: CapsuleContent, score: float) -> str:
@@ -53,16 +48,13 @@ async def _create_once(db: Database, job: jobs.Job, content: CapsuleContent, sco
 
 
 async def save_capsule(
-    db: Database, job: jobs.Job, capsule: dict[str, Any], score: float, generation_ms: int
+    db: Database, job: jobs.Job, content: CapsuleContent, score: float, generation_ms: int
 ) -> str | None:
     """Create (or reuse) the job's draft capsule and complete the job; returns the capsule
-    id, or None when this delivery's lease was lost (another one owns the job now)."""
+    id, or None when this delivery's lease was lost (another one owns the job now).
+    `content` is the verifier's, validated once there (`verify.Candidate.content`)."""
     capsule_id = await capsules.find_id_by_generation_job(db, job.id)
     if capsule_id is None:
-        content = CapsuleContent.model_validate(
-            {name: capsule[name] for name in _CONTENT_FIELDS} | {"language": job.language},
-            strict=False,
-        )
         capsule_id = await _create_once(db, job, content, score)
     result = await jobs.complete_statement(db, job, capsule_id, score, generation_ms).run()
     return capsule_id if result["meta"]["changes"] == 1 else None
@@ -75,8 +67,8 @@ def _run_limits(ctx: Context) -> Any:
 
 
 def test_runner(ctx: Context) -> TestRunner:
-    """(code, test_cases, language, function_name) -> a suite result with `.status`,
-    `.passed`, `.total`, `.tests[i].passed/.actual/.error`, `.error`, `.compile_output`.
+    """(code, test_cases, language, function_name) -> the executor's own typed
+    `SuiteResult`, unconverted (the verifier reads its fields).
 
     Runs through the execution service's hybrid executor, so the edge verifies where it
     runs learners' code (remote executor) and the local host in the sandbox library.
@@ -87,13 +79,13 @@ def test_runner(ctx: Context) -> TestRunner:
     executor = executor_for(ctx)
     limits = _run_limits(ctx)
 
-    async def run(code: str, cases: list[dict], language: str, function_name: str) -> Any:
+    async def run(code: str, cases: list[dict], language: str, function_name: str) -> SuiteResult:
         # Hidden flags only matter to learners; here they would hide the actual values
         # the model needs to hear about.
         visible = [{**case, "hidden": False} for case in cases]
         try:
             with patient():  # no client waits on a verification: queue, never refuse
-                result = await executor.run_tests(
+                return await executor.run_tests(
                     code, visible, language, function_name, limits=limits
                 )
         except HTTPError as exc:
@@ -101,19 +93,5 @@ def test_runner(ctx: Context) -> TestRunner:
                 # The job records code and message apart; the code is not repeated here.
                 raise ExecutorUnavailable(exc.message, code=exc.code) from None
             raise ValueError(f"{exc.code}: {exc.message}") from None
-        return suite_view(result)
 
     return run
-
-
-def suite_view(result: dict[str, Any]) -> SimpleNamespace:
-    """The executor's public suite dict as attributes (the shape verify.py reads)."""
-    summary = result["summary"]
-    return SimpleNamespace(
-        status=summary["status"],
-        passed=summary["passed"],
-        total=summary["total"],
-        tests=[SimpleNamespace(**{"actual": None, "error": None, **t}) for t in result["results"]],
-        error=result.get("error"),
-        compile_output=result.get("compileOutput") or "",
-    )
