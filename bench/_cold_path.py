@@ -3,7 +3,8 @@ time, from a minimal `bwrap --unshare-all … python3 -c "print('Hello World')"`
 anchor) to `execute()`. Each layer's median minus the previous one is what it costs.
 
 Used by bench_execution.py; synchronous layers are timed around subprocess.run, the
-library ones around their awaitable, all in this one process, one after another.
+library ones around their awaitable, all in this one process, interleaved (every layer
+once per round), so the machine's load falls on every layer alike.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ def _minimal(bwrap: str) -> list[str]:
     return [*argv, "--proc", "/proc", "--dev", "/dev"]
 
 
-def _as_nobody() -> dict:
-    return sandbox._host_identity()
+def _spawn_as_nobody(argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+    launch = sandbox._unprivileged(argv, argv[0], pass_fds)  # as a run's bwrap starts
+    _spawn(launch.argv, **launch.popen_kwargs())
 
 
 def _spawn(argv: list[str], **kwargs) -> None:
@@ -48,7 +50,7 @@ def sync_layers(bwrap: str) -> list[tuple[str, Callable[[], None]]]:
     def with_seccomp() -> None:
         os.lseek(seccomp_fd, 0, os.SEEK_SET)
         argv = [*minimal, *NO_USERNS, "--seccomp", str(seccomp_fd), *HELLO]
-        _spawn(argv, pass_fds=(seccomp_fd,), **_as_nobody())
+        _spawn_as_nobody(argv, (seccomp_fd,))
 
     def ours() -> None:  # every option a run has (binds, tmpfs, env, --args memfd), no launcher
         with (
@@ -69,9 +71,9 @@ def sync_layers(bwrap: str) -> list[tuple[str, Callable[[], None]]]:
         ("minimal bwrap + python3 hello (anchor)", lambda: _spawn([*minimal, *HELLO])),
         (
             "+ started as uid 65534 (a user namespace)",
-            lambda: _spawn([*minimal, *HELLO], **_as_nobody()),
+            lambda: _spawn_as_nobody([*minimal, *HELLO]),
         ),
-        ("+ --disable-userns", lambda: _spawn([*minimal, *NO_USERNS, *HELLO], **_as_nobody())),
+        ("+ --disable-userns", lambda: _spawn_as_nobody([*minimal, *NO_USERNS, *HELLO])),
         ("+ seccomp filter", with_seccomp),
         ("+ our binds, tmpfs, env, --args memfd, work dir", ours),
     ]
@@ -104,7 +106,7 @@ async def _execute() -> None:
 def async_layers() -> list[tuple[str, Callable]]:
     return [
         ("+ launcher (rlimits, report), async supervision", lambda: _sandboxed(False)),
-        ("+ run cgroup (v1: the move waits for RCU)", lambda: _sandboxed(True)),
+        ("+ run cgroup (a v1 move: favordynmods, no RCU wait)", lambda: _sandboxed(True)),
         ("execute() cold (+ work dir, classify)", _execute),
     ]
 
@@ -114,51 +116,57 @@ def _stats(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-async def _time_async(call, runs: int) -> tuple[float, float]:
-    await call()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return _stats(samples)
-
-
-def _time_sync(call, runs: int) -> tuple[float, float]:
-    call()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return _stats(samples)
-
-
-async def _warm_execute(runs: int) -> tuple[float, float]:
-    """Warm: a pool of 2 that refills between runs (off the clock, as in a server whose
-    refill thread runs while no request is in flight)."""
-    pool = warm.configure({"python": 2})
-    pool.refill_soon = lambda: None
+@contextlib.contextmanager
+def _pool_hidden():
+    """The cold layers run while the warm layer's pool exists: hide it from execute()."""
+    pool, warm._pool = warm._pool, None
     try:
-        samples = []
-        for _ in range(runs + 1):
-            pool.fill()
-            await asyncio.sleep(0.05)  # let the new sandbox reach its wait
-            started = time.perf_counter()
-            await _execute()
-            samples.append((time.perf_counter() - started) * 1000)
-        return _stats(samples[1:])
+        yield
     finally:
-        warm.configure({})
+        warm._pool = pool
+
+
+async def _sync(call) -> None:
+    call()  # blocks the loop: nothing else runs in it meanwhile
+
+
+async def _cold(call) -> None:
+    with _pool_hidden():
+        await call()
+
+
+async def _warm_round(pool: warm.WarmPool) -> None:
+    """Refill to two idle sandboxes off the clock (as a server's refill thread does while
+    no request is in flight), then the timed warm run (see `breakdown`)."""
+    pool.fill()
+    await asyncio.sleep(0.05)  # let the new sandbox reach its wait
 
 
 async def breakdown(runs: int) -> list[tuple[str, float, float]]:
+    """Every layer once per round, round after round: on a shared, noisy machine each
+    layer then sees the same load over the run, and the differences mean something (one
+    block of runs per layer would compare a quiet minute with a busy one)."""
     bwrap = sandbox.detect_sandbox().path
-    table = [(name, *_time_sync(call, runs)) for name, call in sync_layers(bwrap)]
-    for name, call in async_layers():
-        table.append((name, *(await _time_async(call, runs))))
-    table.append(("execute() warm (pre-started sandbox)", *(await _warm_execute(runs))))
-    return table
+    layers: list[tuple[str, Callable]] = [
+        (name, lambda call=call: _sync(call)) for name, call in sync_layers(bwrap)
+    ]
+    layers += [(name, lambda call=call: _cold(call)) for name, call in async_layers()]
+    layers.append(("execute() warm (pre-started sandbox)", _execute))
+    pool = warm.configure({"python": 2})
+    pool.refill_soon = lambda: None
+    samples: dict[str, list[float]] = {name: [] for name, _ in layers}
+    try:
+        for round_ in range(runs + 1):  # round 0 warms every layer up, untimed
+            for name, call in layers:
+                if name.startswith("execute() warm"):
+                    await _warm_round(pool)
+                started = time.perf_counter()
+                await call()
+                if round_:
+                    samples[name].append((time.perf_counter() - started) * 1000)
+    finally:
+        warm.configure({})
+    return [(name, *_stats(samples[name])) for name, _ in layers]
 
 
 def print_breakdown(table: list[tuple[str, float, float]]) -> None:

@@ -40,7 +40,7 @@ from devcapsules.local.http_server import (
     uvicorn_server,
 )
 from devcapsules.logs import Logger, utc_timestamp
-from devcapsules.settings import Settings
+from devcapsules.settings import AuthSettings, CorsSettings, Settings
 
 ORIGINS = ("http://localhost:3000",)
 
@@ -50,7 +50,7 @@ def null_sink(line: str) -> None:
 
 
 def our_app():
-    settings = Settings(allowed_origins=ORIGINS, jwt_secret="x" * 40)
+    settings = Settings(cors=CorsSettings(ORIGINS), auth=AuthSettings("x" * 40))
     return build_app(settings, logger=Logger(sink=null_sink))
 
 

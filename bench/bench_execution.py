@@ -183,7 +183,7 @@ async def main_with_http(runs: int, remote: bool) -> None:
         warm_local = stack.enter_context(local_host({"EXECUTOR_WARM_POOL": "python=2"}))
         client = httpx.AsyncClient(timeout=60)
         extra = http_rows(client, local, "local host, cold")
-        extra += http_rows(client, warm_local, "local host, warm pool")[:1]
+        extra += http_rows(client, warm_local, "local host, warm pool")
         if remote:
             service = stack.enter_context(executor_service(key))
             hybrid_env = {

@@ -36,7 +36,8 @@ t2 = time.perf_counter()
 from devcapsules.bindings.env import Env
 from devcapsules.http import Headers, Request
 from devcapsules.settings import Settings
-app = builder(Settings.from_vars({"ENVIRONMENT": "staging", "JWT_SECRET": "x" * 40}))
+vars = {"ENVIRONMENT": "staging", "JWT_SECRET": "x" * 40, "EXECUTOR_URL": "https://e.test"}
+app = builder(Settings.from_vars(vars))
 t3 = time.perf_counter()
 request = Request("GET", "https://api.test/api/v1/openapi.json", Headers(), b"", None)
 asyncio.run(app.handle(request, Env()))

@@ -7,6 +7,7 @@ simulators instead (see tests/edge and the Makefile's test-miniflare target).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,18 @@ class Client:
     def delete(self, path: str, **kwargs: Any) -> Response:
         return self.request("DELETE", path, **kwargs)
 
+    def inject(self, **fakes: Any) -> None:
+        """Rebuild the app with some of its dependencies (`context.Dependencies`) replaced:
+        the injection point, instead of patching module attributes."""
+        deps = dataclasses.replace(self.app.deps, **fakes)
+        self.app = build_app(self.app.settings, logger=self.app.logger, dependencies=deps)
+
+    def reconfigure(self, **vars: str) -> None:
+        """Rebuild the app from the env's vars plus these (settings are read at build)."""
+        self.env.vars.update(vars)
+        settings = Settings.from_vars(self.env.vars)
+        self.app = build_app(settings, logger=self.app.logger)
+
     def settle(self) -> None:
         """Let `wait_until` work finish before asserting on its effects."""
         pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
@@ -131,7 +144,7 @@ def logs() -> LogCapture:
 @pytest.fixture
 def app(env: Env, logs: LogCapture) -> App:
     settings = Settings.from_vars(env.vars)
-    return build_app(settings, logger=Logger(level=settings.log_level, sink=logs))
+    return build_app(settings, logger=Logger(level=settings.logging.level, sink=logs))
 
 
 @pytest.fixture

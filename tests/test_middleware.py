@@ -4,7 +4,7 @@ from devcapsules.app import App
 from devcapsules.http import HTTPError, json_response
 from devcapsules.logs import Logger
 from devcapsules.routing import Route
-from devcapsules.settings import Settings, SettingsError
+from devcapsules.settings import CorsSettings, Settings, SettingsError
 from tests.conftest import Client, LogCapture
 
 
@@ -25,7 +25,7 @@ async def echo(request, ctx):
 
 
 def make_client(env, loop, logs: LogCapture, **settings) -> Client:
-    settings = Settings(allowed_origins=("http://localhost:3000",), **settings)
+    settings = Settings(cors=CorsSettings(("http://localhost:3000",)), **settings)
     routes = [
         Route("/boom", boom),
         Route("/teapot", teapot),
@@ -161,7 +161,7 @@ def test_no_cors_headers_for_unlisted_origin(env, loop, logs):
 
 
 def test_wildcard_origin(env, loop, logs):
-    settings = Settings(allowed_origins=("*",))
+    settings = Settings(cors=CorsSettings(("*",)))
     client = Client(App(settings, [Route("/teapot", teapot)], logger=Logger(sink=logs)), env, loop)
     response = client.get("/teapot", headers={"Origin": "https://any.example"})
     assert response.headers["access-control-allow-origin"] == "*"

@@ -65,7 +65,9 @@ during_prepare = list(events)
 
 from devcapsules.settings import Settings
 first = builder(Settings.from_vars({"ENVIRONMENT": "development"}))
-second = builder(Settings.from_vars({"ENVIRONMENT": "staging", "JWT_SECRET": "x" * 40}))
+second = builder(Settings.from_vars({
+    "ENVIRONMENT": "staging", "JWT_SECRET": "x" * 40, "EXECUTOR_URL": "https://executor.test",
+}))
 print(json.dumps({
     "events": during_prepare,
     "environ_read": sorted(Environ.read),

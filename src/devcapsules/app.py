@@ -1,5 +1,9 @@
-"""The application: settings + middleware chain + router, built once per isolate.
+"""The application: settings + dependencies + middleware chain + router, built once per
+isolate.
 
+`App(settings, ...)` is the build: the settings arrive validated (`Settings.from_vars`),
+the dependencies (`Dependencies`: executor, model provider, clock, ids) are made here
+once, unless a test passes its own, and every request's `Context` carries both.
 `handle(request, env)` is what every host calls: the Workers entrypoint, the local
 ASGI adapter and the tests. `handle_batch` is the queue-consumer counterpart.
 """
@@ -11,7 +15,7 @@ from typing import Any
 
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import MessageBatch
-from devcapsules.context import Context, WaitUntil, run_in_background
+from devcapsules.context import Context, Dependencies, WaitUntil, run_in_background
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.logs import Logger
 from devcapsules.middleware import Middleware, compose
@@ -43,7 +47,7 @@ def default_middleware(settings: Settings) -> list[Middleware]:
         security_headers_middleware(),
         request_id_middleware(),
         logging_middleware(),
-        cors_middleware(settings.allowed_origins),
+        cors_middleware(settings.cors.allowed_origins),
         errors_middleware(),
         body_limit_middleware(settings.max_body_bytes),
         authenticate_middleware(),
@@ -51,6 +55,28 @@ def default_middleware(settings: Settings) -> list[Middleware]:
         rate_limit_middleware(settings.limits),
         credential_gate_middleware(),
     ]
+
+
+def default_dependencies(settings: Settings, logger: Logger) -> Dependencies:
+    """The real ones: the hybrid executor over `settings.execution` (its backends are made
+    on first use), the configured model provider, the system clock, random ids."""
+    from devcapsules.services.clock import Clock, Ids
+    from devcapsules.services.execution.hybrid import HybridExecutor
+
+    return Dependencies(
+        executor=HybridExecutor(settings.execution, logger),
+        model_provider=model_provider,
+        clock=Clock(),
+        ids=Ids(),
+    )
+
+
+def model_provider(config: Any, client: Any) -> Any:
+    """`providers.make_provider`, imported on first use: httpx and the providers are loaded
+    where a generation batch runs, not by every cold isolate's first event."""
+    from devcapsules.services.generation.providers import make_provider
+
+    return make_provider(config, client)
 
 
 class App:
@@ -61,9 +87,11 @@ class App:
         middleware: Sequence[Middleware] | None = None,
         consumers: dict[str, QueueHandler] | None = None,
         logger: Logger | None = None,
+        dependencies: Dependencies | None = None,
     ):
         self.settings = settings
-        self.logger = logger or Logger(level=settings.log_level)
+        self.logger = logger or Logger(level=settings.logging.level)
+        self.deps = dependencies or default_dependencies(settings, self.logger)
         # A prepared Router (see `prepare`) is shared, not compiled again.
         self.router = routes if isinstance(routes, Router) else Router(routes)
         stack = default_middleware(settings) if middleware is None else list(middleware)
@@ -71,7 +99,13 @@ class App:
         self.consumers = dict(consumers or {})
 
     def context(self, env: Env, wait_until: WaitUntil = run_in_background) -> Context:
-        return Context(settings=self.settings, env=env, logger=self.logger, wait_until=wait_until)
+        return Context(
+            settings=self.settings,
+            env=env,
+            logger=self.logger,
+            wait_until=wait_until,
+            deps=self.deps,
+        )
 
     async def handle(
         self, request: Request, env: Env, wait_until: WaitUntil = run_in_background
@@ -125,11 +159,15 @@ def prepare() -> AppBuilder:
     router = Router(all_routes())
     registry = consumers()
 
-    def build(settings: Settings, logger: Logger | None = None) -> App:
-        return App(settings, router, consumers=registry, logger=logger)
+    def build(
+        settings: Settings, logger: Logger | None = None, dependencies: Dependencies | None = None
+    ) -> App:
+        return App(settings, router, consumers=registry, logger=logger, dependencies=dependencies)
 
     return build
 
 
-def build_app(settings: Settings, logger: Logger | None = None) -> App:
-    return prepare()(settings, logger)
+def build_app(
+    settings: Settings, logger: Logger | None = None, dependencies: Dependencies | None = None
+) -> App:
+    return prepare()(settings, logger, dependencies)

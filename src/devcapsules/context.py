@@ -1,15 +1,32 @@
-"""Per-request context handed to every middleware and handler. Nothing is global."""
+"""Per-request context handed to every middleware and handler. Nothing is global.
+
+Two kinds of state reach a handler through it:
+- per app, built once when the app is built (like Starlette's `app.state`): the typed
+  `settings` (every section validated) and the `deps` (`Dependencies`: the executor, the
+  model provider factory, the clock, the id source), shared by every request;
+- per request (like Hono's `c.env` / `c.set`): the host's `env` (bindings), the logger
+  bound to the request id, the principal, `wait_until`, middleware scratch `state`.
+Tests replace a dependency by passing fakes to `build_app(settings, dependencies=...)`,
+never by patching module attributes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devcapsules.bindings.env import Env
 from devcapsules.logs import Logger
-from devcapsules.settings import Settings
+
+if TYPE_CHECKING:  # the settings' sections import services that name the context
+    from devcapsules.services.clock import Clock, Ids
+    from devcapsules.services.execution.hybrid import HybridExecutor
+    from devcapsules.settings import Settings
+
+# (Settings.generation, an httpx.AsyncClient) -> a generation `Provider`.
+ProviderFactory = Callable[[Any, Any], Any]
 
 WaitUntil = Callable[[Awaitable[Any]], None]
 
@@ -24,6 +41,22 @@ def run_in_background(awaitable: Awaitable[Any]) -> None:
 _background_tasks: set[asyncio.Future[Any]] = set()
 
 
+@dataclass(frozen=True)
+class Dependencies:
+    """What the app builds once and every request shares (see `app.default_dependencies`).
+
+    `executor` is the hybrid router over the backends (each made on first use, so the
+    Worker never imports the sandbox; `for_language` resolves the one that runs, once per
+    request); `model_provider` makes the generation provider for a consumer batch's HTTP
+    client; `clock` and `ids` are time and ids.
+    """
+
+    executor: HybridExecutor
+    model_provider: ProviderFactory
+    clock: Clock
+    ids: Ids
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -31,6 +64,8 @@ class Context:
     logger: Logger
     wait_until: WaitUntil = run_in_background
     request_id: str = ""
+    # The app's dependencies (None only for a context built outside an app).
+    deps: Dependencies | None = None
     # Set by the authenticate middleware when a valid credential is present.
     principal: Any = None
     # Per-request scratch for middleware (e.g. a credential the auth layer rejected).

@@ -39,7 +39,6 @@ from devcapsules.bindings.protocols import BindingError, D1Error, KVError, Queue
 from devcapsules.context import Context
 from devcapsules.http import Headers, HTTPError, Request, Response
 from devcapsules.logs import Logger
-from devcapsules.services.execution.hybrid import ExecutorConfig, ExecutorConfigError
 from devcapsules.settings import Settings, SettingsError
 
 try:  # Pyodide >= 0.27 exposes jsnull; older ones hand Python None directly.
@@ -382,12 +381,8 @@ def edge_settings(vars: dict[str, str]) -> Settings:
         raise SettingsError(
             "ENVIRONMENT is not set: the Worker's vars are missing (wrangler.toml [vars])"
         )
-    settings = Settings.from_vars(vars)
-    try:
-        executor = ExecutorConfig.from_vars(vars)
-    except ExecutorConfigError:
-        return settings  # answered per request by the hybrid, as on every host
-    if "local" in {executor.default, *executor.routes.values()}:
+    settings = Settings.from_vars(vars)  # every section: a bad var of any fails here
+    if "local" in settings.execution.backends():
         raise SettingsError(
             "the local executor backend cannot run on the Workers edge (no processes there):"
             " set EXECUTOR_BACKEND_DEFAULT / EXECUTOR_ROUTES to remote or piston"
@@ -397,7 +392,9 @@ def edge_settings(vars: dict[str, str]) -> Settings:
 
 class Isolate:
     """Per-isolate state: the app, built on the first event (whichever handler it reaches)
-    from the env's vars and then reused by every handler.
+    from the env's vars and then reused by every handler. Building it parses and checks
+    every settings section (`edge_settings`) and makes the app's dependencies (executor,
+    model provider, clock, ids) once; a `SettingsError` is answered per event instead.
 
     `builder` is made at import time (see src/entry.py): everything that needs no settings
     is in the deploy snapshot; only `builder(settings)` runs on the first event.

@@ -26,7 +26,6 @@ from typing import Any
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import Database
 from devcapsules.logs import Logger
-from devcapsules.services.analytics.options import analytics_options
 from devcapsules.services.analytics.prune import prune_events
 from devcapsules.services.clock import utc_now
 from devcapsules.services.generation.dispatch import resend_unsent_jobs
@@ -57,9 +56,11 @@ async def run_scheduled(
     env: Env, settings: Settings, cron: str = "", logger: Logger | None = None
 ) -> dict[str, Any]:
     """Every maintenance task; returns what each did (also logged)."""
-    logger = logger or Logger(level=settings.log_level)
+    logger = logger or Logger(level=settings.logging.level)
     summary = await _guarded(logger, "counters", prune_counters(env, settings, cron, logger))
-    summary["analyticsEventsPruned"] = await _guarded(logger, "analytics", _prune_events(env))
+    summary["analyticsEventsPruned"] = await _guarded(
+        logger, "analytics", _prune_events(env, settings)
+    )
     summary["generationJobsResent"] = await _guarded(
         logger, "generation", resend_unsent_jobs(env, logger=logger)
     )
@@ -74,16 +75,15 @@ async def _guarded(logger: Logger, task: str, work: Any) -> Any:
         return {} if task == "counters" else None
 
 
-async def _prune_events(env: Env) -> int:
-    options = analytics_options(env.vars)
-    return await prune_events(env, utc_now(), options.retention_days)
+async def _prune_events(env: Env, settings: Settings) -> int:
+    return await prune_events(env, utc_now(), settings.analytics.retention_days)
 
 
 async def prune_counters(
     env: Env, settings: Settings, cron: str = "", logger: Logger | None = None
 ) -> dict[str, Any]:
     """Prune expired counter rows; returns what was deleted (also logged)."""
-    logger = logger or Logger(level=settings.log_level)
+    logger = logger or Logger(level=settings.logging.level)
     now = settings.limits.now()
     budget = Budget(MAX_STATEMENTS)
     deleted: dict[str, int] = {}

@@ -9,10 +9,11 @@ import pytest
 
 from devcapsules.principal import Principal
 from devcapsules.services.analytics import prune as prune_module
-from devcapsules.services.analytics import prune_events, record_execution_event
 from devcapsules.services.analytics.ingest import ingest
 from devcapsules.services.analytics.options import analytics_options
-from devcapsules.settings import SettingsError
+from devcapsules.services.analytics.prune import prune_events
+from devcapsules.services.analytics.recording import record_execution_event
+from devcapsules.settings import Settings, SettingsError
 from tests.analytics.support import event, now, post, report_url
 from tests.capsules.support import create
 
@@ -78,13 +79,13 @@ def test_overview_is_cached_too(client, owner, capsule, kv_clock):
 
 def test_cache_ttl_below_kv_minimum_is_refused():
     with pytest.raises(SettingsError):
-        analytics_options({"ANALYTICS_CACHE_TTL": "30"})
+        Settings.from_vars({"ANALYTICS_CACHE_TTL": "30"})
     assert analytics_options({"ANALYTICS_CACHE_TTL": "300"}).cache_ttl == 300
 
 
 def ingest_at(client, owner, moment, items):
     principal = Principal(user_id=owner.id, plan="free")
-    options = analytics_options(client.env.vars)
+    options = client.app.settings.analytics
     return client.run(ingest(client.env.db, options, principal, items, moment))
 
 
@@ -159,16 +160,21 @@ def test_executions_are_recorded_and_deduplicated_with_widget_events(client, own
     cid = capsule["id"]
     recorded = client.run(
         record_execution_event(
-            client.env, execution_id="exe_1", capsule_id=cid, kind="tests",
-            session_id=owner.id, tests_passed=3, tests_total=3,
+            client.env, client.app.settings.analytics, execution_id="exe_1", capsule_id=cid,
+            kind="tests", session_id=owner.id, tests_passed=3, tests_total=3,
         )
     )  # fmt: skip
     assert recorded is True
     widget_copy = event(cid, "test_run", id="exe_1", properties={"passed": 3, "total": 3})
     assert post(client, owner.headers, [widget_copy]).json()["duplicates"] == 1
     run = dict(execution_id="exe_2", capsule_id=cid, kind="run", session_id=owner.id)
-    assert client.run(record_execution_event(client.env, **run)) is True
+    assert (
+        client.run(record_execution_event(client.env, client.app.settings.analytics, **run)) is True
+    )
     missing = dict(run, execution_id="exe_3", capsule_id="cap_missing")
-    assert client.run(record_execution_event(client.env, **missing)) is False
+    assert (
+        client.run(record_execution_event(client.env, client.app.settings.analytics, **missing))
+        is False
+    )
     body = client.get(report_url(cid), headers=owner.headers).json()
     assert (body["runs"], body["testRuns"], body["testRunsPassed"]) == (1, 1, 1)

@@ -8,7 +8,6 @@ import pytest
 
 from devcapsules.principal import Principal
 from devcapsules.services.analytics.ingest import ingest
-from devcapsules.services.analytics.options import analytics_options
 from tests.analytics.support import EVENTS, event, graded_run, now, post
 from tests.capsules.support import create, publish_directly
 from tests.support.auth import create_api_key, key_headers
@@ -195,7 +194,7 @@ def test_a_full_batch_costs_two_d1_round_trips(client, owner, capsule):
     ids = [capsule["id"], *others]
     items = [event(ids[n % 4], "capsule_view", sessionId=f"s{n}") for n in range(100)]
     principal = Principal(user_id=owner.id, plan="free")
-    options = analytics_options(client.env.vars)
+    options = client.app.settings.analytics
     before = client.env.db.round_trips
     result = client.run(ingest(client.env.db, options, principal, items, now()))
     assert result.accepted == 100

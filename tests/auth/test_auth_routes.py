@@ -173,9 +173,10 @@ def test_non_bearer_scheme_is_401(client):
 
 
 def test_missing_jwt_secret_outside_dev_is_a_configuration_error(client, logs):
-    from devcapsules.settings import Settings
+    from devcapsules.settings import AuthSettings, Settings
 
-    client.app.settings = Settings(environment="production", jwt_secret="short")
+    # Built directly: `from_vars` refuses a short secret outside development outright.
+    client.app.settings = Settings(environment="production", auth=AuthSettings("short"))
     from devcapsules.app import build_app
     from devcapsules.logs import Logger
 

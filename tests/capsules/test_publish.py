@@ -1,8 +1,7 @@
 """POST /{id}/publish: the reference solution must pass its own tests.
 
-Most tests replace the executor seam (`solution_check.executor_for`, the hybrid executor
-that `/execute/tests` uses too) with a fake; one runs the real local sandbox when this
-host has one.
+Most tests inject a fake executor (`client.inject(executor=...)`: the app's one executor,
+which `/execute/tests` uses too); one runs the real local sandbox when this host has one.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import pytest
 from devcapsules import executor
 from devcapsules.http import HTTPError
 from devcapsules.schemas.execution import SuiteResult
-from devcapsules.services import solution_check
 from tests.capsules.support import create, url
 
 
@@ -37,9 +35,9 @@ class FakeExecutor:
 
 
 @pytest.fixture
-def runner(monkeypatch) -> FakeExecutor:
+def runner(client) -> FakeExecutor:
     fake = FakeExecutor()
-    monkeypatch.setattr(solution_check, "executor_for", lambda ctx: fake)
+    client.inject(executor=fake)
     return fake
 
 

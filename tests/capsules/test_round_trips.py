@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from devcapsules.schemas.execution import SuiteResult
-from devcapsules.services import solution_check
 from tests.capsules.support import BASE, capsule_body, create, publish_directly, url
 from tests.support.auth import create_api_key, key_headers
 
@@ -69,7 +68,7 @@ def test_create_is_one_batch(client, owner):
     assert added(client, "POST", BASE, owner.headers, json_body=untagged) == 1
 
 
-def test_writes_on_a_capsule_are_one_read_and_one_batch(client, owner, monkeypatch):
+def test_writes_on_a_capsule_are_one_read_and_one_batch(client, owner):
     class Passing:
         async def run_tests(self, code, cases, language, function_name, *, limits):
             return SuiteResult.model_validate(
@@ -78,7 +77,7 @@ def test_writes_on_a_capsule_are_one_read_and_one_batch(client, owner, monkeypat
                 | {"memoryKb": 0, "language": language, "version": ""}
             )
 
-    monkeypatch.setattr(solution_check, "executor_for", lambda ctx: Passing())
+    client.inject(executor=Passing())
     capsule = create(client, owner)
     path = url(capsule["id"])
     assert added(client, "PATCH", path, owner.headers, json_body={"title": "x"}) == 2

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from devcapsules.services.execution import hybrid
 from devcapsules.services.execution.hybrid import ExecutorConfig, ExecutorConfigError
-from tests.execution.support import HELLO, client_with
+from devcapsules.settings import SettingsError
+from tests.execution.support import client_with
 
 REMOTE = {"EXECUTOR_URL": "http://executor.internal:8788", "AWS_EXECUTOR_API_KEY": "k" * 40}
 
@@ -42,14 +42,9 @@ def test_development_defaults_to_the_local_sandbox_when_one_can_run():
     assert ExecutorConfig.from_vars({"ENVIRONMENT": "development"}).default == "local"
 
 
-def test_without_a_sandbox_the_default_is_remote(monkeypatch):
-    monkeypatch.setattr(hybrid, "sandbox_possible", lambda: False)
-    hybrid._parse.cache_clear()
-    try:
-        config = ExecutorConfig.from_vars({"ENVIRONMENT": "development", **REMOTE})
-        assert config.default == "remote"
-    finally:
-        hybrid._parse.cache_clear()
+def test_without_a_sandbox_the_default_is_remote():
+    config = ExecutorConfig.from_vars({"ENVIRONMENT": "development", **REMOTE}, can_sandbox=False)
+    assert config.default == "remote"
 
 
 @pytest.mark.parametrize(
@@ -68,12 +63,11 @@ def test_unworkable_configuration_is_refused(values, message):
         ExecutorConfig.from_vars(values)
 
 
-def test_a_misconfigured_api_answers_500_naming_the_variable(env, loop):
-    client = client_with(env, loop, EXECUTOR_BACKEND_DEFAULT="remote")
-    response = client.post("/api/v1/execute", json=HELLO)
-    assert response.status == 500
-    assert response.json()["error"]["code"] == "configuration_error"
-    assert "EXECUTOR_URL" in response.json()["error"]["message"]
+def test_a_misconfigured_executor_fails_the_app_build_naming_the_variable(env, loop):
+    # Formerly a 500 on the first /execute; now no request is served with it (the Worker
+    # answers configuration_error on every route: tests/pyodide).
+    with pytest.raises(SettingsError, match="EXECUTOR_URL"):
+        client_with(env, loop, EXECUTOR_BACKEND_DEFAULT="remote")
 
 
 def test_the_worker_graph_never_imports_the_sandbox():

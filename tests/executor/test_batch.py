@@ -8,7 +8,7 @@ from devcapsules.executor.batch import run_batch
 
 from .conftest import processes_with, require_language, run
 
-pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("sandbox", "pool_mode"), pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +90,10 @@ def test_a_program_cannot_write_a_later_programs_record():
 def test_too_many_programs_are_refused():
     with pytest.raises(ValueError, match="at most"):
         run(run_batch(["pass"] * 101))
+
+
+def test_a_batch_takes_a_warm_sandbox_when_the_pool_has_one(pool_mode):
+    taken = pool_mode.taken["python"] if pool_mode is not None else 0
+    assert statuses(["print(1)", "raise SystemExit(3)"]) == ["ok", "runtime_error"]
+    if pool_mode is not None:
+        assert pool_mode.taken["python"] == taken + 1  # one sandbox for the whole batch

@@ -23,7 +23,10 @@ import asyncio, sys
 from devcapsules.executor import execute, hostdir
 print(hostdir.host_dir(), flush=True)
 for code in sys.argv[1:]:
-    print(asyncio.run(execute(code, "python", time_limit_s=10)).status, flush=True)
+    result = asyncio.run(execute(code, "python", time_limit_s=10))
+    print(result.status, flush=True)
+    if result.status != "ok":  # for the test's failure report (stderr is not parsed)
+        print(result.stderr[-800:], result.exit_code, result.signal, file=sys.stderr)
 """
 
 

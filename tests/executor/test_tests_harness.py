@@ -6,7 +6,7 @@ from devcapsules.executor.tests_harness import InvalidTestCases, run_tests
 
 from .conftest import require_language, run
 
-pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("sandbox", "pool_mode"), pytest.mark.slow]
 
 ADD_TESTS = [{"input": [1, 2], "expected": 3}, {"input": [-1, 1], "expected": 0}]
 

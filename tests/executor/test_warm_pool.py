@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from devcapsules.executor import cgroup, execute, hostdir, warm
+from devcapsules.executor.tests_harness import run_tests
 
 from .conftest import require_language, run
 
@@ -114,6 +115,62 @@ def test_two_concurrent_warm_runs_cannot_see_each_other(pool):
 def test_a_sandbox_started_before_a_run_cannot_see_that_runs_files(pool):
     earlier = report(run(snoop()))
     later = report(run(snoop()))  # the second sandbox: started before the first run
+    assert pool.taken["python"] == 2
+    assert not any(earlier["secret"] in item for item in later["seen"])
+
+
+# The same probe as a function under test (run_tests' harness), returning what it saw.
+SNOOP_FUNCTION = "def snoop(pause):\n" + "".join(
+    f"    {line}\n"
+    for line in SNOOP.strip()
+    .replace("float(input() or 0)", "pause")
+    .replace("print(json.dumps(", "return ((")
+    .splitlines()
+)
+
+
+def snoop_tests(pause_s: float = 0.0):
+    return run_tests(SNOOP_FUNCTION, [{"input": [pause_s], "expected": None}], "python", "snoop")
+
+
+def harness_report(result) -> dict:
+    (case,) = result.tests
+    assert case.error is None and isinstance(case.actual, dict), (result.status, case.error)
+    return case.actual
+
+
+def test_a_test_run_takes_one_warm_sandbox_which_is_then_gone(pool, monkeypatch):
+    handed = []
+    take = pool.take
+    monkeypatch.setattr(pool, "take", lambda *a: handed.append(take(*a)) or handed[-1])
+    cases = [{"input": [1, 2], "expected": 3}, {"input": [2, 2], "expected": 5}]
+
+    result = run(run_tests("def add(a, b):\n    return a + b\n", cases, "python", "add"))
+
+    assert (result.status, result.passed, result.total) == ("failed", 1, 2)
+    assert [case.actual for case in result.tests] == [3, 4]
+    (used,) = handed
+    assert used is not None and pool.taken["python"] == 1 and pool.idle("python") == 1
+    assert used.proc.returncode is not None and not os.path.exists(used.workdir)
+    assert not any(path.exists() for path in (used.group.dirs if used.group else []))
+
+
+def test_a_warm_test_run_and_a_warm_execute_cannot_see_each_other(pool):
+    async def both():
+        return await asyncio.gather(snoop(1.0), snoop_tests(1.0))
+
+    plain, tests = run(both())
+    first, second = report(plain), harness_report(tests)
+    assert pool.taken["python"] == 2  # both warm
+    assert first["span"][0] < second["span"][1] and second["span"][0] < first["span"][1]
+    assert not any(second["secret"] in item for item in first["seen"])
+    assert not any(first["secret"] in item for item in second["seen"])
+    assert any(second["secret"] in item for item in second["seen"])  # the probe does see
+
+
+def test_a_warm_test_run_sees_nothing_of_an_earlier_run(pool):
+    earlier = report(run(snoop()))
+    later = harness_report(run(snoop_tests()))
     assert pool.taken["python"] == 2
     assert not any(earlier["secret"] in item for item in later["seen"])
 
@@ -239,8 +296,24 @@ def test_a_run_with_other_plan_limits_is_warm_and_its_memory_limit_holds(pool):
 
     plan = Limits(max_memory_limit_mb=512, default_memory_limit_mb=128)
     bomb = "held = bytearray(200 * 1024 * 1024)\nprint('allocated')"
-    result = run(execute(bomb, "python", memory_limit_mb=64, limits=plan))
+    # The time limit is classified before the memory limit, and a loaded machine's page
+    # faults and cgroup reclaim are the run's CPU time: the plan's maximum (10 s, for a
+    # run that needs well under one) takes the timer out of the outcome.
+    slack = plan.max_time_limit_s
+    result = run(execute(bomb, "python", memory_limit_mb=64, time_limit_s=slack, limits=plan))
     assert result.status == "memory_limit_exceeded", (result.status, result.memory_kb)
-    roomy = run(execute(bomb, "python", memory_limit_mb=512, limits=plan))
+    roomy = run(execute(bomb, "python", memory_limit_mb=512, time_limit_s=slack, limits=plan))
     assert roomy.status == "ok", (roomy.status, roomy.stderr)  # the limit was raised too
     assert pool.taken["python"] == 2
+
+
+def test_a_warm_program_recurses_exactly_as_deep_as_a_cold_one(pool):
+    code = (
+        "def d(n):\n    try:\n        return d(n + 1)\n"
+        "    except RecursionError:\n        return n\nprint(d(0))\n"
+    )
+    warm_depth = run(execute(code, "python")).stdout
+    warm.configure({})
+    cold_depth = run(execute(code, "python")).stdout
+    assert pool.taken["python"] == 1
+    assert warm_depth == cold_depth and int(cold_depth) > 900

@@ -75,9 +75,9 @@ def queue(client: Any) -> QueueDriver:
 
 
 @pytest.fixture
-def model(env: Any) -> Iterator[FakeModel]:
+def model(client: Any) -> Iterator[FakeModel]:
     with FakeModel(default=good_capsule()) as fake:
-        env.vars.update(fake.vars())
+        client.reconfigure(**fake.vars())  # the provider is chosen when the app is built
         yield fake
 
 

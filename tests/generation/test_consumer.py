@@ -6,8 +6,9 @@ import asyncio
 
 from devcapsules.bindings.sqlite_queue import LocalMessage, LocalMessageBatch
 from devcapsules.consumers import base_queue_name, consumers
-from devcapsules.services.generation import jobs, pipeline
+from devcapsules.services.generation import jobs
 from tests.generation.conftest import status, submit
+from tests.support.faults import wrapping_provider
 
 
 def expire_lease(client, job_id):
@@ -47,19 +48,17 @@ def test_a_delivery_that_lost_its_lease_cannot_finish(client, creator):
     assert fresh["meta"]["changes"] == 1
 
 
-def test_a_crash_in_one_job_loses_neither_it_nor_the_others(client, creator, queue, monkeypatch):
+def test_a_crash_in_one_job_loses_neither_it_nor_the_others(client, creator, queue):
     victim = submit(client, creator)
     others = [submit(client, creator, "Compute the factorial of n") for _ in range(3)]
-    real = pipeline.generate_verified
     crashed = []
 
-    async def flaky(provider, request, *args, **kwargs):
+    async def flaky(request):
         if request.prompt == "Reverse a string" and not crashed:
             crashed.append(True)
             raise RuntimeError("isolate hiccup")
-        return await real(provider, request, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "generate_verified", flaky)
+    client.inject(model_provider=wrapping_provider(client.app.deps.model_provider, flaky))
     queue.deliver()
     assert all(status(client, creator, j)["status"] == "completed" for j in others)
     job = status(client, creator, victim)
@@ -70,17 +69,17 @@ def test_a_crash_in_one_job_loses_neither_it_nor_the_others(client, creator, que
     assert status(client, creator, victim)["status"] == "completed"
 
 
-def test_a_batch_that_raises_as_a_whole_is_redelivered(client, creator, queue, monkeypatch):
+def test_a_batch_that_raises_as_a_whole_is_redelivered(client, creator, queue):
     job_id = submit(client, creator)
-    from devcapsules.services.generation import consumer
+    real = client.app.deps.model_provider
 
-    def broken_config(values):
-        raise consumer.generation_config.GenerationConfigError("bad vars")
+    def broken_provider(config, http):
+        raise RuntimeError("the provider cannot be made")
 
-    monkeypatch.setattr(consumer.generation_config, "from_vars", broken_config)
+    client.inject(model_provider=broken_provider)
     queue.deliver()  # the broker retries every message of a failed batch
     assert queue.pending() == 1
-    monkeypatch.undo()
+    client.inject(model_provider=real)
     queue.deliver()
     assert status(client, creator, job_id)["status"] == "completed"
 
@@ -127,26 +126,24 @@ def test_overlapping_deliveries_create_one_capsule(client, creator):
     assert count == 1
 
 
-def test_a_running_delivery_renews_its_lease(client, creator, queue, monkeypatch):
+def test_a_running_delivery_renews_its_lease(client, creator, queue):
     # A short lease: a heartbeat renews it every third while the model works.
-    client.env.vars["GENERATION_LEASE_SECONDS"] = "5"
+    client.reconfigure(GENERATION_LEASE_SECONDS="5")
     job_id = submit(client, creator)
-    real = pipeline.generate_verified
     seen = []
 
     async def lease() -> str:
         return (await jobs.get(client.env.db, job_id)).lease_until
 
-    async def slow(provider, request, *args, **kwargs):
+    async def slow(request):
         first = await lease()
         for _ in range(500):  # waits for the renewal (an event), at most 10 s
             if (now := await lease()) != first:
                 seen.append((first, now))
                 break
             await asyncio.sleep(0.02)
-        return await real(provider, request, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "generate_verified", slow)
+    client.inject(model_provider=wrapping_provider(client.app.deps.model_provider, slow))
     queue.deliver()
     assert seen and seen[0][1] > seen[0][0]
     assert status(client, creator, job_id)["status"] == "completed"

@@ -101,20 +101,18 @@ def test_crash_between_row_and_send_is_recovered_by_the_sweep(
     assert status(client, creator, job_id)["status"] == "completed"
 
 
-def test_a_failed_job_insert_refunds_the_charge(client, monkeypatch):
-    from devcapsules.bindings.protocols import D1Error
-    from devcapsules.services.generation import jobs
+def test_a_failed_job_insert_refunds_the_charge(client):
+    from tests.support.faults import FailingD1
 
     account = register(client)
-
-    async def broken_insert(*args, **kwargs):
-        raise D1Error("D1_ERROR: database is locked: SQLITE_BUSY")
-
-    monkeypatch.setattr(jobs, "insert", broken_insert)
+    real = client.env.db
+    client.env.db = FailingD1(
+        real, r"INSERT INTO generation_jobs", "D1_ERROR: database is locked: SQLITE_BUSY"
+    )
     response = client.post("/api/v1/generate", json=BODY, headers=account.headers)
     assert response.status == 503  # an outage, not a bug: retry later
     assert response.json()["error"]["code"] == "database_unavailable"
-    monkeypatch.undo()
+    client.env.db = real
     usage = client.get("/api/v1/auth/me", headers=account.headers).json()["usage"]
     assert usage["generations"]["day"]["used"] == 0
 

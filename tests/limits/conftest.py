@@ -64,7 +64,7 @@ def clock() -> FakeClock:
 def app(env, logs, clock) -> App:
     settings = Settings.from_vars(env.vars)
     settings = replace(settings, limits=settings.limits.with_clock(clock))
-    return build_app(settings, logger=Logger(level=settings.log_level, sink=logs))
+    return build_app(settings, logger=Logger(level=settings.logging.level, sink=logs))
 
 
 def make_user(client, plan: str = "free") -> Caller:

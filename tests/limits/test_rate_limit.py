@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devcapsules.bindings.protocols import D1Error
 from devcapsules.middleware.rate_limit import WindowState, ip_subject, tightest
 from tests.limits.conftest import NOON, counter_rows, make_key, make_user
+from tests.support.faults import FailingD1
 
 ME = "/api/v1/auth/me"
 MINUTE_START = NOON - NOON % 60
@@ -220,11 +220,8 @@ def test_invalid_credentials_are_counted_against_the_ip(client):
     assert counter_rows(client, "ip:198.51.100.12") != []
 
 
-def test_d1_failure_fails_open_and_is_logged(client, logs, monkeypatch):
-    async def broken(*args, **kwargs):
-        raise D1Error("D1_ERROR: simulated outage")
-
-    monkeypatch.setattr("devcapsules.services.usage_counters.hit", broken)
+def test_d1_failure_fails_open_and_is_logged(client, logs):
+    client.env.db = FailingD1(client.env.db, r"\busage_counters\b")
     response = client.get("/nope", client_ip="198.51.100.13")
     assert response.status == 404
     assert "RateLimit-Limit" not in response.headers

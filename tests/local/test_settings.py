@@ -6,7 +6,7 @@ from devcapsules.settings import Settings, SettingsError
 def test_defaults():
     settings = Settings.from_vars({})
     assert settings.environment == "development"
-    assert settings.allowed_origins == ()
+    assert settings.cors.allowed_origins == ()
     assert settings.max_body_bytes == 1024 * 1024
 
 
@@ -14,7 +14,7 @@ def test_parses_origins_and_numbers():
     settings = Settings.from_vars(
         {"ALLOWED_ORIGINS": "https://a.example/, http://b.example", "MAX_BODY_BYTES": "2048"}
     )
-    assert settings.allowed_origins == ("https://a.example", "http://b.example")
+    assert settings.cors.allowed_origins == ("https://a.example", "http://b.example")
     assert settings.max_body_bytes == 2048
 
 

@@ -55,8 +55,8 @@ class RecordingApp:
                 "ip": request.client_ip,
                 "json": request.json() if request.body else None,
                 "environment": self.settings.environment,
-                "jwtSecretSet": self.settings.jwt_secret is not None,
-                "origins": list(self.settings.allowed_origins),
+                "jwtSecretSet": self.settings.auth.jwt_secret is not None,
+                "origins": list(self.settings.cors.allowed_origins),
                 "vars": sorted(env.vars),
             }
         ).encode()

@@ -388,6 +388,20 @@ async def case_dispatch_missing_environment_is_a_configuration_error():
     return await configuration_error_everywhere(vars, "ENVIRONMENT is not set")
 
 
+async def case_dispatch_a_bad_var_of_any_section_is_a_configuration_error():
+    """Each section's vars are parsed on the first event: a bad one answers every route."""
+    bad = {
+        "LOG_LEVEL": "verbose",
+        "EXECUTOR_TIMEOUT_S": "soon",
+        "GENERATION_CONCURRENCY": "lots",
+        "ANALYTICS_CACHE_TTL": "30",
+        "PLAN_FREE_REQUESTS_PER_DAY": "many",
+    }
+    for name, value in bad.items():
+        await configuration_error_everywhere(production_vars(**{name: value}), name)
+    return sorted(bad)
+
+
 async def case_dispatch_local_executor_backend_is_refused_on_the_edge():
     vars = production_vars(EXECUTOR_BACKEND_DEFAULT="local")
     refused = await configuration_error_everywhere(vars, "local executor backend")

@@ -17,7 +17,8 @@ Sandbox guarantees (bubblewrap: the system's if >= 0.10, else the one the bubble
 wheel installs with us; see sandbox.py for the why of each):
 - A fresh sandbox per run: new user, pid, network, ipc, uts and mount namespaces. A warm
   sandbox (warm.py, `EXECUTOR_WARM_POOL`) is one built before its run with the same
-  options, used for that one run and destroyed; `run_batch()` (batch.py) runs one
+  options, used for that one run (an `execute()`, a `run_tests()` function-test run or a
+  batch) and destroyed; `run_batch()` (batch.py) runs one
   principal's programs in one sandbox, a forked process each, nothing kept between them. No
   network at all (only a loopback-less net namespace): connects and DNS lookups fail.
 - Filesystem: read-only /usr (and the /lib, /bin links), /etc/ld.so.cache and

@@ -5,8 +5,10 @@ A sandbox's start costs far more CPU than a small program (see bench/bench_batch
 a batch pays it once: harness/batch_python.py forks a child per program from one started
 interpreter, with per-program deadline, output caps and CPU limit, and kills every other
 process and empties /tmp between programs. The sandbox around the batch is a cold run's,
-with the run cgroup capping the batch's memory. Results come back on the harness channel
-(fd 3), never on stdout, and are classified here like `execute()`'s.
+with the run cgroup capping the batch's memory; with a warm pool, a pre-started one
+(warm.py: same options, one batch, then destroyed), so the batch does not wait for it.
+Results come back on the harness channel (fd 3), never on stdout, and are classified here
+like `execute()`'s.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from . import warm
 from .languages import resolve
 from .limits import DEFAULT_LIMITS, Limits
 from .runner import check_sizes, workspace
@@ -59,6 +62,10 @@ async def run_batch(
         wall_time_s=limits.suite_wall_s(time_s, len(programs)),
     )
     argv = [lang.run_cmd[0], support_path("batch_python.py"), "batch.json"]
+    with warm.taken(lang, limits) as ready:  # a pre-started sandbox, when the pool has one
+        if ready is not None:
+            run = await ready.run(files, argv, b"", box, results_channel=True)
+            return _results(run, len(programs), time_s)
     with workspace(files) as workdir:
         run = await run_sandboxed(argv, workdir=workdir, limits=box, results_channel=True)
     return _results(run, len(programs), time_s)

@@ -12,7 +12,9 @@ Where the host gives one (we are root, or own a delegated subtree):
 The user's process joins by writing "0" to a `cgroup.procs` descriptor this (root)
 process opened and the launcher inherits (the kernel checks the opener's credentials);
 its children are born inside. The launcher, bwrap and their memory stay outside: the
-limit is the user's alone. An OOM kill inside is reported as memory_limit_exceeded.
+limit is the user's alone. On v1 that move used to wait for an RCU grace period (5-20
+ms per run); cgroup_favor.py holds a `favordynmods` mount so it does not. An OOM kill
+inside is reported as memory_limit_exceeded.
 
 Without one: `fallback()` narrows the per-process limits so their sum is bounded (see
 README, "Sandbox security": the bound is processes x (address space + open files x file
@@ -29,8 +31,11 @@ import functools
 import itertools
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import cgroup_favor
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +193,8 @@ def hierarchy() -> _Hierarchy | None:
         if _probe(candidate):
             _sweep(candidate)
             atexit.register(_sweep, candidate, True)
+            if candidate.version == "v1" and os.geteuid() == 0:
+                cgroup_favor.hold()  # cheap moves: see cgroup_favor.py
             return candidate
     return None
 
@@ -235,7 +242,12 @@ def new_run_cgroup(host_name: str, memory_mb: int, processes: int) -> RunCgroup 
 
 def _sweep(found: _Hierarchy, ours_too: bool = False) -> None:
     """Remove (empty) run cgroups of hosts that are gone, whose scratch directory was
-    swept; at exit (`ours_too`), any of this host's that a run left busy."""
+    swept; at exit (`ours_too`), any of this host's that a run left busy.
+
+    Only cgroups older than `_SWEEP_GRACE_S`: a host whose scratch directory lives under
+    another TMPDIR looks gone from here, and its run cgroup is empty for the moment
+    between its mkdir and its process joining; removing it then fails that run (ENODEV
+    on the join). A cgroup past the grace is either busy (rmdir refuses) or abandoned."""
     from . import hostdir
 
     live = hostdir.host_dir().name
@@ -243,9 +255,21 @@ def _sweep(found: _Hierarchy, ours_too: bool = False) -> None:
     for base in found.bases():
         for path in base.glob(f"{PREFIX}{hostdir.PREFIX}*"):
             host = path.name[len(PREFIX) :].rsplit("-", 1)[0]
-            if (ours_too and host == live) or (host != live and not (parent / host).exists()):
+            if (ours_too and host == live) or (
+                host != live and not (parent / host).exists() and _older_than_grace(path)
+            ):
                 with contextlib.suppress(OSError):
                     path.rmdir()
+
+
+_SWEEP_GRACE_S = 60.0
+
+
+def _older_than_grace(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > _SWEEP_GRACE_S
+    except OSError:
+        return False
 
 
 def fallback(limits):

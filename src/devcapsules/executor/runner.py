@@ -180,21 +180,19 @@ async def execute(
     limits, admitted = admit(limits, run, time_limit_s, memory_limit_mb, source_code, stdin)
     stdin_bytes = stdin.encode()
     time_s, memory_mb = admitted.time_limit_s, admitted.memory_limit_mb
-    pool = warm.pool()
-    ready = pool.take(lang, limits) if pool is not None and lang.compile_cmd is None else None
     try:
-        if ready is not None:
-            return await _run_warm(ready, lang, source_code, stdin_bytes, time_s, memory_mb, limits)
-        with workspace({lang.source_file: source_code}) as workdir:
-            return await _compile_and_run(lang, workdir, stdin_bytes, time_s, memory_mb, limits)
+        with warm.taken(lang, limits) as ready:
+            if ready is not None:
+                return await _run_warm(
+                    ready, lang, source_code, stdin_bytes, time_s, memory_mb, limits
+                )
+            with workspace({lang.source_file: source_code}) as workdir:
+                return await _compile_and_run(lang, workdir, stdin_bytes, time_s, memory_mb, limits)
     except SandboxUnavailable:
         raise
     except Exception:
         log.exception("execution failed inside the executor")
         return ExecutionResult("internal_error", language=lang.name, version=lang.version)
-    finally:
-        if ready is not None:
-            pool.refill_soon()
 
 
 async def _run_warm(

@@ -159,11 +159,33 @@ def _smoke_test(bwrap: Bwrap) -> str | None:
     return None
 
 
-def _host_identity() -> dict:
-    """Popen kwargs that drop root before bwrap starts (see the module docstring)."""
+def _unprivileged(command: list[str], bwrap_path: str, fds: tuple[int, ...]) -> _Launch:
+    """Start `command` (bwrap) as the sandbox uid, not root (see the module docstring).
+
+    Through setpriv, not Popen(user=, group=, extra_groups=): with those, Popen must fork
+    the host process instead of vfork-ing it, copying its page tables first (22 ms for a
+    server-sized process, measured, on every run's path); setpriv's exec costs ~0.2 ms.
+    setpriv starts in bwrap's directory and finds it on PATH=".", so bwrap runs as plain
+    `bwrap` and no host path shows in the sandbox's /proc/1/cmdline or /proc/1/environ
+    (bwrap's own); bwrap clears the environment (--clearenv) before the program starts
+    and only ever uses absolute host paths. Without setpriv: Popen's identity options."""
     if os.geteuid() != 0:
-        return {}
-    return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+        return _Launch(command, bwrap_path, fds, {})
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return _Launch(command, bwrap_path, fds, _POPEN_IDENTITY)
+    drop = [
+        setpriv,
+        f"--reuid={SANDBOX_UID}",
+        f"--regid={SANDBOX_UID}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--",
+    ]
+    return _Launch([*drop, *command], setpriv, fds, {}, {"PATH": "."}, os.path.dirname(bwrap_path))
+
+
+_POPEN_IDENTITY = {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
 
 
 @functools.cache
@@ -196,15 +218,23 @@ def _memfd(name: str, data: bytes) -> int:
 
 @dataclass(frozen=True)
 class _Launch:
-    """How to start one sandbox: Popen's argv, executable, inherited fds, identity."""
+    """How to start one sandbox: Popen's argv, executable, inherited fds, identity, env."""
 
     argv: list[str]
     executable: str
     fds: tuple[int, ...]
     identity: dict
+    env: dict = field(default_factory=dict)
+    cwd: str | None = None
 
     def popen_kwargs(self) -> dict:
-        return {"executable": self.executable, "pass_fds": self.fds, "env": {}, **self.identity}
+        return {
+            "executable": self.executable,
+            "pass_fds": self.fds,
+            "env": self.env,
+            "cwd": self.cwd,
+            **self.identity,
+        }
 
 
 # A toolchain the sandbox uid cannot reach (rustup's under a 0700 /root) is bind-mounted,
@@ -245,7 +275,7 @@ def _command(
         command = ["bwrap", "--args", str(args_fd), "--", *argv]
         inherited = (args_fd, seccomp_fd)
         if not any(staged):
-            yield _Launch(command, bwrap.path, inherited, _host_identity())
+            yield _unprivileged(command, bwrap.path, inherited)
             return
         pairs = [
             p for m, stage in zip(mounts, staged, strict=True) if stage for p in (m.source, stage)

@@ -33,7 +33,7 @@ from typing import Any
 from devcapsules.matching import json_equal, output_equal
 from devcapsules.services.plans import RunLimits
 
-from . import returned, sandbox
+from . import returned, sandbox, warm
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
 from .runner import admit, classify, compile_source, workspace
@@ -189,6 +189,12 @@ async def _run(
     limits: Limits,
 ) -> TestRunResult:
     files = {lang.source_file: code, **_input_files(cases, function_name, lang, time_s)}
+    if cases[0].kind == "function":
+        with warm.taken(lang, limits) as ready:
+            if ready is not None:
+                return await _function_run_warm(
+                    ready, lang, files, cases, time_s, memory_mb, limits
+                )
     with workspace(files) as workdir:
         compiled = await compile_source(lang, workdir, limits)
         if not compiled.ok:
@@ -221,6 +227,26 @@ async def _run(
         lang.name,
         lang.version,
     )
+    result.time_ms, result.memory_kb = run.wall_ms, run.max_rss_kb
+    return result
+
+
+async def _function_run_warm(
+    ready: warm.WarmSandbox,
+    lang: Language,
+    files: dict[str, str],
+    cases: list[TestCase],
+    time_s: float,
+    memory_mb: int,
+    limits: Limits,
+) -> TestRunResult:
+    """Function tests of an interpreted language in a pre-started sandbox (warm.py): the
+    same harness, files, limits and results channel as the cold run below."""
+    box_limits = _box_limits(lang, cases, time_s, memory_mb, limits)
+    argv = [*FUNCTION_HARNESSES[lang.name](lang, memory_mb), "tests.json"]
+    run = await ready.run(files, argv, b"", box_limits, results_channel=True)
+    result = _function_results(run, cases, time_s, memory_mb)
+    result.language, result.version = lang.name, lang.version
     result.time_ms, result.memory_kb = run.wall_ms, run.max_rss_kb
     return result
 

@@ -14,6 +14,10 @@ tmpfs, pid namespace and cgroup, and the run's rlimits are applied before the pr
 starts. After the one run the whole sandbox is killed and its directory and cgroup
 removed; nothing of it is ever handed out again (`WarmSandbox.run` refuses a second call).
 
+Who takes one (`taken()`): `execute()` of an interpreted language, `run_tests()` function
+tests (the harness is the program; its results pipe is made at hand-over and travels
+with the stdin descriptor) and `run_batch()` (the batch harness is the program).
+
 The pool (`EXECUTOR_WARM_POOL`, e.g. `python=2,javascript=1`) keeps that many idle per
 language, refills in a thread after each take, and is drained at exit (atexit: the host's
 shutdown): every idle sandbox killed, reaped, its directory and cgroup removed.
@@ -33,6 +37,7 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import cgroup, hostdir, sandbox
@@ -77,6 +82,7 @@ class WarmSandbox:
         self.lang = lang
         self.shape = _Shape(lang.name, limits.tmp_size_mb)
         self._used = False
+        self._results_w: int | None = None  # a function-test run's results pipe, host copy
         base = limits.sandbox(
             time_limit_s=limits.max_time_limit_s,
             address_space_mb=None,
@@ -128,26 +134,40 @@ class WarmSandbox:
         return self.proc.poll() is None
 
     async def run(
-        self, files: dict[str, str], argv: list[str], stdin: bytes, limits: sandbox.SandboxLimits
+        self,
+        files: dict[str, str],
+        argv: list[str],
+        stdin: bytes,
+        limits: sandbox.SandboxLimits,
+        results_channel: bool = False,
     ) -> sandbox.SandboxResult:
+        """`results_channel`: a fresh pipe made for this run becomes the program's fd 3
+        (function-test harnesses), as in a cold run_sandboxed."""
         if self._used:
             raise RuntimeError("a warm sandbox runs exactly one program")
         self._used = True
+        self._results_w = None
         try:
             self._write(files)
             if self.group is not None:
                 self.group.set_limits(limits.memory_mb << 20, limits.max_processes)
             else:
                 limits = cgroup.fallback(limits)
+            if results_channel:
+                self.pipes.results_r, self._results_w = os.pipe()
             message = marshal.dumps({"argv": list(argv), "limits": limits.rlimits()})
             result = await sandbox._follow(
-                self.proc, self.pipes, limits, lambda: self._hand_over(message, stdin)
+                self.proc,
+                self.pipes,
+                limits,
+                lambda: self._hand_over(message, stdin),
             )
             if self.group is not None:
                 peak_kb, oom_kills = self.group.usage()
                 result.max_rss_kb = max(result.max_rss_kb, peak_kb)
                 result.memory_exceeded = oom_kills > 0
         finally:
+            self._close_results_w()
             self.destroy()
         sandbox._check_setup(result)
         return result
@@ -161,12 +181,22 @@ class WarmSandbox:
                 os.chown(target, sandbox.SANDBOX_UID, sandbox.SANDBOX_UID)
 
     def _hand_over(self, message: bytes, stdin: bytes) -> None:
+        # The descriptors travel with the run (SCM_RIGHTS): stdin, then the results pipe,
+        # whose write end we then close: its EOF must come when the program's end exits.
         stdin_fd = sandbox._memfd("stdin", stdin)
+        fds = [stdin_fd] if self._results_w is None else [stdin_fd, self._results_w]
         try:
-            socket.send_fds(self.control, [message], [stdin_fd])
+            socket.send_fds(self.control, [message], fds)
         finally:
             os.close(stdin_fd)
+            self._close_results_w()
             self.control.close()
+
+    def _close_results_w(self) -> None:
+        if self._results_w is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._results_w)
+            self._results_w = None
 
     def destroy(self, wait: bool = False) -> None:
         """Kill whatever is left of the sandbox; remove its directory and cgroup (`wait`:
@@ -210,6 +240,21 @@ def _remove_blocking(group: cgroup.RunCgroup, within_s: float = 5.0) -> None:
             log.warning("cgroup %s still busy; the exit sweep retries it", group.dirs)
             return
         time.sleep(0.005)
+
+
+@contextlib.contextmanager
+def taken(lang: Language, limits: Limits) -> Iterator[WarmSandbox | None]:
+    """A warm sandbox for one run of an interpreted language, or None (the run goes
+    cold); the pool refills in the background once the caller is done with it."""
+    current = _pool
+    ready = None
+    if current is not None and lang.compile_cmd is None:
+        ready = current.take(lang, limits)
+    try:
+        yield ready
+    finally:
+        if ready is not None:
+            current.refill_soon()
 
 
 def _prestart(lang: Language) -> list[str] | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from devcapsules.app import App
@@ -17,10 +16,14 @@ from devcapsules.middleware.request_id import request_id_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.routing import Route
 from devcapsules.schemas import execution as schemas
-from devcapsules.services.execution.capacity import Capacity
+from devcapsules.services.execution.capacity import (
+    DEFAULT_CONCURRENCY,
+    Capacity,
+    queue_depth_for,
+)
 from devcapsules.services.execution.local import LocalExecutor
 from devcapsules.services.plans import ExecutionCaps, PlanTable
-from devcapsules.settings import Settings
+from devcapsules.settings import LoggingSettings, Settings
 
 # Room for 100 test cases with sizeable inputs on top of a 256 KiB source.
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -29,8 +32,8 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 @dataclass(frozen=True)
 class ServiceConfig:
     api_key: str | None  # None only with --insecure-no-auth
-    concurrency: int = os.cpu_count() or 1
-    queue_depth: int | None = None  # default: 4 x concurrency
+    concurrency: int = DEFAULT_CONCURRENCY
+    queue_depth: int | None = None  # default: 4 x concurrency (capacity.queue_depth_for)
     retry_after_s: int = 1
     log_level: str = "info"
     warm_pool: str | None = None  # EXECUTOR_WARM_POOL; None: python=<concurrency>
@@ -40,7 +43,7 @@ class ServiceConfig:
 
     @property
     def effective_queue_depth(self) -> int:
-        return self.concurrency * 4 if self.queue_depth is None else self.queue_depth
+        return queue_depth_for(self.concurrency, self.queue_depth)
 
 
 class ExecutorService:
@@ -100,8 +103,8 @@ class ExecutorService:
 
 
 def build_service_app(config: ServiceConfig, logger: Logger | None = None) -> App:
-    settings = Settings(max_body_bytes=MAX_BODY_BYTES, log_level=config.log_level)
-    capacity = Capacity(config.concurrency, config.effective_queue_depth, config.retry_after_s)
+    settings = Settings(max_body_bytes=MAX_BODY_BYTES, logging=LoggingSettings(config.log_level))
+    capacity = Capacity.sized(config.concurrency, config.queue_depth, config.retry_after_s)
     service = ExecutorService(capacity, config.plans.ceiling())
     middleware = [
         security_headers_middleware(),

@@ -92,7 +92,14 @@ _ENV_PASSTHROUGH_PREFIXES = (
     "GENERATION_",
     "PLAN_",
 )
-_ENV_PASSTHROUGH = {"ENVIRONMENT", "ALLOWED_ORIGINS", "MAX_BODY_BYTES", "LOG_LEVEL"}
+_ENV_PASSTHROUGH = {
+    "ENVIRONMENT",
+    "APP_VERSION",
+    "ALLOWED_ORIGINS",
+    "MAX_BODY_BYTES",
+    "LOG_LEVEL",
+    "PBKDF2_ITERATIONS",
+}
 
 
 def _secrets_from_environ(environ: Mapping[str, str]) -> dict[str, str]:

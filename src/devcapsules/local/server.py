@@ -84,7 +84,7 @@ async def _serve_app(
         state=str(runtime.state_dir),
         bindings=runtime.backend,
     )
-    await _announce_sandbox(env, app)
+    await _announce_sandbox(app)
     try:
         await server.serve()
     finally:
@@ -98,15 +98,10 @@ async def _serve_app(
                 await task
 
 
-async def _announce_sandbox(env: Env, app: App) -> None:
+async def _announce_sandbox(app: App) -> None:
     """Say once, at start-up, whether code runs here (only if the local backend is used)."""
-    from devcapsules.services.execution.hybrid import ExecutorConfig, ExecutorConfigError
-
-    try:
-        uses_local = "local" in ExecutorConfig.from_vars(env.vars).backends()
-    except ExecutorConfigError:
-        return  # every execution request reports the configuration error itself
-    if uses_local:
+    execution = app.settings.execution
+    if "local" in execution.backends():
         from devcapsules.services.execution.local import announce_sandbox
 
-        await announce_sandbox(app.logger, env.vars.get("EXECUTOR_WARM_POOL"))
+        await announce_sandbox(app.logger, execution.warm_pool)

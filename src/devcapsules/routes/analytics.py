@@ -17,10 +17,8 @@ from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.routing import Route
 from devcapsules.schemas import analytics as schemas
 from devcapsules.services.analytics import cache, chart, ingest, overview, reports, usage
-from devcapsules.services.analytics.options import analytics_options
 from devcapsules.services.analytics.ranges import DayRange, resolve_range
 from devcapsules.services.capsules import CapsuleRef, find_refs
-from devcapsules.services.clock import utc_now
 
 PREFIX = "/api/v1/analytics"
 TAGS = ("analytics",)
@@ -29,8 +27,9 @@ SVG_CONTENT_TYPE = "image/svg+xml; charset=utf-8"
 
 async def post_events(request: Request, ctx: Context) -> Response:
     body: schemas.EventsRequest = request.data
-    options = analytics_options(ctx.settings.extra)
-    result = await ingest.ingest(ctx.env.db, options, ctx.principal, body.events, utc_now())
+    result = await ingest.ingest(
+        ctx.env.db, ctx.settings.analytics, ctx.principal, body.events, ctx.deps.clock.now()
+    )
     ctx.logger.info(
         "analytics_ingested",
         accepted=result.accepted,
@@ -48,13 +47,13 @@ async def post_events(request: Request, ctx: Context) -> Response:
 
 async def capsule_report(request: Request, ctx: Context) -> Response:
     capsule = await _owned_capsule(request, ctx)
-    report, hit = await _cached_report(ctx, capsule.id, _range(request))
+    report, hit = await _cached_report(ctx, capsule.id, _range(request, ctx))
     return json_response(report, headers={"X-Analytics-Cache": "hit" if hit else "miss"})
 
 
 async def capsule_chart(request: Request, ctx: Context) -> Response:
     capsule = await _owned_capsule(request, ctx)
-    report, hit = await _cached_report(ctx, capsule.id, _range(request))
+    report, hit = await _cached_report(ctx, capsule.id, _range(request, ctx))
     svg = chart.render_chart(capsule.title, report["daily"])
     headers = {
         "content-type": SVG_CONTENT_TYPE,
@@ -66,30 +65,30 @@ async def capsule_chart(request: Request, ctx: Context) -> Response:
 
 async def get_overview(request: Request, ctx: Context) -> Response:
     query: schemas.OverviewQuery = request.params
-    days = resolve_range(query.from_, query.to, utc_now().date())
+    days = resolve_range(query.from_, query.to, ctx.deps.clock.now().date())
     user_id = ctx.principal.user_id
     key = cache.overview_key(user_id, days.start.isoformat(), days.end.isoformat(), query.limit)
 
     async def compute() -> dict:
-        return await overview.overview(ctx.env.db, user_id, days, query.limit, utc_now())
+        return await overview.overview(ctx.env.db, user_id, days, query.limit, ctx.deps.clock.now())
 
-    ttl = analytics_options(ctx.settings.extra).cache_ttl
+    ttl = ctx.settings.analytics.cache_ttl
     body, hit = await cache.cached(ctx, key, ttl, compute)
     return json_response(body, headers={"X-Analytics-Cache": "hit" if hit else "miss"})
 
 
 async def get_usage(request: Request, ctx: Context) -> Response:
     principal = ctx.principal
-    days = _range(request)
+    days = _range(request, ctx)
     # The plans table (`settings.limits`, services/plans/).
     caps = ctx.settings.limits.for_plan(principal.plan)
     body = await usage.usage_report(ctx.env.db, principal.user_id, principal.plan, caps, days)
     return json_response(body)
 
 
-def _range(request: Request) -> DayRange:
+def _range(request: Request, ctx: Context) -> DayRange:
     query: schemas.RangeQuery = request.params
-    return resolve_range(query.from_, query.to, utc_now().date())
+    return resolve_range(query.from_, query.to, ctx.deps.clock.now().date())
 
 
 async def _owned_capsule(request: Request, ctx: Context) -> CapsuleRef:
@@ -104,9 +103,9 @@ async def _cached_report(ctx: Context, capsule_id: str, days: DayRange) -> tuple
     key = cache.report_key(capsule_id, days.start.isoformat(), days.end.isoformat())
 
     async def compute() -> dict:
-        return await reports.capsule_report(ctx.env.db, capsule_id, days, utc_now())
+        return await reports.capsule_report(ctx.env.db, capsule_id, days, ctx.deps.clock.now())
 
-    return await cache.cached(ctx, key, analytics_options(ctx.settings.extra).cache_ttl, compute)
+    return await cache.cached(ctx, key, ctx.settings.analytics.cache_ttl, compute)
 
 
 _read = {"auth": "required", "scopes": ["analytics:read"], "tags": TAGS}

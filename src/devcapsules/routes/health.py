@@ -107,12 +107,7 @@ async def _check_queue(env: Env) -> None:
 
 
 def _runs_code_here(ctx: Context) -> bool:
-    from devcapsules.services.execution.hybrid import ExecutorConfig, ExecutorConfigError
-
-    try:
-        return "local" in ExecutorConfig.from_vars(ctx.settings.extra or ctx.env.vars).backends()
-    except ExecutorConfigError:
-        return False
+    return "local" in ctx.settings.execution.backends()
 
 
 async def _check_sandbox() -> None:

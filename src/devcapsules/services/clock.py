@@ -38,3 +38,21 @@ def new_id(prefix: str, nbytes: int = 10) -> str:
     """`prefix_` + lower-case base32 of random bytes (16 chars for 10 bytes)."""
     token = base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=").lower()
     return f"{prefix}_{token}"
+
+
+class Clock:
+    """The app's clock (`ctx.deps.clock`): UTC wall time and the duration clock. Tests
+    pass a fake with the same two methods to `build_app(..., dependencies=...)`."""
+
+    def now(self) -> datetime:
+        return utc_now()
+
+    def monotonic(self) -> float:
+        return monotonic()
+
+
+class Ids:
+    """The app's id source (`ctx.deps.ids`): random ids in the API's format."""
+
+    def new(self, prefix: str, nbytes: int = 10) -> str:
+        return new_id(prefix, nbytes)

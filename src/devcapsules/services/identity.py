@@ -13,7 +13,7 @@ from devcapsules.services.users import User
 
 
 def password_hasher(ctx: Context) -> PasswordHasher:
-    return PasswordHasher(ctx.env.pbkdf2, ctx.settings.password_iterations)
+    return PasswordHasher(ctx.env.pbkdf2, ctx.settings.auth.password_iterations)
 
 
 async def start_session(ctx: Context, user: User, family_id: str | None = None) -> dict[str, Any]:

@@ -30,7 +30,7 @@ class AccessClaims:
 
 def signing_key(settings: Settings) -> str:
     """The JWT secret, or a 500 that names the misconfiguration (never a weak key)."""
-    secret = settings.jwt_secret or ""
+    secret = settings.auth.jwt_secret or ""
     if len(secret) >= MIN_JWT_SECRET_LENGTH:
         return secret
     if settings.is_development and secret:

@@ -17,7 +17,8 @@ Modes:
 - warm:   a pre-started sandbox (warm pool). The user's process is forked at once, joins
           the run's cgroup and (optionally) execs a pre-started interpreter, then waits on
           fd 3 for its one run; the launcher blocks on `control_fd` until the host sends the
-          run (marshal + the stdin descriptor, SCM_RIGHTS), forwards it, reports like single.
+          run (marshal + the stdin descriptor and, for a harness, its results pipe, by
+          SCM_RIGHTS), forwards it, reports like single.
           One run, then everything exits: a warm sandbox is never reused.
 
 Records are JSON lines on `report_fd`. The user's process never inherits that descriptor,
@@ -168,7 +169,7 @@ def encode(record: dict) -> str:
 def receive(sock) -> tuple[bytes, list]:
     import socket
 
-    message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 1)
+    message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)  # stdin [, results]
     return message, fds
 
 
@@ -179,7 +180,9 @@ def zygote(sock) -> None:
         os._exit(0)  # drained before any run
     run = marshal.loads(message)  # the host's (warm.py)
     os.dup2(fds[0], 0)
-    os.closerange(3, 1 << 16)
+    if len(fds) > 1:  # the harness protocol: results on fd 3 (replaces the socket)
+        os.dup2(fds[1], 3)
+    os.closerange(4 if len(fds) > 1 else 3, 1 << 16)
     apply_limits(run["limits"])
     os.execvp(run["argv"][0], run["argv"])
 

@@ -1,8 +1,9 @@
 """A pre-started Python for one warm run: the interpreter is up before the program exists.
 
 The warm launcher execs `python3 warm_python.py` with the run's socket on fd 3; this waits
-for the run (marshalled argv and rlimits, plus the stdin descriptor), applies the limits, closes
-every descriptor but 0-2 and then runs /box/<script> as `python3 <script>` would: a fresh
+for the run (marshalled argv and rlimits, plus the stdin descriptor and, for the function-test
+harness, its results pipe, which becomes fd 3), applies the limits, closes every other
+descriptor and then runs the script as `python3 [-I] <script>` would: a fresh
 `__main__`, sys.argv and sys.path[0] set the same way, and tracebacks without this frame.
 It runs exactly one program and exits with it.
 """
@@ -20,17 +21,20 @@ import sys
 
 def receive() -> dict:
     sock = _socket.socket(fileno=3)
-    message, ancillary, _flags, _addr = sock.recvmsg(1 << 20, _socket.CMSG_SPACE(4))
+    message, ancillary, _flags, _addr = sock.recvmsg(1 << 20, _socket.CMSG_SPACE(8))
     fds = [
-        int.from_bytes(data[:4], sys.byteorder)
+        int.from_bytes(data[i : i + 4], sys.byteorder)
         for level, kind, data in ancillary
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+        for i in range(0, len(data) - 3, 4)
     ]
     if not message or not fds:
         os._exit(0)  # drained before any run
     sock.close()
     os.dup2(fds[0], 0)
-    os.closerange(3, 1 << 16)
+    if len(fds) > 1:  # a function-test harness: its results pipe on fd 3
+        os.dup2(fds[1], 3)
+    os.closerange(4 if len(fds) > 1 else 3, 1 << 16)
     return marshal.loads(message)  # written by the host (warm.py), not by anything inside
 
 
@@ -49,9 +53,18 @@ def apply_limits(limits: dict) -> None:
 
 
 def run_script(argv: list) -> None:
-    path = os.path.join(os.getcwd(), argv[1])
-    sys.argv = list(argv[1:])
-    sys.path[0] = os.path.dirname(path)
+    """`python3 [-I] script args...` as the interpreter would: -I (the test harness)
+    puts no script directory on sys.path; without it the script's directory is first."""
+    args = list(argv[1:])
+    isolated = args[0] == "-I"
+    if isolated:
+        del args[0]
+    path = os.path.join(os.getcwd(), args[0])
+    sys.argv = args
+    if isolated:
+        del sys.path[0]  # this stub's own directory
+    else:
+        sys.path[0] = os.path.dirname(path)
     main = type(sys)("__main__")
     main.__file__ = path
     main.__builtins__ = __builtins__
@@ -62,6 +75,13 @@ def run_script(argv: list) -> None:
     except SyntaxError as exc:
         sys.excepthook(type(exc), exc.with_traceback(None), None)  # as python3 prints it
         sys.exit(1)
+    # This stub's frames sit under the program's, which a cold `python3 script` does not
+    # have: give the recursion limit exactly that many back, so a program gets as deep as
+    # it would cold (a 990-deep return value still serialises in the harness).
+    depth, frame = 1, sys._getframe()  # 1: the exec() call itself counts as one level
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    sys.setrecursionlimit(sys.getrecursionlimit() + depth)
     try:
         exec(code, main.__dict__)
     except SystemExit:

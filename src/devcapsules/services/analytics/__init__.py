@@ -1,13 +1,10 @@
 """Analytics: events in (ingest), rollups on D1, answers out (reports), cached in KV.
 
-Entry points for other features:
-- `prune_events(env, now, retention_days)`: for the scheduled maintenance handler;
-- `record_execution_event(env, ...)`: for the execution service, per `/execute` call;
-- `analytics_options(vars)`: retention, cache TTL and session salt from the vars.
+Entry points for other features (import them from their modules: this package imports
+none, so `Settings` can load its analytics section without the rest, which needs pydantic):
+- `prune.prune_events(env, now, retention_days)`: for the scheduled maintenance handler;
+- `recording.record_execution_event(env, options, ...)`: for the execution service, per
+  `/execute` call;
+- `options.analytics_options(vars)`: the `Settings.analytics` section (retention, cache
+  TTL, session salt), parsed when the app is built.
 """
-
-from devcapsules.services.analytics.options import analytics_options
-from devcapsules.services.analytics.prune import prune_events
-from devcapsules.services.analytics.recording import record_execution_event
-
-__all__ = ["analytics_options", "prune_events", "record_execution_event"]

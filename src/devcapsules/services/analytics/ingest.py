@@ -14,6 +14,7 @@ locally), so two requests carrying the same event cannot both count it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,11 +26,19 @@ from devcapsules.bindings.protocols import Database
 from devcapsules.principal import Principal
 from devcapsules.schemas import validation_details
 from devcapsules.schemas.analytics import AnalyticsEvent
-from devcapsules.services.analytics.options import AnalyticsOptions, session_hash
+from devcapsules.services.analytics.options import AnalyticsOptions
 from devcapsules.services.analytics.ranges import day_of
 from devcapsules.services.capsule_access import audience, can_read
 from devcapsules.services.capsules import find_refs
 from devcapsules.services.clock import iso
+
+
+def session_hash(salt: str, capsule_id: str, session_id: str) -> str:
+    """The stored session id, salted (`options.session_salt`) and per capsule: the same
+    learner cannot be linked across capsules."""
+    message = f"{capsule_id}\x00{session_id}".encode()
+    return hashlib.sha256(salt.encode() + b"\x00" + message).hexdigest()[:32]
+
 
 # Clients' clocks drift; further ahead than this is a bug or a forgery.
 MAX_FUTURE_SKEW = timedelta(minutes=5)

@@ -1,4 +1,4 @@
-"""Analytics settings, read from the Worker's vars (validated, with safe defaults).
+"""Analytics settings (`Settings.analytics`), parsed from the vars when the app is built.
 
 - `ANALYTICS_RETENTION_DAYS` (default 90): raw events older than this are refused
   on ingestion and pruned by the scheduled handler; daily rollups are kept.
@@ -11,13 +11,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from devcapsules.bindings.protocols import KV_MIN_TTL_SECONDS
-from devcapsules.settings import SettingsError
 
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_CACHE_TTL = 60
@@ -34,13 +32,13 @@ class AnalyticsOptions:
 
 
 def analytics_options(values: Mapping[str, str]) -> AnalyticsOptions:
-    """From the raw vars (`ctx.settings.extra` or `env.vars`: the same mapping)."""
-    retention = _int(values.get("ANALYTICS_RETENTION_DAYS"), DEFAULT_RETENTION_DAYS)
-    ttl = _int(values.get("ANALYTICS_CACHE_TTL"), DEFAULT_CACHE_TTL)
+    """The section from the vars (`Settings.from_vars` calls it); ValueError names the var."""
+    retention = _int(values, "ANALYTICS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    ttl = _int(values, "ANALYTICS_CACHE_TTL", DEFAULT_CACHE_TTL)
     if not 1 <= retention <= 3650:
-        raise SettingsError(f"ANALYTICS_RETENTION_DAYS must be 1..3650, got {retention}")
+        raise ValueError(f"ANALYTICS_RETENTION_DAYS must be 1..3650, got {retention}")
     if ttl < KV_MIN_TTL_SECONDS:
-        raise SettingsError(f"ANALYTICS_CACHE_TTL must be at least {KV_MIN_TTL_SECONDS}")
+        raise ValueError(f"ANALYTICS_CACHE_TTL must be at least {KV_MIN_TTL_SECONDS}")
     return AnalyticsOptions(retention, ttl, _salt(values))
 
 
@@ -56,16 +54,11 @@ def _salt(values: Mapping[str, str]) -> str:
     return _DEVELOPMENT_SALT
 
 
-def session_hash(salt: str, capsule_id: str, session_id: str) -> str:
-    """Salted, per-capsule: the same learner cannot be linked across capsules."""
-    message = f"{capsule_id}\x00{session_id}".encode()
-    return hashlib.sha256(salt.encode() + b"\x00" + message).hexdigest()[:32]
-
-
-def _int(raw: str | None, default: int) -> int:
+def _int(values: Mapping[str, str], name: str, default: int) -> int:
+    raw = values.get(name)
     if raw in (None, ""):
         return default
     try:
         return int(raw)
     except ValueError:
-        raise SettingsError(f"expected an integer, got {raw!r}") from None
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None

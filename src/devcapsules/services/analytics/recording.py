@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from devcapsules.bindings.env import Env
 from devcapsules.services.analytics.ingest import event_row, store_rows
-from devcapsules.services.analytics.options import analytics_options
+from devcapsules.services.analytics.options import AnalyticsOptions
 from devcapsules.services.capsules import find_refs
 from devcapsules.services.clock import iso, utc_now
 
@@ -20,6 +20,7 @@ KINDS = {"run": "code_run", "tests": "test_run"}
 
 async def record_execution_event(
     env: Env,
+    options: AnalyticsOptions,
     *,
     execution_id: str,
     capsule_id: str | None,
@@ -40,7 +41,6 @@ async def record_execution_event(
         return False
     if not await find_refs(env.db, ids=[capsule_id]):
         return False
-    options = analytics_options(env.vars)
     now = utc_now()
     moment = occurred_at or now
     if moment < now - timedelta(days=options.retention_days):

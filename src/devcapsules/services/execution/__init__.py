@@ -5,7 +5,9 @@
 - Backends: `LocalExecutor` (the sandbox library in-process; imported lazily, never on the
   edge), `RemoteExecutor` (our executor service over HTTP with `AWS_EXECUTOR_API_KEY`),
   `PistonExecutor` (a Piston v2 server, for languages we do not run ourselves).
-- `hybrid`: the language -> backend table from vars, and `executor_for(ctx)`.
+- `hybrid`: the language -> backend table (`ExecutorConfig`, the `Settings.execution`
+  section, parsed when the app is built) and `HybridExecutor`, the router over the
+  backends, built once per app (`ctx.deps.executor`; `executor_for(ctx)` returns it).
 - `runs`: what the routes do; `records`: the executions table. Per-plan maximums live in
   the plans table (`services/plans/`).
 

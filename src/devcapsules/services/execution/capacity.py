@@ -3,6 +3,10 @@
 Every run may use its whole memory limit, so host memory is bounded by
 `concurrency x` the per-run limit only if runs are counted: the local executor takes a
 slot for each (in `devcapsules dev` and in the executor service alike).
+
+One way to size it, for both hosts: `Capacity.sized(concurrency, queue_depth)`, whose
+defaults (CPU count runs, 4 x that waiting) are the ones `devcapsules dev` uses and
+`devcapsules executor serve --concurrency/--queue-depth` overrides.
 """
 
 from __future__ import annotations
@@ -10,9 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
 from collections.abc import AsyncIterator, Iterator
 
 from devcapsules.http import HTTPError
+
+DEFAULT_CONCURRENCY = os.cpu_count() or 1
+QUEUE_PER_SLOT = 4  # the default queue depth: this many waiting runs per slot
+
+
+def queue_depth_for(concurrency: int, queue_depth: int | None = None) -> int:
+    """The queue depth to use: the given one, else `QUEUE_PER_SLOT` per slot."""
+    return concurrency * QUEUE_PER_SLOT if queue_depth is None else queue_depth
+
 
 # Work no client is waiting on (generation verification) queues for a slot instead of
 # being refused: the queue bound keeps interactive latency bounded, while host memory is
@@ -45,6 +59,15 @@ class Capacity:
         self.admitted = 0  # running + waiting; one event loop, so no lock is needed
         self.patient = 0  # of which patient (not counted against the queue depth)
         self._slots = asyncio.Semaphore(concurrency)
+
+    @classmethod
+    def sized(
+        cls,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        queue_depth: int | None = None,
+        retry_after_s: int = 1,
+    ) -> Capacity:
+        return cls(concurrency, queue_depth_for(concurrency, queue_depth), retry_after_s)
 
     @property
     def running(self) -> int:

@@ -9,25 +9,26 @@ Vars (wrangler.toml [vars] / secrets on the edge, `.dev.vars` or the environment
 - `EXECUTOR_TIMEOUT_S`        optional total deadline of one call to the executor service
   or Piston (connect, send and the whole answer; default: from the run's limits).
 - `PISTON_URL`, `PISTON_API_KEY`  a Piston v2 server (key optional).
-A configuration that cannot work (unknown backend, `remote` without `EXECUTOR_URL`) is
-refused when first read, as a 500 `configuration_error` that names the variable.
+- `EXECUTOR_WARM_POOL`        the local sandbox's warm pool, e.g. "python=4" (local host).
+Parsed into `Settings.execution` when the app is built: a configuration that cannot work
+(unknown backend, `remote` without `EXECUTOR_URL`) fails the build, naming the variable.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from devcapsules.context import Context
 from devcapsules.http import HTTPError
 from devcapsules.logs import Logger
 from devcapsules.services.execution.base import Executor, canonical_language
 from devcapsules.services.plans import RunLimits
 
-if TYPE_CHECKING:  # the edge adapter imports this module before (and without) pydantic
+if TYPE_CHECKING:  # settings import this module (the context holds them); the edge adapter
+    # imports it before (and without) pydantic
+    from devcapsules.context import Context
     from devcapsules.schemas.execution import SuiteResult
 
 BACKENDS = ("local", "remote", "piston")
@@ -40,6 +41,7 @@ _VARS = (
     "EXECUTOR_TIMEOUT_S",
     "PISTON_URL",
     "PISTON_API_KEY",
+    "EXECUTOR_WARM_POOL",
 )
 
 
@@ -49,13 +51,15 @@ class ExecutorConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    default: str
+    default: str = "local"
     routes: Mapping[str, str] = field(default_factory=dict)
     executor_url: str | None = None
     executor_key: str | None = None
     executor_timeout_s: float | None = None
     piston_url: str | None = None
     piston_key: str | None = None
+    # The local sandbox's warm pool (e.g. "python=4"), checked by the host that fills it.
+    warm_pool: str | None = None
 
     def backend_for(self, language: str) -> str:
         return self.routes.get(canonical_language(language), self.default)
@@ -65,17 +69,20 @@ class ExecutorConfig:
         return {self.default, *self.routes.values()}
 
     @classmethod
-    def from_vars(cls, values: Mapping[str, str]) -> ExecutorConfig:
-        return _parse(tuple((name, values.get(name) or "") for name in _VARS))
+    def from_vars(
+        cls, values: Mapping[str, str], can_sandbox: bool | None = None
+    ) -> ExecutorConfig:
+        """`Settings.execution`, parsed once when the app is built; ExecutorConfigError
+        (a ValueError naming the var) if the configuration cannot work. `can_sandbox`:
+        whether this platform could sandbox code (default: `sandbox_possible()`)."""
+        if can_sandbox is None:
+            can_sandbox = sandbox_possible()
+        return _parse({name: values.get(name) or "" for name in _VARS}, can_sandbox)
 
 
-@functools.lru_cache(maxsize=16)
-def _parse(items: tuple[tuple[str, str], ...]) -> ExecutorConfig:
-    # Cached on the relevant vars: parsed once per isolate, not per request.
-    values = dict(items)
-    default = values["EXECUTOR_BACKEND_DEFAULT"].strip().lower() or default_backend(
-        values["ENVIRONMENT"]
-    )
+def _parse(values: Mapping[str, str], can_sandbox: bool) -> ExecutorConfig:
+    chosen = values["EXECUTOR_BACKEND_DEFAULT"].strip().lower()
+    default = chosen or default_backend(values["ENVIRONMENT"], can_sandbox)
     config = ExecutorConfig(
         default=_backend(default, "EXECUTOR_BACKEND_DEFAULT"),
         routes=parse_routes(values["EXECUTOR_ROUTES"]),
@@ -84,8 +91,13 @@ def _parse(items: tuple[tuple[str, str], ...]) -> ExecutorConfig:
         executor_timeout_s=_timeout(values["EXECUTOR_TIMEOUT_S"]),
         piston_url=values["PISTON_URL"].strip() or None,
         piston_key=values["PISTON_API_KEY"] or None,
+        warm_pool=values["EXECUTOR_WARM_POOL"].strip() or None,
     )
-    used = {config.default, *config.routes.values()}
+    used = set(config.routes.values())
+    if chosen or _deployed(values["ENVIRONMENT"]):
+        used.add(config.default)
+    # Else a development host that cannot sandbox fell back to `remote` by itself: without
+    # EXECUTOR_URL it still serves everything else, and a run answers what is missing.
     if "remote" in used and not config.executor_url:
         raise ExecutorConfigError("EXECUTOR_URL is required for the remote executor backend")
     if "piston" in used and not config.piston_url:
@@ -93,11 +105,13 @@ def _parse(items: tuple[tuple[str, str], ...]) -> ExecutorConfig:
     return config
 
 
-def default_backend(environment: str) -> str:
+def default_backend(environment: str, can_sandbox: bool) -> str:
     """`remote` on the deployed Worker or wherever untrusted code cannot be sandboxed."""
-    if environment.strip().lower() in ("staging", "production") or not sandbox_possible():
-        return "remote"
-    return "local"
+    return "remote" if _deployed(environment) or not can_sandbox else "local"
+
+
+def _deployed(environment: str) -> bool:
+    return environment.strip().lower() in ("staging", "production")
 
 
 def sandbox_possible() -> bool:
@@ -215,7 +229,13 @@ def make_backend(name: str, config: ExecutorConfig, logger: Logger) -> Executor:
     if name == "remote":
         from devcapsules.services.execution.remote import RemoteExecutor
 
-        assert config.executor_url is not None  # checked when the config was parsed
+        if config.executor_url is None:  # only the development fallback (see `_parse`)
+            raise HTTPError(
+                500,
+                "configuration_error",
+                "Code execution misconfigured: EXECUTOR_URL is required for the remote"
+                " executor backend",
+            )
         return RemoteExecutor(
             config.executor_url, config.executor_key, config.executor_timeout_s, logger
         )
@@ -231,11 +251,6 @@ def make_backend(name: str, config: ExecutorConfig, logger: Logger) -> Executor:
 
 
 def executor_for(ctx: Context) -> HybridExecutor:
-    try:
-        config = ExecutorConfig.from_vars(ctx.settings.extra or ctx.env.vars)
-    except ExecutorConfigError as exc:
-        ctx.logger.error("executor_configuration_error", message=str(exc))
-        raise HTTPError(
-            500, "configuration_error", f"Code execution misconfigured: {exc}"
-        ) from None
-    return HybridExecutor(config, ctx.logger)
+    """The app's executor (built once with the app: `ctx.deps.executor`)."""
+    assert ctx.deps is not None, "a context outside an app has no executor"
+    return ctx.deps.executor

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from devcapsules.services.execution.base import (
     unavailable,
     unsupported_language,
 )
-from devcapsules.services.execution.capacity import Capacity
+from devcapsules.services.execution.capacity import DEFAULT_CONCURRENCY, Capacity
 from devcapsules.services.plans import RunLimits
 
 
@@ -86,14 +85,13 @@ class LocalExecutor:
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Capacity] = (
     weakref.WeakKeyDictionary()
 )
-DEFAULT_CONCURRENCY = os.cpu_count() or 1
 
 
 def shared_capacity() -> Capacity:
     """The in-process bound of `devcapsules dev`: CPU-count runs, 4x that waiting."""
     loop = asyncio.get_running_loop()
     if loop not in _SHARED:
-        _SHARED[loop] = Capacity(DEFAULT_CONCURRENCY, DEFAULT_CONCURRENCY * 4)
+        _SHARED[loop] = Capacity.sized()
     return _SHARED[loop]
 
 

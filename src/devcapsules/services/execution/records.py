@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from devcapsules.context import Context
 from devcapsules.services.analytics.recording import record_execution_event
-from devcapsules.services.clock import iso, new_id, utc_now
+from devcapsules.services.clock import iso
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class ExecutionRecord:
 
 def record_later(ctx: Context, record: ExecutionRecord) -> str:
     """Schedule the insert; returns the execution id (it goes into the response)."""
-    execution_id = new_id("exe")
+    execution_id = ctx.deps.ids.new("exe")
     principal = ctx.principal
     user_id = principal.user_id if principal else None
     api_key_id = principal.api_key_id if principal else None
@@ -67,13 +67,14 @@ async def _insert(
                 r.duration_ms,
                 r.tests_passed,
                 r.tests_total,
-                iso(utc_now()),
+                iso(ctx.deps.clock.now()),
             )
             .run()
         )
         if r.capsule_id is not None:
             await record_execution_event(
                 ctx.env,
+                ctx.settings.analytics,
                 execution_id=execution_id,
                 capsule_id=r.capsule_id,
                 kind=r.kind,

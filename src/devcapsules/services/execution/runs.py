@@ -12,11 +12,11 @@ from typing import Any
 from devcapsules.context import Context
 from devcapsules.schemas.execution import ExecuteRequest, RunTestsRequest
 from devcapsules.services import clock
-from devcapsules.services.execution.base import Executor
 from devcapsules.services.execution.capsule_tests import (
     capsule_suite_limits,
     load_capsule_suite,
 )
+from devcapsules.services.execution.hybrid import HybridExecutor
 from devcapsules.services.execution.records import ExecutionRecord, record_later
 from devcapsules.services.plans import RunLimits
 
@@ -29,15 +29,13 @@ def run_limits(ctx: Context, time_limit: float | None, memory_limit: int | None)
 
 
 async def run_program(
-    ctx: Context, executor: Executor, body: ExecuteRequest, session_id: str | None = None
+    ctx: Context, executor: HybridExecutor, body: ExecuteRequest, session_id: str | None = None
 ) -> dict[str, Any]:
     limits = run_limits(ctx, body.time_limit, body.memory_limit)
     limits.check_sizes(body.source_code, body.stdin)
-    backend = _backend_name(executor, body.language)
+    backend = executor.for_language(body.language)  # resolved once: it runs and is named
     started = clock.monotonic()
-    result = await executor.execute(
-        body.source_code, body.language, stdin=body.stdin, limits=limits
-    )
+    result = await backend.execute(body.source_code, body.language, stdin=body.stdin, limits=limits)
     record = ExecutionRecord(
         "run",
         result.get("language") or body.language,
@@ -46,11 +44,12 @@ async def run_program(
         session_id=session_id,
     )
     execution_id = record_later(ctx, record)
-    return {**result, "backend": backend, "limits": limits.public(), "executionId": execution_id}
+    public = {"backend": backend.name, "limits": limits.public(), "executionId": execution_id}
+    return {**result, **public}
 
 
 async def run_suite(
-    ctx: Context, executor: Executor, body: RunTestsRequest, session_id: str | None = None
+    ctx: Context, executor: HybridExecutor, body: RunTestsRequest, session_id: str | None = None
 ) -> dict[str, Any]:
     limits = run_limits(ctx, body.time_limit, body.memory_limit)
     limits.check_sizes(body.userCode)
@@ -61,9 +60,9 @@ async def run_suite(
         limits = capsule_suite_limits(limits)  # the capsule schema's bound, not the plan's
     assert cases is not None and language is not None  # the request model guarantees it
     limits.check_test_count(len(cases))
-    backend = _backend_name(executor, language)
+    backend = executor.for_language(language)
     started = clock.monotonic()
-    result = await executor.run_tests(body.userCode, cases, language, function_name, limits=limits)
+    result = await backend.run_tests(body.userCode, cases, language, function_name, limits=limits)
     summary = result.summary
     record = ExecutionRecord(
         "tests",
@@ -76,15 +75,10 @@ async def run_suite(
         session_id=session_id,
     )
     execution_id = record_later(ctx, record)
-    extra = {"backend": backend, "limits": limits.public(), "executionId": execution_id}
+    extra = {"backend": backend.name, "limits": limits.public(), "executionId": execution_id}
     if body.capsuleId is not None:
         extra["capsuleId"] = body.capsuleId
     return {**result.model_dump(exclude_unset=True), **extra}
-
-
-def _backend_name(executor: Executor, language: str) -> str:
-    pick = getattr(executor, "for_language", None)
-    return pick(language).name if pick else executor.name
 
 
 def _ms(started: float) -> int:

@@ -27,9 +27,8 @@ from typing import Any
 
 from devcapsules.bindings.protocols import Message, MessageBatch
 from devcapsules.context import Context
-from devcapsules.services.generation import config as generation_config
 from devcapsules.services.generation import intake, jobs, pipeline, wiring
-from devcapsules.services.generation.providers import http_client, make_provider
+from devcapsules.services.generation.providers import http_client
 from devcapsules.services.generation.providers.base import (
     GenerationRequest,
     PermanentProviderError,
@@ -211,10 +210,11 @@ class JobWorker:
 
 async def consume_generation_batch(batch: MessageBatch, ctx: Context) -> None:
     """`generation-jobs`: the batch's messages concurrently, at most `concurrency` at once."""
-    config = generation_config.from_vars(ctx.env.vars)
+    config = ctx.settings.generation
     limit = asyncio.Semaphore(config.concurrency)
     async with http_client(config) as client:
-        worker = JobWorker(ctx, config, make_provider(config, client), wiring.test_runner(ctx))
+        provider = ctx.deps.model_provider(config, client)
+        worker = JobWorker(ctx, config, provider, wiring.test_runner(ctx))
 
         async def one(message: Message) -> None:
             async with limit:

@@ -1,4 +1,4 @@
-"""Providers behind one interface (`base.Provider`), chosen by `config.from_vars`."""
+"""Providers behind one interface (`base.Provider`), chosen by `Settings.generation`."""
 
 from __future__ import annotations
 
@@ -27,18 +27,18 @@ def make_provider(config: GenerationConfig, client: httpx.AsyncClient) -> Provid
     if config.provider == "azure_openai":
         return AzureOpenAIProvider(
             client,
-            endpoint=config.var("AZURE_OPENAI_ENDPOINT"),
-            deployment=config.var("AZURE_OPENAI_DEPLOYMENT"),
-            api_key=config.var("AZURE_OPENAI_API_KEY"),
-            api_version=config.var("AZURE_OPENAI_API_VERSION") or DEFAULT_API_VERSION,
+            endpoint=config.azure_endpoint,
+            deployment=config.azure_deployment,
+            api_key=config.azure_api_key,
+            api_version=config.azure_api_version or DEFAULT_API_VERSION,
             timeout_s=config.model_timeout_seconds,
         )
     if config.provider == "openai_compatible":
         return OpenAICompatibleProvider(
             client,
-            base_url=config.var("OPENAI_BASE_URL"),
-            model=config.var("OPENAI_MODEL"),
-            api_key=config.var("OPENAI_API_KEY") or None,
+            base_url=config.openai_base_url,
+            model=config.openai_model,
+            api_key=config.openai_api_key or None,
             timeout_s=config.model_timeout_seconds,
         )
     return CatalogProvider()
