@@ -56,7 +56,7 @@ def test_publish_runs_every_test_including_hidden_ones(client, owner, runner):
     assert code == capsule["solution"] and (language, function_name) == ("python", "add")
     assert [case.get("hidden") for case in cases] == [False, True]
     # The owner's plan limits, but a capsule's own suite is never cut by the plan.
-    assert limits.plan.max_test_cases >= 100
+    assert limits.caps.max_test_cases >= 100
 
 
 def test_publishing_twice_is_idempotent(client, owner, runner):

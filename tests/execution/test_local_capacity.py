@@ -13,10 +13,10 @@ from devcapsules.errors import Unavailable
 from devcapsules.services.execution import local
 from devcapsules.services.execution.capacity import Capacity
 from devcapsules.services.execution.capacity import patient as capacity_patient
-from devcapsules.services.execution.limits import SERVICE_LIMITS
+from devcapsules.services.plans import PlanTable
 
 pytestmark = pytest.mark.slow
-LIMITS = SERVICE_LIMITS.effective(5, None)
+LIMITS = PlanTable().ceiling().clamp(5, None)
 
 
 async def _until(condition) -> None:

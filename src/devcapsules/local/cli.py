@@ -159,7 +159,7 @@ def _run_users_create(args: argparse.Namespace) -> int:
 
 
 def _run_set_plan(args: argparse.Namespace) -> int:
-    from devcapsules.services.current_plan import change_plan
+    from devcapsules.services.plans.current import change_plan
 
     user = _with_runtime(args, lambda runtime: change_plan(runtime.env, args.email, args.plan))
     if user is None:

@@ -12,7 +12,7 @@ from devcapsules.errors import DomainError, status_of
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.middleware import CallNext, Middleware
 from devcapsules.services import api_keys
-from devcapsules.services.current_plan import current_plan
+from devcapsules.services.plans.current import current_plan
 from devcapsules.services.tokens import verify_access_token
 
 

@@ -81,7 +81,7 @@ async def get_overview(request: Request, ctx: Context) -> Reply:
 async def get_usage(request: Request, ctx: Context) -> dict:
     principal = ctx.principal
     days = _range(request, ctx)
-    # The plan table lives with the rate limiter (`settings.limits`, services/limits.py).
+    # The plans table (`settings.limits`, services/plans/).
     caps = ctx.settings.limits.for_plan(principal.plan)
     body = await usage.usage_report(ctx.env.db, principal.user_id, principal.plan, caps, days)
     return body

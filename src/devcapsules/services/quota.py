@@ -27,7 +27,7 @@ from devcapsules.bindings.env import Env
 from devcapsules.context import Context
 from devcapsules.errors import QuotaExceeded
 from devcapsules.services.clock import iso, utc_now
-from devcapsules.services.limits import epoch_iso, window_reset, window_start
+from devcapsules.services.plans import epoch_iso, window_reset, window_start
 
 WINDOW = "generation_day"
 

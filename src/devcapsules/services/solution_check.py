@@ -10,26 +10,25 @@ backend's code) instead of a publish that silently skips the check.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from devcapsules.context import Context
 from devcapsules.errors import InvalidInput
 from devcapsules.schemas.capsules import CODE_MAX
-from devcapsules.services.execution import executor_for, limits_for
+from devcapsules.services.execution import executor_for
 from devcapsules.services.execution.capsule_tests import capsule_suite_limits
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.execution.runs import run_limits
+from devcapsules.services.plans import RunLimits
 
 
 def publish_limits(ctx: Context) -> RunLimits:
     """The owner's plan limits (time, memory), except that the capsule's own suite is
     bounded by the capsule schema (<= 100 cases, <= 64 Ki characters of code), not by the
     plan's per-request caps: a capsule the API accepted must be publishable."""
-    limits = capsule_suite_limits(limits_for(ctx.principal).effective(None, None))
-    plan = limits.plan
+    limits = capsule_suite_limits(run_limits(ctx, None, None))
     # The reference solution is the owner's stored code, bounded by the capsule schema.
-    source_cap = max(plan.max_source_bytes, 4 * CODE_MAX)  # UTF-8: <= 4 bytes per char
-    return dataclasses.replace(limits, plan=dataclasses.replace(plan, max_source_bytes=source_cap))
+    source_cap = max(limits.caps.max_source_bytes, 4 * CODE_MAX)  # UTF-8: <= 4 bytes per char
+    return limits.with_caps(max_source_bytes=source_cap)
 
 
 async def verify_solution(ctx: Context, capsule: Any) -> None:

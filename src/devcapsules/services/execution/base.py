@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from devcapsules.errors import InvalidInput, Unavailable
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 if TYPE_CHECKING:  # the edge adapter imports this module before (and without) pydantic
     from devcapsules.schemas.execution import SuiteResult

@@ -13,7 +13,6 @@ memory stay the caller's.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from devcapsules.context import Context
 from devcapsules.errors import InvalidInput, NotFound
 from devcapsules.schemas.capsules import TEST_CASES_MAX
 from devcapsules.services import capsule_access, capsules
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,4 @@ async def load_capsule_suite(ctx: Context, capsule_id: str) -> CapsuleSuite:
 def capsule_suite_limits(limits: RunLimits) -> RunLimits:
     """The caller's run limits, with the test-case cap raised to what a capsule may hold:
     both for the count check and for the limits handed to the executor."""
-    plan = limits.plan
-    suite_plan = dataclasses.replace(plan, max_test_cases=max(plan.max_test_cases, TEST_CASES_MAX))
-    return dataclasses.replace(limits, plan=suite_plan)
+    return limits.with_caps(max_test_cases=max(limits.caps.max_test_cases, TEST_CASES_MAX))

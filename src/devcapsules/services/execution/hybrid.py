@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from devcapsules.errors import DomainError, Misconfigured
 from devcapsules.logs import Logger
 from devcapsules.services.execution.base import Executor
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 if TYPE_CHECKING:  # settings import this module (the context holds them); the edge adapter
     # imports it before (and without) pydantic

@@ -41,7 +41,7 @@ from devcapsules.services.execution.base import (
     unavailable,
     unsupported_language,
 )
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 MAX_OUTPUT_CHARS = 64 * 1024  # per stream, like our own sandbox
 COMPILE_TIMEOUT_MS = 10_000
@@ -127,7 +127,7 @@ class PistonExecutor:
         self, user_code: str, language: str, cases: list[dict[str, Any]], limits: RunLimits
     ) -> list[dict[str, Any] | None]:
         """One Piston request per case, PARALLEL_CASES at a time, within the whole run's
-        budget (`RunLimits.suite_wall_s`, the local executor's). A case unanswered at the
+        budget (`RunLimits.suite_wall_s`, the sandbox library's). A case unanswered at the
         deadline is None; a compile error stops the rest (they compile the same code); the
         first request that fails (a domain error) stops the rest and is raised."""
         gate = asyncio.Semaphore(PARALLEL_CASES)

@@ -34,7 +34,7 @@ from devcapsules.services.execution.answers import (
     suite_answer_bytes,
 )
 from devcapsules.services.execution.base import unavailable
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 PASS_THROUGH = {400, 413, 422}  # the caller's mistake, as the service judged it
 # Beyond the run itself: compile time and the connection. The service enforces the rest.

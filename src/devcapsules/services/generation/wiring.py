@@ -67,11 +67,10 @@ async def save_capsule(
     return capsule_id if result["meta"]["changes"] == 1 else None
 
 
-# Verification runs are the service's own, not a learner's: one fixed budget for all.
-def _run_limits() -> Any:
-    from devcapsules.services.execution import PLAN_LIMITS
-
-    return PLAN_LIMITS["creator"].effective(None, None)
+# Verification runs are the service's own, not a learner's: one budget for all, the
+# creator plan's defaults from the plans table (so PLAN_CREATOR_* overrides apply).
+def _run_limits(ctx: Context) -> Any:
+    return ctx.settings.limits.for_plan("creator").execution.clamp(None, None)
 
 
 def test_runner(ctx: Context) -> TestRunner:
@@ -85,7 +84,7 @@ def test_runner(ctx: Context) -> TestRunner:
     from devcapsules.services.execution.capacity import patient
 
     executor = executor_for(ctx)
-    limits = _run_limits()
+    limits = _run_limits(ctx)
 
     async def run(code: str, cases: list[dict], language: str, function_name: str) -> SuiteResult:
         # Hidden flags only matter to learners; here they would hide the actual values
