@@ -9,7 +9,18 @@ The record: every execution leaves a row in `executions` (who, key, capsule, lan
 status, duration, tests passed/total), and a run against a capsule also counts as a
 `code_run`/`test_run` analytics event (event id = execution id, so a widget reporting
 the same run is deduplicated). Both are handed to `ctx.wait_until`: the caller gets
-the answer without waiting on D1."""
+the answer without waiting on D1.
+
+A capsule's own suite (`POST /execute/tests` with `capsuleId`): whoever may read a capsule (services/capsule_access.can_read: its owner, or anyone for a
+published public/unlisted one) may run its tests, hidden ones included; the hidden
+expectations go to the executor only and never into the response. Anything else is a
+404, exactly like a missing capsule, so existence is not revealed.
+
+A stored suite is bounded by the capsule schema (`TEST_CASES_MAX`), not by the caller's
+plan: publishing accepts any capsule the API stored (services/solution_check), so every
+learner, anonymous ones in the embed widget included, must be able to run it. Time and
+memory stay the caller's.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from devcapsules.context import Context
+from devcapsules.errors import InvalidInput, NotFound
+from devcapsules.schemas.capsules import TEST_CASES_MAX
 from devcapsules.schemas.execution import ExecuteRequest, RunTestsRequest
-from devcapsules.services import clock
+from devcapsules.services import capsule_access, capsules, clock
 from devcapsules.services.analytics.recording import record_execution_event
 from devcapsules.services.clock import iso
-from devcapsules.services.execution.capsule_tests import (
-    capsule_suite_limits,
-    load_capsule_suite,
-)
 from devcapsules.services.execution.hybrid import HybridExecutor
 from devcapsules.services.plans import RunLimits
 
@@ -164,3 +173,29 @@ async def _insert(
             )
     except Exception as exc:  # background work: log it, never surface it
         ctx.logger.error("execution_record_failed", executionId=execution_id, error=str(exc))
+
+
+@dataclass(frozen=True)
+class CapsuleSuite:
+    capsule_id: str
+    language: str
+    function_name: str | None
+    test_cases: list[dict[str, Any]]
+
+
+async def load_capsule_suite(ctx: Context, capsule_id: str) -> CapsuleSuite:
+    capsule = await capsules.get(ctx.env.db, capsule_id)
+    who = capsule_access.audience(ctx.principal)
+    if capsule is None or not capsule_access.can_read(who, capsule):
+        raise NotFound("not_found", "No such capsule")
+    if not capsule.test_cases:
+        raise InvalidInput("capsule_has_no_tests", f"Capsule {capsule_id} has no test cases")
+    return CapsuleSuite(
+        capsule.id, capsule.language, capsule.function_name, list(capsule.test_cases)
+    )
+
+
+def capsule_suite_limits(limits: RunLimits) -> RunLimits:
+    """The caller's run limits, with the test-case cap raised to what a capsule may hold:
+    both for the count check and for the limits handed to the executor."""
+    return limits.with_caps(max_test_cases=max(limits.caps.max_test_cases, TEST_CASES_MAX))
