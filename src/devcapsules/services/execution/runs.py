@@ -11,9 +11,10 @@ status, duration, tests passed/total), and a run against a capsule also counts a
 the same run is deduplicated). Both are handed to `ctx.wait_until`: the caller gets
 the answer without waiting on D1.
 
-A capsule's own suite (`POST /execute/tests` with `capsuleId`): whoever may read a capsule (services/capsule_access.can_read: its owner, or anyone for a
-published public/unlisted one) may run its tests, hidden ones included; the hidden
-expectations go to the executor only and never into the response. Anything else is a
+A capsule's own suite (`POST /execute/tests` with `capsuleId`): whoever may read a
+capsule (services/capsule_access.can_read: its owner, or anyone for a published
+public/unlisted one) may run its tests, hidden ones included; the hidden expectations go
+to the executor only and never into the response. Anything else is a
 404, exactly like a missing capsule, so existence is not revealed.
 
 A stored suite is bounded by the capsule schema (`TEST_CASES_MAX`), not by the caller's
