@@ -2,9 +2,8 @@ import asyncio
 
 import pytest
 
-from devcapsules.context import Context
+from devcapsules.context import Context, Principal
 from devcapsules.http import HTTPError, Request, json_response
-from devcapsules.principal import Principal
 from devcapsules.routing import Route, Router, compile_path
 
 

@@ -8,6 +8,10 @@ Two kinds of state reach a handler through it:
   bound to the request id, the principal, `wait_until`, middleware scratch `state`.
 Tests replace a dependency by passing fakes to `build_app(settings, dependencies=...)`,
 never by patching module attributes.
+
+The principal is part of that per-request state: who is calling, a user (JWT session) or
+an API key acting for its owner, with its plan and scopes (`Principal`, set by the auth
+layer; the plan names and grantable scopes are defined beside it).
 """
 
 from __future__ import annotations
@@ -24,6 +28,44 @@ if TYPE_CHECKING:  # the settings' sections import services that name the contex
     from devcapsules.services.clock import Clock, Ids
     from devcapsules.services.execution.hybrid import HybridExecutor
     from devcapsules.settings import Settings
+
+PLANS = ("free", "creator", "team", "enterprise")
+
+# Scopes an API key may be granted.
+SCOPES = (
+    "capsules:read",
+    "capsules:write",
+    "execute",
+    "generate",
+    "analytics:read",
+    "analytics:write",
+)
+# Held by user sessions only, never grantable to a key: managing the account and its
+# keys (a leaked widget key must not be able to mint more keys).
+ACCOUNT_SCOPE = "account"
+SESSION_SCOPES = frozenset((*SCOPES, ACCOUNT_SCOPE))
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    plan: str
+    kind: str = "user"  # "user" (JWT session) or "api_key"
+    scopes: frozenset[str] = field(default_factory=lambda: SESSION_SCOPES)
+    api_key_id: str | None = None
+    token_id: str | None = None
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.kind == "api_key"
+
+    @property
+    def log_id(self) -> str:
+        return f"{self.user_id}/{self.api_key_id}" if self.api_key_id else self.user_id
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
 
 # (Settings.generation, an httpx.AsyncClient) -> a generation `Provider`.
 ProviderFactory = Callable[[Any, Any], Any]
@@ -67,6 +109,6 @@ class Context:
     # The app's dependencies (None only for a context built outside an app).
     deps: Dependencies | None = None
     # Set by the authenticate middleware when a valid credential is present.
-    principal: Any = None
+    principal: Principal | None = None
     # Per-request scratch for middleware (e.g. a credential the auth layer rejected).
     state: dict[str, Any] = field(default_factory=dict)

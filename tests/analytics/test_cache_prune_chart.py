@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from devcapsules.principal import Principal
+from devcapsules.context import Principal
 from devcapsules.services.analytics import prune as prune_module
 from devcapsules.services.analytics.ingest import ingest
 from devcapsules.services.analytics.options import analytics_options

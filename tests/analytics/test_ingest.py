@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from devcapsules.principal import Principal
+from devcapsules.context import Principal
 from devcapsules.services.analytics.ingest import ingest
 from tests.analytics.support import EVENTS, event, graded_run, now, post
 from tests.capsules.support import create, publish_directly

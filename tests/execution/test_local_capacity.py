@@ -11,8 +11,8 @@ import pytest
 
 from devcapsules.errors import Unavailable
 from devcapsules.services.execution import local
-from devcapsules.services.execution.capacity import Capacity
-from devcapsules.services.execution.capacity import patient as capacity_patient
+from devcapsules.services.execution.local import Capacity
+from devcapsules.services.execution.local import patient as capacity_patient
 from devcapsules.services.plans import PlanTable
 
 pytestmark = pytest.mark.slow

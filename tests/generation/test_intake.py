@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from devcapsules.bindings.protocols import D1Error
+from devcapsules.context import Principal
 from devcapsules.errors import DomainError
-from devcapsules.principal import Principal
 from devcapsules.services import quota
 from devcapsules.services.generation import dispatch, intake, jobs
 from tests.support.auth import register

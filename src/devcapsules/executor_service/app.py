@@ -10,17 +10,16 @@ from devcapsules.executor_service.guards import service_auth_middleware
 from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.logs import Logger
 from devcapsules.middleware.body_limit import body_limit_middleware
-from devcapsules.middleware.logging import logging_middleware
-from devcapsules.middleware.request_id import request_id_middleware
+from devcapsules.middleware.request_log import request_log_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.routing import Route
 from devcapsules.schemas import execution as schemas
-from devcapsules.services.execution.capacity import (
+from devcapsules.services.execution.local import (
     DEFAULT_CONCURRENCY,
     Capacity,
+    LocalExecutor,
     queue_depth_for,
 )
-from devcapsules.services.execution.local import LocalExecutor
 from devcapsules.services.plans import ExecutionCaps, PlanTable
 from devcapsules.settings import LoggingSettings, Settings
 
@@ -32,7 +31,7 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 class ServiceConfig:
     api_key: str | None  # None only with --insecure-no-auth
     concurrency: int = DEFAULT_CONCURRENCY
-    queue_depth: int | None = None  # default: 4 x concurrency (capacity.queue_depth_for)
+    queue_depth: int | None = None  # default: 4 x concurrency (local.queue_depth_for)
     retry_after_s: int = 1
     log_level: str = "info"
     warm_pool: str | None = None  # EXECUTOR_WARM_POOL; None: python=<concurrency>
@@ -107,8 +106,7 @@ def build_service_app(config: ServiceConfig, logger: Logger | None = None) -> Ap
     service = ExecutorService(capacity, config.plans.ceiling())
     middleware = [
         security_headers_middleware(),
-        request_id_middleware(),
-        logging_middleware(),
+        request_log_middleware(),
         body_limit_middleware(MAX_BODY_BYTES),
         service_auth_middleware(config.api_key),
     ]

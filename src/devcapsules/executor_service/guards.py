@@ -1,5 +1,5 @@
 """The service's API-key guard. (Its bound on concurrent and queued runs is the local
-executor's own: services/execution/capacity.py.)"""
+executor's own: services/execution/local.py's Capacity.)"""
 
 from __future__ import annotations
 

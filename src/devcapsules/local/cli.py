@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from devcapsules.context import PLANS
 from devcapsules.errors import DomainError
 from devcapsules.local.config import find_project_root, load_config
 from devcapsules.local.migrations import apply_migrations
 from devcapsules.local.runtime import resolve_state_dir
-from devcapsules.principal import PLANS
 
 # What a user can cause: refusals of the domain (duplicate email), bad values (settings,
 # --env), files and directories (no wrangler.toml, state dir), a state dir's databases.

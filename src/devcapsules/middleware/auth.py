@@ -7,11 +7,10 @@ never silently ignored: a client with a broken token should learn it at once.
 
 from __future__ import annotations
 
-from devcapsules.context import Context
+from devcapsules.context import Context, Principal
 from devcapsules.errors import DomainError, status_of
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.middleware import CallNext, Middleware
-from devcapsules.principal import Principal
 from devcapsules.services import api_keys
 from devcapsules.services.plans.current import current_plan
 from devcapsules.services.tokens import verify_access_token

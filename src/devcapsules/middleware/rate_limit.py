@@ -34,16 +34,16 @@ from devcapsules.bindings.protocols import BindingError
 from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.middleware import CallNext, Middleware
-from devcapsules.services import usage_counters
+from devcapsules.services import plans
 from devcapsules.services.plans import (
     ANONYMOUS,
     PlanLimits,
     PlanTable,
+    Window,
     epoch_iso,
     window_reset,
 )
 from devcapsules.services.plans import window_start as start_of
-from devcapsules.services.usage_counters import Window
 
 EXEMPT_PATHS = ("/health",)
 # Every counted response carries these (CORS exposes them; OpenAPI declares them).
@@ -145,7 +145,7 @@ def rate_limit_middleware(
         if not windows:
             return None
         try:
-            hit = await usage_counters.hit(ctx.env.db, subject, windows)
+            hit = await plans.hit(ctx.env.db, subject, windows)
         except BindingError as exc:
             ctx.logger.error("rate_limit_unavailable", error=str(exc)[:300])
             return None

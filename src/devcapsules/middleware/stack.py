@@ -16,20 +16,18 @@ from devcapsules.http import Request, Response
 from devcapsules.logs import Logger
 from devcapsules.middleware import Middleware, compose
 from devcapsules.middleware.cors import cors_middleware, preflight_middleware
-from devcapsules.middleware.logging import logging_middleware
-from devcapsules.middleware.request_id import request_id_middleware
+from devcapsules.middleware.request_log import request_log_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
 from devcapsules.settings import Settings, SettingsError
 
 
 def decorating_middleware(settings: Settings) -> list[Middleware]:
     """The layers that decorate every answer, error or not: security headers → request
-    id → access log → CORS. They only set headers and log (logging cannot raise:
-    `logs.GuardedSink`), so a request whose write happened always gets its answer."""
+    id and access log (request_log) → CORS. They only set headers and log (logging
+    cannot raise: `logs.GuardedSink`), so a request whose write happened always gets its answer."""
     return [
         security_headers_middleware(),
-        request_id_middleware(),
-        logging_middleware(),
+        request_log_middleware(),
         cors_middleware(settings.cors.allowed_origins),
     ]
 

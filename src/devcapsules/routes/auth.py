@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from devcapsules.context import Context
+from devcapsules.context import ACCOUNT_SCOPE, Context
 from devcapsules.http import HTTPError, Request
-from devcapsules.principal import ACCOUNT_SCOPE
 from devcapsules.routing import Reply, Route
 from devcapsules.schemas import auth as schemas
 from devcapsules.services import api_keys, identity, plan_usage, refresh_tokens, users

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from devcapsules.principal import SCOPES
+from devcapsules.context import SCOPES
 from devcapsules.schemas import Body, StrictModel
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from devcapsules.schemas.patterns import (
     documented,
     matches,
 )
-from devcapsules.services.execution.base import canonical_language
+from devcapsules.services.execution.hybrid import canonical_language
 
 # Languages a capsule may be written in (canonical names). Aliases ("py", "js", "c++",
 # "golang"...) are resolved by the execution layer's table, so capsules and /execute agree

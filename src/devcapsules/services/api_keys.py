@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from devcapsules.bindings.env import Env
-from devcapsules.context import Context
+from devcapsules.context import Context, Principal
 from devcapsules.errors import Conflict, NotFound
-from devcapsules.principal import Principal
 from devcapsules.services.clock import iso, new_id, parse_iso, utc_now
 from devcapsules.services.kv_cache import read_json
 from devcapsules.services.tokens import invalid_token

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from devcapsules.principal import Principal
+from devcapsules.context import Principal
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from devcapsules.context import Context
-from devcapsules.services import usage_counters
-from devcapsules.services.plans import epoch_iso, window_reset, window_start
+from devcapsules.services.plans import epoch_iso, read_counts, window_reset, window_start
 
 
 async def summary(ctx: Context, user_id: str, plan: str) -> dict[str, Any]:
@@ -28,7 +27,7 @@ async def summary(ctx: Context, user_id: str, plan: str) -> dict[str, Any]:
     now = limits.now()
     windows = ("minute", "day", "generation_day")
     pairs = [(name, window_start(name, now)) for name in windows]
-    counts = await usage_counters.read_counts(ctx.env.db, user_id, pairs)
+    counts = await read_counts(ctx.env.db, user_id, pairs)
     minute, day, generations = (
         _usage(counts[name], cap, window_reset(name, now), counted=cap is not None or generation)
         for name, cap, generation in (

@@ -16,8 +16,7 @@ from devcapsules.context import Context
 from devcapsules.errors import InvalidInput
 from devcapsules.schemas.capsules import CODE_MAX
 from devcapsules.services.execution import executor_for
-from devcapsules.services.execution.capsule_tests import capsule_suite_limits
-from devcapsules.services.execution.runs import run_limits
+from devcapsules.services.execution.runs import capsule_suite_limits, run_limits
 from devcapsules.services.plans import RunLimits
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from devcapsules.bindings.protocols import Database
+from devcapsules.context import PLANS
 from devcapsules.errors import Conflict
-from devcapsules.principal import PLANS
 from devcapsules.services.clock import iso, new_id, utc_now
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from devcapsules.bindings.protocols import Database
-from devcapsules.principal import Principal
+from devcapsules.context import Principal
 from devcapsules.schemas import validation_details
 from devcapsules.schemas.analytics import AnalyticsEvent
 from devcapsules.services.analytics.options import AnalyticsOptions

@@ -26,32 +26,6 @@ from devcapsules.services.plans import RunLimits
 if TYPE_CHECKING:  # the edge adapter imports this module before (and without) pydantic
     from devcapsules.schemas.execution import SuiteResult
 
-# Enough aliases to route requests by language before any backend is asked; each
-# backend still resolves names itself (the local sandbox and Piston know more).
-LANGUAGE_ALIASES = {
-    "py": "python",
-    "python3": "python",
-    "js": "javascript",
-    "node": "javascript",
-    "nodejs": "javascript",
-    "c++": "cpp",
-    "g++": "cpp",
-    "cxx": "cpp",
-    "gcc": "c",
-    "rs": "rust",
-    "golang": "go",
-    "ts": "typescript",
-    "rb": "ruby",
-    "cs": "csharp",
-    "c#": "csharp",
-    "kt": "kotlin",
-}
-
-
-def canonical_language(name: str) -> str:
-    wanted = name.strip().lower()
-    return LANGUAGE_ALIASES.get(wanted, wanted)
-
 
 class Executor(Protocol):
     name: str

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from devcapsules.errors import DomainError, Misconfigured
 from devcapsules.logs import Logger
-from devcapsules.services.execution.base import Executor, canonical_language
+from devcapsules.services.execution.base import Executor
 from devcapsules.services.plans import RunLimits
 
 if TYPE_CHECKING:  # settings import this module (the context holds them); the edge adapter
@@ -43,6 +43,34 @@ _VARS = (
     "PISTON_API_KEY",
     "EXECUTOR_WARM_POOL",
 )
+
+
+# The router's language names: enough aliases to route requests by language before any
+# backend is asked (and to check a capsule's language); each backend still resolves
+# names itself (the local sandbox and Piston know more).
+LANGUAGE_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "js": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
+    "c++": "cpp",
+    "g++": "cpp",
+    "cxx": "cpp",
+    "gcc": "c",
+    "rs": "rust",
+    "golang": "go",
+    "ts": "typescript",
+    "rb": "ruby",
+    "cs": "csharp",
+    "c#": "csharp",
+    "kt": "kotlin",
+}
+
+
+def canonical_language(name: str) -> str:
+    wanted = name.strip().lower()
+    return LANGUAGE_ALIASES.get(wanted, wanted)
 
 
 class ExecutorConfigError(ValueError):

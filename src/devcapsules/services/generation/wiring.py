@@ -81,7 +81,7 @@ def test_runner(ctx: Context) -> TestRunner:
     runs learners' code (remote executor) and the local host in the sandbox library.
     """
     from devcapsules.services.execution import executor_for
-    from devcapsules.services.execution.capacity import patient
+    from devcapsules.services.execution.local import patient
 
     executor = executor_for(ctx)
     limits = _run_limits(ctx)

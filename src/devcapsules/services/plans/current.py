@@ -15,8 +15,7 @@ import json
 
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import BindingError
-from devcapsules.context import Context
-from devcapsules.principal import PLANS
+from devcapsules.context import PLANS, Context
 from devcapsules.services import api_keys, users
 from devcapsules.services.kv_cache import read_json
 

@@ -1,0 +1,46 @@
+"""The request's identity in the logs: its id and its one access-log line.
+
+One layer, because both are the same observability concern: the id (a safe inbound
+`X-Request-Id`, else a fresh one) is bound to the request's logger, echoed back, and
+the access line (status, duration, principal) closes the request under that id.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from devcapsules.context import Context
+from devcapsules.http import Request, Response
+from devcapsules.middleware import CallNext, Middleware
+from devcapsules.services import clock
+
+HEADER = "X-Request-Id"
+# Inbound ids end up in logs: accept only short, plain tokens (no spaces, quotes, newlines).
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def request_log_middleware() -> Middleware:
+    async def request_log(request: Request, ctx: Context, call_next: CallNext) -> Response:
+        inbound = request.headers.get(HEADER, "")
+        ctx.request_id = inbound if _SAFE_ID.match(inbound) else new_request_id()
+        ctx.logger = ctx.logger.bind(requestId=ctx.request_id)
+        started = clock.monotonic()
+        response = await call_next(request, ctx)
+        response.headers.set(HEADER, ctx.request_id)
+        ctx.logger.log(
+            "error" if response.status >= 500 else "info",
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            durationMs=clock.elapsed_ms(started),
+            principal=getattr(ctx.principal, "log_id", None),
+        )
+        return response
+
+    return request_log
