@@ -26,8 +26,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from devcapsules.services.execution.limits import SERVICE_LIMITS  # noqa: E402
 from devcapsules.services.execution.local import LocalExecutor  # noqa: E402
+from devcapsules.services.plans import PlanTable  # noqa: E402
 from tests.support.server import executor_service_process  # noqa: E402
 
 KEY = "bench-executor-key-" + "k" * 32
@@ -67,7 +67,7 @@ async def load(base: str, clients: int, seconds: float) -> tuple[float, float, f
 
 
 async def anchor(n: int) -> tuple[float, float, float]:
-    executor, limits = LocalExecutor(), SERVICE_LIMITS.effective(10, None)
+    executor, limits = LocalExecutor(), PlanTable().ceiling().clamp(10, None)
     await executor.execute("pass", "python", stdin="", limits=limits)  # toolchain discovery
     samples = []
     started = time.perf_counter()

@@ -29,8 +29,8 @@ from devcapsules.http import Request
 from devcapsules.local.migrations import apply_migrations
 from devcapsules.logs import Logger
 from devcapsules.services import api_keys, users
-from devcapsules.services.execution.limits import limits_for
 from devcapsules.services.execution.local import LocalExecutor
+from devcapsules.services.plans import PlanTable
 from devcapsules.services.tokens import issue_access_token
 from devcapsules.settings import Settings
 
@@ -81,7 +81,7 @@ async def credentials(env: Env, settings: Settings) -> dict[str, dict]:
 
 
 async def bare_sandbox(n: int) -> list[float]:
-    executor, limits = LocalExecutor(), limits_for(None).effective(10, None)
+    executor, limits = LocalExecutor(), PlanTable().anonymous.execution.clamp(10, None)
     samples = []
     await executor.execute("pass", "python", stdin="", limits=limits)  # toolchain discovery
     for _ in range(n):

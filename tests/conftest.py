@@ -19,8 +19,10 @@ from devcapsules.app import App, build_app
 from devcapsules.bindings.env import Env
 from devcapsules.http import Headers, Request, Response
 from devcapsules.logs import Logger
+from devcapsules.routing import Route
 from devcapsules.settings import Settings
 from tests.support.bindings import backend, open_test_env
+from tests.support.bodies import checking_render
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
@@ -101,6 +103,12 @@ class Client:
         pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
         if pending:
             self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+@pytest.fixture(autouse=True)
+def bodies_from_models(monkeypatch) -> None:
+    """Every success body any test receives is checked against its route's model."""
+    monkeypatch.setattr(Route, "render", checking_render(Route.render))
 
 
 @pytest.fixture

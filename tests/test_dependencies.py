@@ -21,8 +21,11 @@ class FakeExecutor:
 
     async def execute(self, source_code, language, *, stdin, limits):
         self.calls += 1
-        return {"stdout": "from the fake\n", "stderr": "", "exitCode": 0, "status": "success",
-                "timeMs": 1, "memoryKb": None, "truncated": False}  # fmt: skip
+        # A whole backend answer: the router checks every body against its model.
+        return {"status": "success", "stdout": "from the fake\n", "stderr": "", "exitCode": 0,
+                "signal": None, "compileOutput": "", "timeMs": 1, "memoryKb": 1024,
+                "stdoutTruncated": False, "stderrTruncated": False, "language": language,
+                "version": "fake"}  # fmt: skip
 
 
 class FixedClock:

@@ -5,7 +5,9 @@ isolate.
 the dependencies (`Dependencies`: executor, model provider, clock, ids) are made here
 once, unless a test passes its own, and every request's `Context` carries both.
 `handle(request, env)` is what every host calls: the Workers entrypoint, the local
-ASGI adapter and the tests. `handle_batch` is the queue-consumer counterpart.
+ASGI adapter and the tests. `handle_batch` is the queue-consumer counterpart. It always
+answers: the chain renders every exception at the layer it escapes (`middleware.compose`
+and `errors.error_response`), so `handle` needs no safety net of its own.
 """
 
 from __future__ import annotations
@@ -16,45 +18,14 @@ from typing import Any
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import MessageBatch
 from devcapsules.context import Context, Dependencies, WaitUntil, run_in_background
-from devcapsules.http import HTTPError, Request, Response
+from devcapsules.http import Request, Response
 from devcapsules.logs import Logger
 from devcapsules.middleware import Middleware, compose
-from devcapsules.middleware.auth import authenticate_middleware, credential_gate_middleware
-from devcapsules.middleware.body_limit import body_limit_middleware
-from devcapsules.middleware.cors import cors_middleware
-from devcapsules.middleware.errors import errors_middleware, render_http_error
-from devcapsules.middleware.logging import logging_middleware
-from devcapsules.middleware.rate_limit import rate_limit_middleware
-from devcapsules.middleware.request_id import request_id_middleware
-from devcapsules.middleware.security_headers import security_headers_middleware
+from devcapsules.middleware.stack import default_middleware
 from devcapsules.routing import Route, Router
 from devcapsules.settings import Settings
 
 QueueHandler = Callable[[MessageBatch, Context], "object"]
-
-
-def default_middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: security headers → request-id → logging → CORS → errors → body
-    limit → authenticate → rate limit → credential gate (the deferred 401 of a bad
-    credential).
-
-    CORS sits outside the error layer so that rendered errors carry CORS headers;
-    it renders its own refusals. The layers outside the error layer only set headers
-    and log, and logging cannot raise (`logs.GuardedSink`): a request whose write
-    happened always gets its answer. `App.handle` is the last safety net around all.
-    """
-    return [
-        security_headers_middleware(),
-        request_id_middleware(),
-        logging_middleware(),
-        cors_middleware(settings.cors.allowed_origins),
-        errors_middleware(),
-        body_limit_middleware(settings.max_body_bytes),
-        authenticate_middleware(),
-        # After authenticate: counts by principal and plan, else by client IP.
-        rate_limit_middleware(settings.limits),
-        credential_gate_middleware(),
-    ]
 
 
 def default_dependencies(settings: Settings, logger: Logger) -> Dependencies:
@@ -110,15 +81,7 @@ class App:
     async def handle(
         self, request: Request, env: Env, wait_until: WaitUntil = run_in_background
     ) -> Response:
-        ctx = self.context(env, wait_until)
-        try:
-            return await self.chain(request, ctx)
-        except Exception as exc:
-            # Only reached if a middleware outside the error layer fails.
-            ctx.logger.error("chain_failure", exception=type(exc).__name__, message=str(exc))
-            return render_http_error(
-                HTTPError(500, "internal_error", "An unexpected error occurred"), ctx
-            )
+        return await self.chain(request, self.context(env, wait_until))
 
     async def handle_batch(
         self, batch: MessageBatch, env: Env, wait_until: WaitUntil = run_in_background

@@ -36,8 +36,7 @@ from workers.rpc import _BindingWrapper
 from devcapsules.bindings.env import DB_BINDING, GENERATION_QUEUE_BINDING, KV_BINDING, Env
 from devcapsules.bindings.kv_wire import kv_type, list_options, list_page, put_options
 from devcapsules.bindings.protocols import BindingError, D1Error, KVError, QueueError
-from devcapsules.context import Context
-from devcapsules.http import Headers, HTTPError, Request, Response
+from devcapsules.http import Headers, Request, Response
 from devcapsules.logs import Logger
 from devcapsules.settings import Settings, SettingsError
 
@@ -439,27 +438,19 @@ def _settle(task: asyncio.Future[Any], resolve: Any, reject: Any) -> None:
         reject(str(task.exception()))
 
 
-def _configuration_error(exc: SettingsError) -> Response:
-    """What the Worker answers when its vars cannot be read: a clear 500, logged."""
-    from devcapsules.middleware.errors import render_http_error
-    from devcapsules.middleware.request_id import new_request_id
-
-    logger = Logger()
-    request_id = new_request_id()
-    logger.error("configuration_error", requestId=request_id, message=str(exc))
-    error = HTTPError(500, "configuration_error", f"Worker misconfigured: {exc}")
-    ctx = Context(settings=Settings(), env=Env(), logger=logger, request_id=request_id)
-    return render_http_error(error, ctx)
-
-
 async def handle_fetch(request: Any, js_env: Any, ctx: Any, isolate: Isolate) -> Any:
-    """fetch(): adapt, run the app, adapt back. Returns a JS Response."""
+    """fetch(): adapt, run the app, adapt back. Returns a JS Response.
+
+    Vars the settings cannot be built from are answered on every route by
+    `MisconfiguredApp`: a 500 `configuration_error` from the one error renderer, with
+    the same decorating headers as any answer."""
     env = build_env(js_env)
     try:
         app = isolate.app_for(dict(env.vars))
     except SettingsError as exc:
-        method = str(getattr(request, "js_object", request).method).upper()
-        return to_js_response(_configuration_error(exc), method)
+        from devcapsules.middleware.stack import MisconfiguredApp
+
+        app = MisconfiguredApp(exc, env.vars)
     app_request = await to_app_request(request, app.settings.max_body_bytes)
     response = await app.handle(app_request, env, make_wait_until(ctx))
     return to_js_response(response, app_request.method)

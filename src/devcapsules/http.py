@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+# Built once: `json.dumps` with options builds a new encoder on every call (every body).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 class Headers(Mapping[str, str]):
@@ -162,7 +164,7 @@ class Response:
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    body = _ENCODER.encode(data).encode()
     response = Response(status=status, body=body, headers=Headers(headers))
     response.headers.set("content-type", JSON_CONTENT_TYPE)
     return response

@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
@@ -73,17 +73,22 @@ class GuardedSink:
 
 
 # Every log line and /health carry a timestamp: the formatted second is reused until it
-# changes (strftime is most of the cost), only the milliseconds are formatted each time.
+# changes (strftime is most of the cost), only the milliseconds are formatted each time;
+# `time.time()` is read directly (a `datetime` per line is most of the rest).
 _formatted_second: tuple[int, str] = (-1, "")
 
 
 def utc_timestamp() -> str:
     global _formatted_second
-    now = datetime.now(UTC)
-    second = int(now.timestamp())
+    now = time.time()
+    second = int(now)
     if second != _formatted_second[0]:
-        _formatted_second = (second, now.strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{_formatted_second[1]}.{now.microsecond // 1000:03d}Z"
+        _formatted_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_formatted_second[1]}.{int((now - second) * 1000):03d}Z"
+
+
+# Built once, as for response bodies (`http._ENCODER`): one line per request at least.
+_LINE_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 
 
 class Logger:
@@ -100,9 +105,11 @@ class Logger:
         self.fields = fields or {}
 
     def bind(self, **fields: Any) -> Logger:
-        return Logger(
-            level=_level_name(self.threshold), sink=self.sink, fields={**self.fields, **fields}
-        )
+        # Per request (request id, principal): copy the resolved threshold and sink.
+        bound = Logger.__new__(Logger)
+        bound.threshold, bound.sink = self.threshold, self.sink
+        bound.fields = {**self.fields, **fields}
+        return bound
 
     def log(self, level: str, action: str, **fields: Any) -> None:
         if LEVELS[level] < self.threshold:
@@ -110,7 +117,7 @@ class Logger:
         record = {"level": level, "action": action, **self.fields, **fields}
         record["timestamp"] = utc_timestamp()
         try:
-            line = json.dumps(record, default=str, ensure_ascii=False)
+            line = _LINE_ENCODER.encode(record)
         except Exception as exc:
             line = json.dumps({"level": level, "action": action, "logError": repr(exc)[:300]})
         self.sink(line)
@@ -126,7 +133,3 @@ class Logger:
 
     def error(self, action: str, **fields: Any) -> None:
         self.log("error", action, **fields)
-
-
-def _level_name(threshold: int) -> str:
-    return next(name for name, value in LEVELS.items() if value == threshold)

@@ -29,7 +29,7 @@ from devcapsules.logs import Logger
 from devcapsules.services.analytics.prune import prune_events
 from devcapsules.services.clock import utc_now
 from devcapsules.services.generation.dispatch import resend_unsent_jobs
-from devcapsules.services.limits import DAY_SECONDS
+from devcapsules.services.plans import DAY_SECONDS
 from devcapsules.settings import Settings
 
 RETENTION_SECONDS = {

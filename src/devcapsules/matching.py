@@ -16,6 +16,12 @@ I/O tests, `output_equal(actual, expected)`: both texts are normalised, then com
 exactly. Normalising turns CRLF and CR into LF, removes trailing whitespace (spaces, tabs)
 from every line and drops trailing empty lines; leading whitespace and blank lines inside
 the text still count.
+
+What a test result shows, `shown_result(result, hidden)`: everything for a visible test;
+for a hidden one only whether it passed, a coarse error ("time limit exceeded", "memory
+limit exceeded", "output limit exceeded" or "runtime error") and its time. Its expected
+value, the code's output and its description never leave (every backend builds its
+results through this one view).
 """
 
 from __future__ import annotations
@@ -67,3 +73,24 @@ def normalise_output(text: str) -> str:
 
 def output_equal(actual: str, expected: str) -> bool:
     return normalise_output(actual) == normalise_output(expected)
+
+
+COARSE_ERRORS = ("time limit exceeded", "memory limit exceeded", "output limit exceeded")
+
+
+def coarse_error(error: str) -> str:
+    """A hidden test's error: which limit it hit, or only that the code failed."""
+    return next((known for known in COARSE_ERRORS if error.startswith(known)), "runtime error")
+
+
+def shown_result(result: dict[str, Any], hidden: bool) -> dict[str, Any]:
+    """A test result as the API shows it (`schemas.execution.TestResult`)."""
+    if not hidden:
+        return result
+    error = result.get("error")
+    return {
+        "passed": result["passed"],
+        "hidden": True,
+        "error": None if error is None else coarse_error(error),
+        "timeMs": result.get("timeMs", 0),
+    }

@@ -2,22 +2,51 @@
 
 Trailing-slash policy: routes are declared without a trailing slash. A request
 for `/x/` that would match `/x` is answered with a 308 to `/x` (method and body
-preserved), so every resource has one canonical URL.
+preserved by the client; the 308 itself has no body), so every resource has one
+canonical URL. 404 and 405 are `HTTPError`s, rendered like every error by the chain's
+boundary (`middleware.compose`).
+
+Success bodies: a handler returns its route's declared `response` model, as an instance
+or as its data (a mapping with the model's field names, no validation pass: the fast
+path for large bodies), or a `Reply` carrying either with another status or headers, and
+`Route.render` serialises it with serializers compiled from that model, the one place
+JSON success bodies are made. The same model feeds the
+OpenAPI document, so the document and the wire cannot drift. A handler returns a
+`Response` itself only for what is not a JSON body (204/304, SVG, HTML, a spec file);
+anything else is a developer mistake and fails loudly (TypeError, a 500).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, empty_response
-from devcapsules.schemas import parse_body, parse_query
+from devcapsules.http import (
+    JSON_CONTENT_TYPE,
+    Headers,
+    HTTPError,
+    Request,
+    Response,
+    empty_response,
+)
+from devcapsules.schemas import data_serializer, parse_body, parse_query
 
-Handler = Callable[[Request, Context], Awaitable[Response]]
+
+@dataclass
+class Reply:
+    """A success body with a status or headers other than the route's defaults."""
+
+    body: BaseModel | Mapping[str, Any]
+    status: int | None = None
+    headers: Mapping[str, str] | None = None
+
+
+Handler = Callable[[Request, Context], Awaitable[Response | Reply | BaseModel | Mapping]]
 
 # `{name}` matches one segment; `{name:path}` matches the rest of the path.
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::(path))?}")
@@ -82,6 +111,48 @@ class Route:
             raise ValueError(f"Route {self.path}: scopes need auth='required' or 'optional'")
         if any(status >= 400 for status in self.statuses):
             raise ValueError(f"Route {self.path}: error statuses belong in `errors`")
+        if self.response is not None:
+            # Compiled with the route table (in the Worker's snapshot, `app.prepare`),
+            # not by the first request that answers with it.
+            data_serializer(self.response)
+
+    def answers(self, status: int) -> bool:
+        return status == self.status or status in self.statuses
+
+    def render(self, result: Any, strict: bool = True) -> Response:
+        """The handler's result as the response; a JSON body only from the declared model.
+
+        `strict` (development and tests): a value of the wrong type in a mapping is an
+        error; elsewhere it is a logged warning and the value is sent as it is."""
+        if isinstance(result, Response):
+            if (
+                result.body
+                and self.response is not None
+                and self.content_type in (result.headers.get("content-type") or "")
+            ):
+                raise TypeError(f"Handler {self.name} built a JSON body itself; return a model")
+            return self._checked(result)
+        reply = result if isinstance(result, Reply) else Reply(result)
+        model, data = self.response, reply.body
+        if model is not None and isinstance(data, Mapping):
+            body = data_serializer(model).to_json(
+                {"success": True, **data}, by_alias=True, warnings="error" if strict else True
+            )
+        elif model is not None and type(data) is model:
+            body = model.__pydantic_serializer__.to_json(data, by_alias=True, exclude_unset=True)
+        else:
+            declared = model.__name__ if model else "no response model"
+            returned = type(data).__name__
+            raise TypeError(f"Handler {self.name} returned {returned}; it declares {declared}")
+        response = Response(reply.status or self.status, body, Headers(reply.headers))
+        response.headers.set("content-type", JSON_CONTENT_TYPE)
+        return self._checked(response)
+
+    def _checked(self, response: Response) -> Response:
+        # The document lists the success statuses a route answers; another one is drift.
+        if response.status < 400 and not self.answers(response.status):
+            raise TypeError(f"Handler {self.name} answered {response.status}, not declared")
+        return response
 
     def check_access(self, ctx: Context) -> None:
         """401 without a principal where one is required; 403 for a missing scope."""
@@ -107,10 +178,27 @@ class Route:
             )
 
 
+def redirect_to_canonical(request: Request) -> Response:
+    """308 (method and body kept) to the URL without the trailing slash, query kept.
+    A plain response: a redirect is not an error, so it carries no error body."""
+    location = request.path.rstrip("/")
+    if request.query_string:
+        location += "?" + request.query_string
+    return empty_response(308, headers={"Location": location})
+
+
 class Router:
     def __init__(self, routes: Iterable[Route]):
         self.routes = list(routes)
         self._check_unique()
+        # Literal paths (most requests: /health, /api/v1/execute/tests...) map to the
+        # routes that match them, in declaration order, so matching one is a dict lookup
+        # instead of a regex per route; any other path scans every route, as before.
+        self._by_path = {
+            route.path: [r for r in self.routes if r.pattern.match(route.path)]
+            for route in self.routes
+            if not _PARAM.search(route.path)
+        }
 
     def _check_unique(self) -> None:
         seen: set[tuple[str, str]] = set()
@@ -121,10 +209,12 @@ class Router:
                     raise ValueError(f"Duplicate route {method} {route.path}")
                 seen.add(key)
 
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        """The route for this request, or an HTTPError (404, 405, or a 308 redirect)."""
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route for this request; None when only the canonical URL (without the
+        trailing slash) matches, which the caller answers with a redirect; else an
+        HTTPError (404, or 405 with `Allow`)."""
         allowed: list[str] = []
-        for route in self.routes:
+        for route in self._by_path.get(path, self.routes):
             found = route.pattern.match(path)
             if not found:
                 continue
@@ -140,36 +230,33 @@ class Router:
                 headers={"Allow": ", ".join(sorted(allowed))},
             )
         if path != "/" and path.endswith("/") and self._matches_any(path.rstrip("/")):
-            raise HTTPError(
-                308,
-                "redirect",
-                "Use the canonical URL without a trailing slash",
-                headers={"Location": path.rstrip("/")},
-            )
+            return None
         raise HTTPError(404, "not_found", f"No route for {path}")
 
     def _matches_any(self, path: str) -> bool:
         return any(route.pattern.match(path) for route in self.routes)
 
     async def __call__(self, request: Request, ctx: Context) -> Response:
-        try:
-            route, params = self.match(request.method, request.path)
-        except HTTPError as exc:
-            if exc.status == 308 and request.query_string:
-                exc.headers["Location"] += "?" + request.query_string
-            raise
-        request.path_params = params
+        matched = self.match(request.method, request.path)
+        if matched is None:
+            return redirect_to_canonical(request)
+        route, request.path_params = matched
         route.check_access(ctx)
         if route.query is not None:
             request.params = parse_query(request, route.query)
         if route.body is not None:
             request.data = parse_body(request, route.body)
-        response = await route.handler(request, ctx)
-        if not isinstance(response, Response):
-            # A developer mistake, not a client one: say which handler did it.
-            raise TypeError(f"Handler {route.name} returned {type(response).__name__}")
+        result = await route.handler(request, ctx)
+        response = route.render(result, strict=_strict(ctx))
         if request.method == "HEAD":
             length = str(len(response.body))
             response = empty_response(response.status, headers=response.headers)
             response.headers.set("content-length", length)
         return response
+
+
+def _strict(ctx: Context) -> bool:
+    # Strict in development (and so in tests), or with no settings at all (unit tests).
+    # Read as a field, not `Settings.is_development`, so that serving a request runs no
+    # settings code (scripts/count_request_modules.py).
+    return ctx.settings is None or ctx.settings.environment == "development"

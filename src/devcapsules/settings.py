@@ -12,7 +12,7 @@ each consumer gets its typed section (`settings.auth`, `.cors`, `.logging`,
 
 Each section is parsed next to the code that uses it (the executor routing table in
 services/execution/hybrid.py, the model provider in services/generation/config.py,
-analytics in services/analytics/options.py, the plan table in services/limits.py);
+analytics in services/analytics/options.py, the plans table in services/plans/);
 those parsers raise a plain `ValueError` naming the var, turned into `SettingsError` here.
 """
 
@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from devcapsules import __version__
 from devcapsules.logs import LEVELS
-from devcapsules.services import limits as plan_limits
+from devcapsules.services import plans as plan_limits
 from devcapsules.services.analytics.options import AnalyticsOptions, analytics_options
 from devcapsules.services.execution.hybrid import ExecutorConfig
 from devcapsules.services.generation import config as generation_config
@@ -83,8 +83,8 @@ class Settings:
         default_factory=generation_config.GenerationConfig
     )
     analytics: AnalyticsOptions = field(default_factory=AnalyticsOptions)
-    # Plan table (requests/minute, requests/day, generations/day) with PLAN_* overrides.
-    limits: plan_limits.LimitsConfig = field(default_factory=plan_limits.LimitsConfig)
+    # The plans table (request windows, generation quotas, execution caps), PLAN_* overrides.
+    limits: plan_limits.PlanTable = field(default_factory=plan_limits.PlanTable)
 
     @property
     def is_development(self) -> bool:

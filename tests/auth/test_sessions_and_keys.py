@@ -159,7 +159,7 @@ def test_concurrent_exchanges_of_one_token_leave_no_live_successor(client):
     other is detected as reuse, and the family (winner's new token included) is burned."""
     import asyncio
 
-    from devcapsules.http import HTTPError
+    from devcapsules.errors import Unauthenticated
     from devcapsules.services import refresh_tokens
 
     account = register(client)
@@ -167,7 +167,7 @@ def test_concurrent_exchanges_of_one_token_leave_no_live_successor(client):
     async def exchange():
         try:
             return await refresh_tokens.rotate(client.env.db, account.refresh_token)
-        except HTTPError as exc:
+        except Unauthenticated as exc:
             return exc.code
 
     async def both():

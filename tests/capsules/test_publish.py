@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from devcapsules import executor
-from devcapsules.http import HTTPError
+from devcapsules.errors import DomainError, InvalidInput
 from devcapsules.schemas.execution import SuiteResult
 from tests.capsules.support import create, url
 
@@ -17,7 +17,7 @@ from tests.capsules.support import create, url
 class FakeExecutor:
     """Answers like services.execution's executors: the typed `SuiteResult`."""
 
-    def __init__(self, failing: tuple[int, ...] = (), error: HTTPError | None = None):
+    def __init__(self, failing: tuple[int, ...] = (), error: DomainError | None = None):
         self.failing, self.error, self.calls = failing, error, []
 
     async def run_tests(self, code, test_cases, language, function_name, *, limits):
@@ -56,7 +56,7 @@ def test_publish_runs_every_test_including_hidden_ones(client, owner, runner):
     assert code == capsule["solution"] and (language, function_name) == ("python", "add")
     assert [case.get("hidden") for case in cases] == [False, True]
     # The owner's plan limits, but a capsule's own suite is never cut by the plan.
-    assert limits.plan.max_test_cases >= 100
+    assert limits.caps.max_test_cases >= 100
 
 
 def test_publishing_twice_is_idempotent(client, owner, runner):
@@ -108,7 +108,7 @@ def test_an_unavailable_sandbox_is_503(client, owner, monkeypatch):
 
 
 def test_executor_refusals_pass_through(client, owner, runner):
-    runner.error = HTTPError(422, "unsupported_language", "no rust here")
+    runner.error = InvalidInput("unsupported_language", "no rust here")
     capsule = create(client, owner)
     response = publish(client, owner, capsule["id"])
     assert (response.status, response.json()["error"]["code"]) == (422, "unsupported_language")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from devcapsules.schemas.capsules import TEST_CASES_MAX, CapsuleContent
 from devcapsules.services import capsules
-from devcapsules.services.execution.limits import PLAN_LIMITS
+from devcapsules.services.plans import DEFAULT_PLANS
 from tests.execution.support import ADD
 from tests.support.auth import register
 
@@ -35,7 +35,7 @@ def published_capsule(client, owner_id: str, cases: list[dict]) -> str:
 
 
 def test_the_case_count_is_above_the_anonymous_cap_and_within_a_capsules():
-    assert PLAN_LIMITS["anonymous"].max_test_cases < len(CASES) <= TEST_CASES_MAX
+    assert DEFAULT_PLANS["anonymous"].execution.max_test_cases < len(CASES) <= TEST_CASES_MAX
 
 
 def test_an_anonymous_learner_runs_a_published_suite_above_the_plan_cap(client):
@@ -48,7 +48,7 @@ def test_an_anonymous_learner_runs_a_published_suite_above_the_plan_cap(client):
     assert result["summary"] == {"passed": 25, "total": 25, "status": "passed"}
     assert len(result["results"]) == 25
     # The caller's time and memory caps still apply.
-    assert result["limits"] == PLAN_LIMITS["anonymous"].effective(None, None).public()
+    assert result["limits"] == DEFAULT_PLANS["anonymous"].execution.clamp(None, None).public()
 
 
 def test_a_full_capsule_runs_for_a_free_account(client):
@@ -66,4 +66,7 @@ def test_an_inline_suite_keeps_the_plan_cap(client):
     assert response.status == 422
     error = response.json()["error"]
     assert error["code"] == "too_many_test_cases"
-    assert error["details"] == {"limit": PLAN_LIMITS["anonymous"].max_test_cases, "count": 25}
+    assert error["details"] == {
+        "limit": DEFAULT_PLANS["anonymous"].execution.max_test_cases,
+        "count": 25,
+    }

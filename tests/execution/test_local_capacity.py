@@ -9,14 +9,14 @@ import contextlib
 
 import pytest
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import Unavailable
 from devcapsules.services.execution import local
 from devcapsules.services.execution.capacity import Capacity
 from devcapsules.services.execution.capacity import patient as capacity_patient
-from devcapsules.services.execution.limits import SERVICE_LIMITS
+from devcapsules.services.plans import PlanTable
 
 pytestmark = pytest.mark.slow
-LIMITS = SERVICE_LIMITS.effective(5, None)
+LIMITS = PlanTable().ceiling().clamp(5, None)
 
 
 async def _until(condition) -> None:
@@ -36,7 +36,7 @@ def test_beyond_concurrency_and_queue_a_run_is_refused_with_retry_after():
         running = asyncio.create_task(executor.execute(sleep, "python", stdin="", limits=LIMITS))
         queued = asyncio.create_task(executor.execute(sleep, "python", stdin="", limits=LIMITS))
         await _until(lambda: capacity.admitted == 2)
-        with pytest.raises(HTTPError) as refused:
+        with pytest.raises(Unavailable) as refused:
             await executor.execute("print(1)", "python", stdin="", limits=LIMITS)
         assert refused.value.status == 503 and refused.value.code == "executor_busy"
         assert refused.value.headers["Retry-After"] == "3"
@@ -79,7 +79,7 @@ def test_patient_work_queues_beyond_the_depth_and_leaves_the_queue_to_clients():
         # Interactive requests still get every place: concurrency + queue depth of them.
         clients = [asyncio.create_task(hold(False)) for _ in range(2)]
         await _until(lambda: capacity.admitted == 7)
-        with pytest.raises(HTTPError):  # and no more
+        with pytest.raises(Unavailable):  # and no more
             async with capacity.slot():
                 pass
         release.set()
@@ -103,7 +103,7 @@ def test_a_waiting_run_gives_up_after_its_wait_bound_and_patient_work_never_does
 
         holder = asyncio.create_task(hold())
         await _until(lambda: capacity.running == 1)
-        with pytest.raises(HTTPError) as refused:
+        with pytest.raises(Unavailable) as refused:
             async with capacity.slot(max_wait_s=0.05):
                 pass
         assert refused.value.code == "executor_busy"

@@ -85,11 +85,11 @@ def test_an_unreachable_service_is_503(env, loop):
 
 
 def test_the_remote_executor_directly(loop, executor_service):
-    from devcapsules.services.execution.limits import PLAN_LIMITS
     from devcapsules.services.execution.remote import RemoteExecutor
+    from devcapsules.services.plans import DEFAULT_PLANS
 
     executor = RemoteExecutor(executor_service, SERVICE_KEY)
-    limits = PLAN_LIMITS["free"].effective(1, None)
+    limits = DEFAULT_PLANS["free"].execution.clamp(1, None)
     result = loop.run_until_complete(
         executor.execute("import time; time.sleep(5)", "python", stdin="", limits=limits)
     )

@@ -37,9 +37,14 @@ def test_unknown_language_lists_the_supported_ones():
 
 def test_client_limits_are_clamped_to_server_maximums():
     limits = Limits(max_time_limit_s=2, max_memory_limit_mb=128)
-    assert limits.clamp(60, 4096) == (2, 128)
-    assert limits.clamp(None, None) == (limits.default_time_limit_s, 128)
-    assert limits.clamp(0, 1) == (0.1, 16)
+
+    def clamp(time_s, memory_mb):
+        run = limits.clamp(time_s, memory_mb)
+        return run.time_limit_s, run.memory_limit_mb
+
+    assert clamp(60, 4096) == (2, 128)
+    assert clamp(None, None) == (limits.default_time_limit_s, 128)
+    assert clamp(0, 1) == (0.1, 16)
 
 
 def test_every_toolchain_of_this_host_runs_in_the_sandbox_rust_included():

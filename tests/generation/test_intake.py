@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from devcapsules.bindings.protocols import D1Error
-from devcapsules.http import HTTPError
+from devcapsules.errors import DomainError
 from devcapsules.principal import Principal
 from devcapsules.services import quota
 from devcapsules.services.generation import dispatch, intake, jobs
@@ -77,7 +77,7 @@ def test_a_replayed_key_answers_its_job_without_a_charge(client, ctx, account, q
     again = client.run(intake.accept(ctx, ORDER, "k-1"))
     assert again.replayed and again.job.id == first.job.id
     assert used(client, account) == 1 and queue.pending() == 1
-    with pytest.raises(HTTPError) as refused:
+    with pytest.raises(DomainError) as refused:
         client.run(intake.accept(ctx, UNKNOWN, "k-1"))
     assert refused.value.status == 422 and refused.value.code == "idempotency_key_reused"
     assert used(client, account) == 1 and job_count(client, account) == 1
@@ -86,7 +86,7 @@ def test_a_replayed_key_answers_its_job_without_a_charge(client, ctx, account, q
 def test_a_quota_refusal_writes_no_job_and_refunds_nothing(client, ctx, account, refunds):
     for _ in range(5):
         client.run(intake.accept(ctx, ORDER, None))
-    with pytest.raises(HTTPError) as refused:
+    with pytest.raises(DomainError) as refused:
         client.run(intake.accept(ctx, ORDER, None))
     assert refused.value.code == "generation_quota_exceeded"
     assert job_count(client, account) == 5 and len(charges(client, account)) == 5

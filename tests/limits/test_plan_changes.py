@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from devcapsules.services import current_plan
+from devcapsules.services.plans import current as current_plan
 from tests.limits.conftest import FakeClock, make_key, make_user
 
 GENERATE = "/api/v1/generate"

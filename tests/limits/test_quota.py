@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from devcapsules.app import build_app
-from devcapsules.http import HTTPError
+from devcapsules.errors import QuotaExceeded
 from devcapsules.services import quota
 from devcapsules.settings import Settings
 from tests.limits.conftest import NOON, counter_rows, make_user
@@ -39,7 +39,7 @@ def test_consume_counts_until_the_plan_limit_then_429(client, ctx):
     second = consume(client, ctx, caller, "gen_2")
     assert (first.used, second.used, second.limit) == (1, 2, 2)
     assert first.charged and first.day == MIDNIGHT and first.reset_at == MIDNIGHT + 86_400
-    with pytest.raises(HTTPError) as refused:
+    with pytest.raises(QuotaExceeded) as refused:
         consume(client, ctx, caller, "gen_3")
     assert refused.value.status == 429
     assert refused.value.code == "generation_quota_exceeded"
@@ -114,7 +114,7 @@ def test_zero_generations_refuses_the_first(client, env, clock):
     settings = replace(settings, limits=settings.limits.with_clock(clock))
     ctx = build_app(settings).context(env)
     caller = make_user(client, "team")
-    with pytest.raises(HTTPError) as refused:
+    with pytest.raises(QuotaExceeded) as refused:
         consume(client, ctx, caller, "gen_x")
     assert refused.value.details["limit"] == 0
 

@@ -377,6 +377,9 @@ async def configuration_error_everywhere(vars, fragment):
     body = json.loads(await response.text())
     assert response.status == 500 and body["error"]["code"] == "configuration_error", body
     assert fragment in body["error"]["message"], body
+    # Served through the same decorating layers as every answer (middleware/stack.py).
+    assert response.headers.get("x-request-id") == body["requestId"], body
+    assert response.headers.get("x-content-type-options") == "nosniff"
     await expect_error(SettingsError, fragment, lambda: worker.queue(generation_batch()))
     await expect_error(SettingsError, fragment, lambda: worker.scheduled(cron_controller()))
     return body["error"]["message"]

@@ -69,11 +69,11 @@ def test_a_hung_executor_is_a_504(env, loop, logs):
 
 
 def test_the_deadline_is_derived_from_the_run_limits():
-    from devcapsules.services.execution.limits import PLAN_LIMITS
     from devcapsules.services.execution.piston import PistonExecutor
     from devcapsules.services.execution.remote import NETWORK_SLACK_S, RemoteExecutor
+    from devcapsules.services.plans import DEFAULT_PLANS
 
-    limits = PLAN_LIMITS["free"].effective(2, None)
+    limits = DEFAULT_PLANS["free"].execution.clamp(2, None)
     assert RemoteExecutor("http://x", None).deadline_s(2) == 2 * 1.5 + NETWORK_SLACK_S
     assert RemoteExecutor("http://x", None, timeout_s=3).deadline_s(2) == 3
     assert PistonExecutor("http://x").deadline_s(limits) == 2 + 10 + 5

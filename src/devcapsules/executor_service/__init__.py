@@ -7,8 +7,9 @@ endpoints and shapes as the public API, for the Worker's `RemoteExecutor`:
   GET  /api/v1/execute/languages
   GET  /health                  (no credentials: for load balancers)
 Every other request needs `Authorization: Bearer <AWS_EXECUTOR_API_KEY>`, compared in
-constant time. Limits are capped at the service's own maximums (the largest plan's): the
-Worker has already capped them per plan. At most `concurrency` runs at once (default: CPU
+constant time. Limits are capped at the service's own maximums, the plans table's ceiling
+(the largest plan's numbers, after the service's own PLAN_* vars): the Worker has already
+capped them per plan. At most `concurrency` runs at once (default: CPU
 count) and `queue_depth` more waiting; beyond that, 503 `executor_busy` + `Retry-After`.
 It is built from the app's own parts: Request/Response, Router, middleware, JSON logs.
 """

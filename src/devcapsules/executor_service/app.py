@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from devcapsules.app import App
 from devcapsules.context import Context
@@ -10,7 +10,6 @@ from devcapsules.executor_service.guards import service_auth_middleware
 from devcapsules.http import HTTPError, Request, Response, json_response
 from devcapsules.logs import Logger
 from devcapsules.middleware.body_limit import body_limit_middleware
-from devcapsules.middleware.errors import errors_middleware
 from devcapsules.middleware.logging import logging_middleware
 from devcapsules.middleware.request_id import request_id_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
@@ -21,8 +20,8 @@ from devcapsules.services.execution.capacity import (
     Capacity,
     queue_depth_for,
 )
-from devcapsules.services.execution.limits import SERVICE_LIMITS
 from devcapsules.services.execution.local import LocalExecutor
+from devcapsules.services.plans import ExecutionCaps, PlanTable
 from devcapsules.settings import LoggingSettings, Settings
 
 # Room for 100 test cases with sizeable inputs on top of a 256 KiB source.
@@ -37,6 +36,9 @@ class ServiceConfig:
     retry_after_s: int = 1
     log_level: str = "info"
     warm_pool: str | None = None  # EXECUTOR_WARM_POOL; None: python=<concurrency>
+    # The plans table from the service's own PLAN_* vars (`devcapsules executor serve`
+    # reads them like the Worker does); its ceiling caps every run here.
+    plans: PlanTable = field(default_factory=PlanTable)
 
     @property
     def effective_queue_depth(self) -> int:
@@ -44,13 +46,18 @@ class ServiceConfig:
 
 
 class ExecutorService:
-    def __init__(self, capacity: Capacity):
+    """`caps`: the service's own maximums, the plans table's ceiling (the largest plan's
+    numbers): the Worker has capped each run by plan already, so the service clamps and
+    checks once, against the most any plan may ask for."""
+
+    def __init__(self, capacity: Capacity, caps: ExecutionCaps):
         self.capacity = capacity
+        self.caps = caps
         self.executor = LocalExecutor(capacity)  # it takes a slot per run
 
     async def execute(self, request: Request, ctx: Context) -> Response:
         body: schemas.ExecuteRequest = request.data
-        limits = SERVICE_LIMITS.effective(body.time_limit, body.memory_limit)
+        limits = self.caps.clamp(body.time_limit, body.memory_limit)
         limits.check_sizes(body.source_code, body.stdin)
         result = await self.executor.execute(
             body.source_code, body.language, stdin=body.stdin, limits=limits
@@ -61,7 +68,7 @@ class ExecutorService:
         body: schemas.RunTestsRequest = request.data
         if body.testCases is None or body.language is None:
             raise HTTPError(422, "capsules_not_served", "Send testCases and language")
-        limits = SERVICE_LIMITS.effective(body.time_limit, body.memory_limit)
+        limits = self.caps.clamp(body.time_limit, body.memory_limit)
         limits.check_sizes(body.userCode)
         result = await self.executor.run_tests(
             body.userCode, body.testCases, body.language, body.functionName, limits=limits
@@ -97,12 +104,11 @@ class ExecutorService:
 def build_service_app(config: ServiceConfig, logger: Logger | None = None) -> App:
     settings = Settings(max_body_bytes=MAX_BODY_BYTES, logging=LoggingSettings(config.log_level))
     capacity = Capacity.sized(config.concurrency, config.queue_depth, config.retry_after_s)
-    service = ExecutorService(capacity)
+    service = ExecutorService(capacity, config.plans.ceiling())
     middleware = [
         security_headers_middleware(),
         request_id_middleware(),
         logging_middleware(),
-        errors_middleware(),
         body_limit_middleware(MAX_BODY_BYTES),
         service_auth_middleware(config.api_key),
     ]

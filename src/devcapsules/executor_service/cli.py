@@ -48,6 +48,13 @@ def run_serve(args: argparse.Namespace) -> int:
         message = f"devcapsules: error: {KEY_VARIABLE} must be at least {MIN_KEY_LENGTH} characters"
         print(message, file=sys.stderr)
         return 2
+    from devcapsules.services import plans
+
+    try:  # the service caps runs with the same PLAN_* vars the Worker reads
+        table = plans.from_vars(os.environ)
+    except ValueError as exc:  # the message the Worker's settings build gives
+        print(f"devcapsules: error: {exc}", file=sys.stderr)
+        return 2
     if args.concurrency < 1 or (args.queue_depth is not None and args.queue_depth < 0):
         print(
             "devcapsules: error: --concurrency must be >= 1 and --queue-depth >= 0", file=sys.stderr
@@ -62,6 +69,7 @@ def run_serve(args: argparse.Namespace) -> int:
         queue_depth=args.queue_depth,
         log_level=args.log_level,
         warm_pool=os.environ.get("EXECUTOR_WARM_POOL"),
+        plans=table,
     )
     run(config, args.host, args.port)
     return 0

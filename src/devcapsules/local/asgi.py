@@ -36,28 +36,33 @@ class AsgiAdapter:
             return
         if scope["type"] != "http":
             return
-        if (asset := self._asset(scope)) is not None:
+        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        if (asset := self._asset(scope, headers)) is not None:
             await send_response(send, asset)
             return
         chunks: list[bytes] = []
-        try:
-            async with asyncio.timeout(self.body_seconds):
-                complete = await self._read_body(receive, chunks)
-        except TimeoutError:
-            complete = False
+        if "content-length" in headers or "transfer-encoding" in headers:
+            try:
+                async with asyncio.timeout(self.body_seconds):
+                    complete = await self._read_body(receive, chunks)
+            except TimeoutError:
+                complete = False
+        else:
+            # No body announced: the server hands over the (empty) request message at
+            # once, so there is nothing to time out (and no timer per request to arm).
+            complete = await self._read_body(receive, chunks)
         body = b"".join(chunks)[: self.read_limit]
-        request = build_request(scope, body, body_complete=complete)
+        request = build_request(scope, body, body_complete=complete, headers=headers)
         response = await self.app.handle(request, self.env)
         if not complete:
             # The rest of the body may still be on its way: the connection cannot be reused.
             response.headers.set("Connection", "close")
         await send_response(send, response)
 
-    def _asset(self, scope: dict[str, Any]) -> Response | None:
+    def _asset(self, scope: dict[str, Any], headers: Headers) -> Response | None:
         """The static asset answering this request, if any (the app never sees it)."""
         if self.assets is None:
             return None
-        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
         query = scope.get("query_string", b"").decode("latin-1")
         return self.assets.answer(scope["method"], scope["path"], headers, query)
 
@@ -76,8 +81,11 @@ class AsgiAdapter:
                 return True
 
 
-def build_request(scope: dict[str, Any], body: bytes, body_complete: bool = True) -> Request:
-    headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+def build_request(
+    scope: dict[str, Any], body: bytes, body_complete: bool = True, headers: Headers | None = None
+) -> Request:
+    if headers is None:
+        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
     host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
     path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
     query = scope.get("query_string", b"").decode("latin-1")

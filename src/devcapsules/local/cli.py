@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import DomainError
 from devcapsules.local.config import find_project_root, load_config
 from devcapsules.local.migrations import apply_migrations
 from devcapsules.local.runtime import resolve_state_dir
@@ -25,7 +25,7 @@ from devcapsules.principal import PLANS
 
 # What a user can cause: refusals of the domain (duplicate email), bad values (settings,
 # --env), files and directories (no wrangler.toml, state dir), a state dir's databases.
-EXPECTED_FAILURES = (HTTPError, ValueError, OSError, sqlite3.Error)
+EXPECTED_FAILURES = (DomainError, ValueError, OSError, sqlite3.Error)
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,7 +51,7 @@ def one_line(exc: BaseException) -> str:
             f"--{'.'.join(map(str, error['loc']))}: {error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors()
         )
-    if isinstance(exc, HTTPError):
+    if isinstance(exc, DomainError):
         return exc.message
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror}"
@@ -159,7 +159,7 @@ def _run_users_create(args: argparse.Namespace) -> int:
 
 
 def _run_set_plan(args: argparse.Namespace) -> int:
-    from devcapsules.services.current_plan import change_plan
+    from devcapsules.services.plans.current import change_plan
 
     user = _with_runtime(args, lambda runtime: change_plan(runtime.env, args.email, args.plan))
     if user is None:

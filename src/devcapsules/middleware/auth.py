@@ -8,11 +8,12 @@ never silently ignored: a client with a broken token should learn it at once.
 from __future__ import annotations
 
 from devcapsules.context import Context
+from devcapsules.errors import DomainError, status_of
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.middleware import CallNext, Middleware
 from devcapsules.principal import Principal
 from devcapsules.services import api_keys
-from devcapsules.services.current_plan import current_plan
+from devcapsules.services.plans.current import current_plan
 from devcapsules.services.tokens import verify_access_token
 
 
@@ -54,8 +55,8 @@ def authenticate_middleware() -> Middleware:
             if token is not None:
                 ctx.principal = await resolve_principal(ctx, token)
                 ctx.logger = ctx.logger.bind(principal=ctx.principal.log_id)
-        except HTTPError as exc:
-            if exc.status != 401:
+        except (HTTPError, DomainError) as exc:
+            if status_of(exc) != 401:
                 raise  # e.g. a configuration error: not the client's fault, say so now
             ctx.state[REJECTED_CREDENTIAL] = exc
         return await call_next(request, ctx)

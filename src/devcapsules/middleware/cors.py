@@ -1,9 +1,15 @@
-"""CORS: preflights answered here, allowed origins from the `ALLOWED_ORIGINS` var.
+"""CORS: allowed origins from the `ALLOWED_ORIGINS` var; two layers of one concern.
+
+- `cors_middleware` decorates every answer (error or not) for an allowed origin;
+- `preflight_middleware`, just inside it, answers preflights (before the body limit and
+  the rate limiter: a preflight is neither read nor counted).
+
 
 Credentials are bearer tokens, never cookies, so `Allow-Credentials` is not sent and
 `*` is safe to honour. Error responses are decorated too: a browser must be able to
-read a 401 or a 429 to act on it. That is why this layer sits just outside the error
-layer, and renders its own refusals instead of raising them.
+read a 401 or a 429 to act on it. Errors from further in reach the decorating layer as
+Responses (`middleware.compose`); a refused preflight is raised like any error, rendered
+at the preflight layer's boundary and decorated like every other answer.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ from collections.abc import Sequence
 from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, empty_response
 from devcapsules.middleware import CallNext, Middleware
-from devcapsules.middleware.errors import render_http_error
 from devcapsules.middleware.rate_limit import RATE_LIMIT_HEADERS
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -38,26 +43,41 @@ EXPOSED_HEADERS = (
 PREFLIGHT_MAX_AGE = 600
 
 
-def cors_middleware(allowed_origins: Sequence[str]) -> Middleware:
-    allow_all = "*" in allowed_origins
-    origins = frozenset(o.rstrip("/") for o in allowed_origins)
+class Origins:
+    """The allowed origins, normalised once."""
 
-    def is_allowed(origin: str) -> bool:
-        return allow_all or origin in origins
+    def __init__(self, allowed_origins: Sequence[str]):
+        self.allow_all = "*" in allowed_origins
+        self.listed = frozenset(o.rstrip("/") for o in allowed_origins)
 
-    async def cors(request: Request, ctx: Context, call_next: CallNext) -> Response:
+    def allows(self, origin: str) -> bool:
+        return self.allow_all or origin in self.listed
+
+
+def preflight_middleware(allowed_origins: Sequence[str]) -> Middleware:
+    allowed = Origins(allowed_origins)
+
+    async def preflight(request: Request, ctx: Context, call_next: CallNext) -> Response:
         origin = request.headers.get("origin")
         if (
             request.method == "OPTIONS"
             and origin
-            and "access-control-request-method" in (request.headers)
+            and "access-control-request-method" in request.headers
         ):
-            try:
-                return _preflight(request, origin, is_allowed(origin), allow_all)
-            except HTTPError as refusal:
-                return render_http_error(refusal, ctx)
+            return _preflight(request, origin, allowed.allows(origin), allowed.allow_all)
+        return await call_next(request, ctx)
+
+    return preflight
+
+
+def cors_middleware(allowed_origins: Sequence[str]) -> Middleware:
+    allowed = Origins(allowed_origins)
+    allow_all, origins = allowed.allow_all, allowed.listed
+
+    async def cors(request: Request, ctx: Context, call_next: CallNext) -> Response:
+        origin = request.headers.get("origin")
         response = await call_next(request, ctx)
-        if origin and is_allowed(origin):
+        if origin and allowed.allows(origin):
             _decorate(response, origin, allow_all)
         elif origins and not allow_all:
             # The answer depends on Origin even when it carries no CORS headers: a shared

@@ -5,7 +5,8 @@ Who is counted (the "subject"):
   per account, and keys are that account's widgets; per-key budgets would let an account
   multiply its plan by minting keys (up to 50).
 - an anonymous caller by client IP (`request.client_ip`: CF-Connecting-IP on the edge,
-  the socket peer locally) with the free plan's numbers. IPv6 is counted per /64, the
+  the socket peer locally) with the plans table's anonymous row (the free plan's
+  windows unless PLAN_ANONYMOUS_REQUESTS_* says otherwise). IPv6 is counted per /64, the
   block one subscriber typically controls; otherwise each address would be a new budget.
 
 Not counted: plain `/health` (probes and load balancers; `?deep=true` touches D1 and
@@ -34,14 +35,14 @@ from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.middleware import CallNext, Middleware
 from devcapsules.services import usage_counters
-from devcapsules.services.limits import (
+from devcapsules.services.plans import (
     ANONYMOUS,
-    LimitsConfig,
     PlanLimits,
+    PlanTable,
     epoch_iso,
     window_reset,
 )
-from devcapsules.services.limits import window_start as start_of
+from devcapsules.services.plans import window_start as start_of
 from devcapsules.services.usage_counters import Window
 
 EXEMPT_PATHS = ("/health",)
@@ -69,14 +70,12 @@ class WindowState:
         return max(0, self.limit - self.used)
 
 
-def subject_for(
-    request: Request, ctx: Context, limits: LimitsConfig
-) -> tuple[str, str, PlanLimits]:
+def subject_for(request: Request, ctx: Context, limits: PlanTable) -> tuple[str, str, PlanLimits]:
     """(counter subject, plan label, limits) for this caller."""
-    principal = ctx.principal
+    principal, row = ctx.principal, limits.for_principal(ctx.principal)
     if principal is not None:
-        return principal.user_id, principal.plan, limits.for_plan(principal.plan)
-    return ip_subject(request.client_ip), ANONYMOUS, limits.anonymous
+        return principal.user_id, principal.plan, row
+    return ip_subject(request.client_ip), ANONYMOUS, row
 
 
 def ip_subject(client_ip: str | None) -> str:
@@ -133,7 +132,7 @@ def rate_limited(state: WindowState, plan: str, headers: dict[str, str]) -> HTTP
 
 
 def rate_limit_middleware(
-    limits: LimitsConfig, exempt_paths: Sequence[str] = EXEMPT_PATHS
+    limits: PlanTable, exempt_paths: Sequence[str] = EXEMPT_PATHS
 ) -> Middleware:
     exempt = frozenset(exempt_paths)
     if any(not path.startswith("/") for path in exempt):
@@ -167,13 +166,9 @@ def rate_limit_middleware(
         headers = await count(request, ctx)
         if headers is None:
             return await call_next(request, ctx)
-        try:
-            response = await call_next(request, ctx)
-        except HTTPError as exc:
-            # Errors are rendered outside this layer: hand them our headers to carry.
-            for name, value in headers.items():
-                exc.headers.setdefault(name, value)
-            raise
+        # An error from further in is a Response here too (`middleware.compose`): it
+        # carries the headers like a success.
+        response = await call_next(request, ctx)
         for name, value in headers.items():
             response.headers.set(name, value)
         return response

@@ -13,8 +13,8 @@ revealed) and are cached in KV (`X-Analytics-Cache: hit|miss`, `generatedAt`).
 from __future__ import annotations
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, json_response
-from devcapsules.routing import Route
+from devcapsules.http import HTTPError, Request, Response
+from devcapsules.routing import Reply, Route
 from devcapsules.schemas import analytics as schemas
 from devcapsules.services.analytics import cache, chart, ingest, overview, reports, usage
 from devcapsules.services.analytics.ranges import DayRange, resolve_range
@@ -25,7 +25,7 @@ TAGS = ("analytics",)
 SVG_CONTENT_TYPE = "image/svg+xml; charset=utf-8"
 
 
-async def post_events(request: Request, ctx: Context) -> Response:
+async def post_events(request: Request, ctx: Context) -> Reply:
     body: schemas.EventsRequest = request.data
     result = await ingest.ingest(
         ctx.env.db, ctx.settings.analytics, ctx.principal, body.events, ctx.deps.clock.now()
@@ -36,19 +36,20 @@ async def post_events(request: Request, ctx: Context) -> Response:
         duplicates=result.duplicates,
         rejected=len(result.rejected),
     )
-    payload = {
-        "success": True,
-        "accepted": result.accepted,
-        "duplicates": result.duplicates,
-        "rejected": result.rejected,
-    }
-    return json_response(payload, status=207 if result.rejected else 200)
+    payload = schemas.IngestResponse(
+        accepted=result.accepted, duplicates=result.duplicates, rejected=result.rejected
+    )
+    return Reply(payload, status=207 if result.rejected else 200)
 
 
-async def capsule_report(request: Request, ctx: Context) -> Response:
+def _cache_header(hit: bool) -> dict[str, str]:
+    return {"X-Analytics-Cache": "hit" if hit else "miss"}
+
+
+async def capsule_report(request: Request, ctx: Context) -> Reply:
     capsule = await _owned_capsule(request, ctx)
     report, hit = await _cached_report(ctx, capsule.id, _range(request, ctx))
-    return json_response(report, headers={"X-Analytics-Cache": "hit" if hit else "miss"})
+    return Reply(report, headers=_cache_header(hit))
 
 
 async def capsule_chart(request: Request, ctx: Context) -> Response:
@@ -58,12 +59,12 @@ async def capsule_chart(request: Request, ctx: Context) -> Response:
     headers = {
         "content-type": SVG_CONTENT_TYPE,
         "cache-control": "private, max-age=60",
-        "X-Analytics-Cache": "hit" if hit else "miss",
+        **_cache_header(hit),
     }
     return Response(status=200, body=svg.encode(), headers=headers)
 
 
-async def get_overview(request: Request, ctx: Context) -> Response:
+async def get_overview(request: Request, ctx: Context) -> Reply:
     query: schemas.OverviewQuery = request.params
     days = resolve_range(query.from_, query.to, ctx.deps.clock.now().date())
     user_id = ctx.principal.user_id
@@ -74,16 +75,16 @@ async def get_overview(request: Request, ctx: Context) -> Response:
 
     ttl = ctx.settings.analytics.cache_ttl
     body, hit = await cache.cached(ctx, key, ttl, compute)
-    return json_response(body, headers={"X-Analytics-Cache": "hit" if hit else "miss"})
+    return Reply(body, headers=_cache_header(hit))
 
 
-async def get_usage(request: Request, ctx: Context) -> Response:
+async def get_usage(request: Request, ctx: Context) -> dict:
     principal = ctx.principal
     days = _range(request, ctx)
-    # The plan table lives with the rate limiter (`settings.limits`, services/limits.py).
+    # The plans table (`settings.limits`, services/plans/).
     caps = ctx.settings.limits.for_plan(principal.plan)
     body = await usage.usage_report(ctx.env.db, principal.user_id, principal.plan, caps, days)
-    return json_response(body)
+    return body
 
 
 def _range(request: Request, ctx: Context) -> DayRange:

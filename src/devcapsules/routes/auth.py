@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, json_response
+from devcapsules.http import HTTPError, Request
 from devcapsules.principal import ACCOUNT_SCOPE
-from devcapsules.routing import Route
+from devcapsules.routing import Reply, Route
 from devcapsules.schemas import auth as schemas
 from devcapsules.services import api_keys, identity, plan_usage, refresh_tokens, users
 
@@ -13,37 +13,38 @@ PREFIX = "/api/v1/auth"
 TAGS = ("auth",)
 
 
-async def register(request: Request, ctx: Context) -> Response:
+async def register(request: Request, ctx: Context) -> Reply:
     body: schemas.RegisterRequest = request.data
     user = await identity.register(ctx, body.email, body.password, body.name)
     ctx.logger.info("user_registered", userId=user.id)
-    return json_response(await identity.start_session(ctx, user), status=201)
+    session = await identity.start_session(ctx, user)
+    return Reply(schemas.SessionResponse.of(session), status=201)
 
 
-async def login(request: Request, ctx: Context) -> Response:
+async def login(request: Request, ctx: Context) -> schemas.SessionResponse:
     body: schemas.LoginRequest = request.data
     user = await identity.authenticate_password(ctx, body.email, body.password)
-    return json_response(await identity.start_session(ctx, user))
+    return schemas.SessionResponse.of(await identity.start_session(ctx, user))
 
 
-async def refresh(request: Request, ctx: Context) -> Response:
+async def refresh(request: Request, ctx: Context) -> schemas.SessionResponse:
     body: schemas.RefreshRequest = request.data
-    return json_response(await identity.refresh_session(ctx, body.refreshToken))
+    return schemas.SessionResponse.of(await identity.refresh_session(ctx, body.refreshToken))
 
 
-async def logout(request: Request, ctx: Context) -> Response:
+async def logout(request: Request, ctx: Context) -> schemas.OkResponse:
     body: schemas.RefreshRequest = request.data
     await refresh_tokens.revoke(ctx.env.db, body.refreshToken)
     # Unknown tokens answer the same: logout is idempotent and reveals nothing.
-    return json_response({"success": True})
+    return schemas.OkResponse()
 
 
-async def me(request: Request, ctx: Context) -> Response:
+async def me(request: Request, ctx: Context) -> dict:
     principal = ctx.principal
     user = await users.find_by_id(ctx.env.db, principal.user_id)
     if user is None:
         raise HTTPError(401, "token_invalid", "The account no longer exists")
-    body = {"success": True, "plan": user.plan, "authenticatedAs": principal.kind}
+    body: dict = {"plan": user.plan, "authenticatedAs": principal.kind}
     if principal.is_api_key:
         # Widget keys live in pages anyone can read: a key learns about itself and its
         # budget, never the owner's email or name.
@@ -51,27 +52,27 @@ async def me(request: Request, ctx: Context) -> Response:
     else:
         body["user"] = user.public()
     body.update(await plan_usage.summary(ctx, user.id, user.plan))
-    return json_response(body)
+    return body
 
 
-async def create_api_key(request: Request, ctx: Context) -> Response:
+async def create_api_key(request: Request, ctx: Context) -> Reply:
     body: schemas.ApiKeyCreateRequest = request.data
-    key, metadata = await api_keys.create(
+    key, row = await api_keys.create(
         ctx.env, ctx.principal.user_id, body.name, list(body.scopes), body.expiresAt
     )
-    ctx.logger.info("api_key_created", apiKeyId=metadata["id"])
-    return json_response({"success": True, "key": key, "apiKey": metadata}, status=201)
+    ctx.logger.info("api_key_created", apiKeyId=row["id"])
+    return Reply(schemas.ApiKeyCreatedResponse(key=key, apiKey=row), status=201)
 
 
-async def list_api_keys(request: Request, ctx: Context) -> Response:
+async def list_api_keys(request: Request, ctx: Context) -> schemas.ApiKeyListResponse:
     keys = await api_keys.list_for_user(ctx.env, ctx.principal.user_id)
-    return json_response({"success": True, "apiKeys": keys})
+    return schemas.ApiKeyListResponse(apiKeys=keys)
 
 
-async def revoke_api_key(request: Request, ctx: Context) -> Response:
-    metadata = await api_keys.revoke(ctx.env, ctx.principal.user_id, request.path_params["id"])
-    ctx.logger.info("api_key_revoked", apiKeyId=metadata["id"])
-    return json_response({"success": True, "apiKey": metadata})
+async def revoke_api_key(request: Request, ctx: Context) -> schemas.ApiKeyRevokedResponse:
+    row = await api_keys.revoke(ctx.env, ctx.principal.user_id, request.path_params["id"])
+    ctx.logger.info("api_key_revoked", apiKeyId=row["id"])
+    return schemas.ApiKeyRevokedResponse(apiKey=row)
 
 
 _session = {"auth": "required", "scopes": [ACCOUNT_SCOPE], "tags": TAGS}

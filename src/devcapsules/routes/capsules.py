@@ -15,18 +15,12 @@ from pydantic import ValidationError
 
 from devcapsules import etags
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, empty_response, json_response
-from devcapsules.routing import Route
+from devcapsules.http import HTTPError, Request, Response, empty_response
+from devcapsules.routing import Reply, Route
 from devcapsules.schemas import capsules as schemas
 from devcapsules.schemas import validation_error
 from devcapsules.services import capsules as repository
-from devcapsules.services.capsule_access import (
-    audience,
-    can_read,
-    present,
-    public_copy_content,
-    sees_full,
-)
+from devcapsules.services.capsule_access import audience, can_read, public_copy_content, sees_full
 from devcapsules.services.solution_check import verify_solution
 
 PREFIX = "/api/v1/capsules"
@@ -42,19 +36,18 @@ def _not_found() -> HTTPError:
 
 def _capsule_response(
     capsule: repository.Capsule, full: bool, status: int = 200, headers: dict | None = None
-) -> Response:
-    response = json_response(
-        {"success": True, "capsule": present(capsule, full)}, status=status, headers=headers
-    )
-    _validators(response, capsule, full)
-    return response
+) -> Reply:
+    body = {"capsule": schemas.CapsuleOut.view(capsule, full)}
+    return Reply(body, status, {**(headers or {}), **_validators(capsule, full)})
 
 
-def _validators(response: Response, capsule: repository.Capsule, full: bool) -> None:
-    response.headers.set("ETag", etags.etag(capsule.version, full))
-    # The body depends on who asks: caches must revalidate and key on the credential.
-    response.headers.set("Cache-Control", "private, no-cache")
-    response.headers.set("Vary", "Authorization")
+def _validators(capsule: repository.Capsule, full: bool) -> dict[str, str]:
+    return {
+        "ETag": etags.etag(capsule.version, full),
+        # The body depends on who asks: caches must revalidate and key on the credential.
+        "Cache-Control": "private, no-cache",
+        "Vary": "Authorization",
+    }
 
 
 async def _load_visible(ctx: Context, capsule_id: str) -> repository.Capsule:
@@ -78,7 +71,7 @@ def _validate_content(fields: dict[str, Any]) -> schemas.CapsuleContent:
         raise validation_error(exc) from None
 
 
-async def create_capsule(request: Request, ctx: Context) -> Response:
+async def create_capsule(request: Request, ctx: Context) -> Reply:
     body: schemas.CapsuleCreate = request.data
     capsule = await repository.create(ctx.env.db, ctx.principal.user_id, body)
     ctx.logger.info("capsule_created", capsuleId=capsule.id)
@@ -86,7 +79,7 @@ async def create_capsule(request: Request, ctx: Context) -> Response:
     return _capsule_response(capsule, full=True, status=201, headers=location)
 
 
-async def list_capsules(request: Request, ctx: Context) -> Response:
+async def list_capsules(request: Request, ctx: Context) -> Reply:
     params: schemas.CapsuleListQuery = request.params
     if params.owner == "me" and ctx.principal is None:
         raise HTTPError(401, "unauthorized", "owner=me needs a credential")
@@ -106,23 +99,20 @@ async def list_capsules(request: Request, ctx: Context) -> Response:
         text=params.q,
     )
     capsules, next_cursor = await repository.list_visible(ctx.env.db, query)
-    items = [present(capsule, sees_full(who, capsule)) for capsule in capsules]
-    response = json_response({"success": True, "capsules": items, "nextCursor": next_cursor})
-    response.headers.set("Vary", "Authorization")
-    return response
+    items = [schemas.CapsuleOut.view(capsule, sees_full(who, capsule)) for capsule in capsules]
+    body = {"capsules": items, "nextCursor": next_cursor}
+    return Reply(body, headers={"Vary": "Authorization"})
 
 
-async def get_capsule(request: Request, ctx: Context) -> Response:
+async def get_capsule(request: Request, ctx: Context) -> Response | Reply:
     capsule = await _load_visible(ctx, request.path_params["id"])
     full = sees_full(audience(ctx.principal), capsule)
     if etags.not_modified(request, etags.etag(capsule.version, full)):
-        response = empty_response(304)
-        _validators(response, capsule, full)
-        return response
+        return empty_response(304, headers=_validators(capsule, full))
     return _capsule_response(capsule, full)
 
 
-async def update_capsule(request: Request, ctx: Context) -> Response:
+async def update_capsule(request: Request, ctx: Context) -> Reply:
     body: schemas.CapsuleUpdate = request.data
     changes = body.changes()
     for _ in range(_UPDATE_ATTEMPTS):
@@ -175,7 +165,7 @@ async def delete_capsule(request: Request, ctx: Context) -> Response:
     return empty_response(204)
 
 
-async def publish_capsule(request: Request, ctx: Context) -> Response:
+async def publish_capsule(request: Request, ctx: Context) -> Reply:
     capsule = await _load_owned(ctx, request.path_params["id"])
     etags.check_if_match(request, capsule.version)
     if capsule.status == "published":
@@ -190,7 +180,7 @@ async def publish_capsule(request: Request, ctx: Context) -> Response:
     return _capsule_response(published, full=True)
 
 
-async def duplicate_capsule(request: Request, ctx: Context) -> Response:
+async def duplicate_capsule(request: Request, ctx: Context) -> Reply:
     original = await _load_visible(ctx, request.path_params["id"])
     full = sees_full(audience(ctx.principal), original)
     source = original.content() if full else public_copy_content(original)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, json_response
-from devcapsules.routing import Route
+from devcapsules.http import HTTPError, Request
+from devcapsules.routing import Reply, Route
 from devcapsules.schemas import execution as schemas
 from devcapsules.services.execution import executor_for
 from devcapsules.services.execution.runs import run_program, run_suite
@@ -36,23 +36,21 @@ def widget_session(request: Request) -> str | None:
     return value
 
 
-async def execute(request: Request, ctx: Context) -> Response:
-    result = await run_program(ctx, executor_for(ctx), request.data, widget_session(request))
-    return json_response({"success": True, **result})
+async def execute(request: Request, ctx: Context) -> dict:
+    """`schemas.ExecuteResponse`'s data (the router serialises it)."""
+    return await run_program(ctx, executor_for(ctx), request.data, widget_session(request))
 
 
-async def execute_tests(request: Request, ctx: Context) -> Response:
-    result = await run_suite(ctx, executor_for(ctx), request.data, widget_session(request))
-    return json_response({"success": True, **result})
+async def execute_tests(request: Request, ctx: Context) -> dict:
+    """`schemas.RunTestsResponse`'s data."""
+    return await run_suite(ctx, executor_for(ctx), request.data, widget_session(request))
 
 
-async def languages(request: Request, ctx: Context) -> Response:
+async def languages(request: Request, ctx: Context) -> Reply:
     executor = executor_for(ctx)
     listed, unavailable = await executor.languages(), await executor.unavailable_languages()
-    return json_response(
-        {"success": True, "languages": listed, "unavailable": unavailable},
-        headers={"Cache-Control": "public, max-age=300"},
-    )
+    body = schemas.LanguagesResponse(languages=listed, unavailable=unavailable)
+    return Reply(body, headers={"Cache-Control": "public, max-age=300"})
 
 
 _anyone = {"auth": "optional", "scopes": ["execute"], "tags": TAGS}

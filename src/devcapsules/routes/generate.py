@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, json_response
-from devcapsules.routing import Route
+from devcapsules.http import HTTPError, Request
+from devcapsules.routing import Reply, Route
 from devcapsules.schemas import generation as schemas
 from devcapsules.services.generation import intake, jobs
 
@@ -26,6 +26,7 @@ def status_url(job_id: str) -> str:
 
 
 def job_view(job: jobs.Job) -> dict:
+    """A job's fields by API name: `schemas.generation.GenerationJob`'s data."""
     error = {"code": job.error_code, "message": job.error_message} if job.error_code else None
     return {
         "jobId": job.id,
@@ -64,31 +65,31 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _accepted(accepted: intake.Accepted) -> Response:
+def _accepted(accepted: intake.Accepted) -> Reply:
     job = accepted.job
-    body = {"success": True, "jobId": job.id, "statusUrl": status_url(job.id)}
+    body = schemas.GenerateAccepted(jobId=job.id, statusUrl=status_url(job.id))
     headers = {"Location": status_url(job.id)}
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(body, status=200 if accepted.replayed else 202, headers=headers)
+    return Reply(body, status=200 if accepted.replayed else 202, headers=headers)
 
 
-async def create_job(request: Request, ctx: Context) -> Response:
+async def create_job(request: Request, ctx: Context) -> Reply:
     body: schemas.GenerateRequest = request.data
     order = intake.Order(body.prompt, body.language, body.difficulty)
     return _accepted(await intake.accept(ctx, order, idempotency_key(request)))
 
 
-async def get_status(request: Request, ctx: Context) -> Response:
+async def get_status(request: Request, ctx: Context) -> dict:
     job_id = request.path_params["job_id"]
     job = await jobs.get_owned(ctx.env.db, job_id, ctx.principal.user_id)
     if job is None:
         # Someone else's job answers exactly like a missing one.
         raise HTTPError(404, "job_not_found", f"No generation job {job_id}")
-    return json_response({"success": True, **job_view(job)})
+    return job_view(job)
 
 
-async def list_jobs(request: Request, ctx: Context) -> Response:
+async def list_jobs(request: Request, ctx: Context) -> dict:
     query: schemas.JobListQuery = request.params
     found, cursor = await jobs.list_for_user(
         ctx.env.db,
@@ -97,9 +98,7 @@ async def list_jobs(request: Request, ctx: Context) -> Response:
         status=query.status,
         cursor=query.cursor,
     )
-    return json_response(
-        {"success": True, "jobs": [job_view(job) for job in found], "nextCursor": cursor}
-    )
+    return {"jobs": [job_view(job) for job in found], "nextCursor": cursor}
 
 
 routes = [

@@ -15,9 +15,10 @@ from typing import Any
 
 from devcapsules.bindings.env import Env
 from devcapsules.context import Context
-from devcapsules.http import HTTPError, Request, Response, json_response
+from devcapsules.http import HTTPError, Request
 from devcapsules.logs import utc_timestamp
-from devcapsules.routing import Route
+from devcapsules.routing import Reply, Route
+from devcapsules.schemas.health import HealthResponse
 from devcapsules.services import clock
 
 # KV reads are cheap and free of side effects; a probe key that never exists is fine.
@@ -28,9 +29,8 @@ WRITE_PROBE = (
 )
 
 
-async def health(request: Request, ctx: Context) -> Response:
+async def health(request: Request, ctx: Context) -> Reply:
     body: dict[str, Any] = {
-        "success": True,
         "status": "ok",
         "version": ctx.settings.version,
         "environment": ctx.settings.environment,
@@ -47,7 +47,7 @@ async def health(request: Request, ctx: Context) -> Response:
                 details={"failed": failed, "checks": checks},
             )
         body["checks"] = checks
-    return json_response(body, headers={"Cache-Control": "no-store"})
+    return Reply(body, headers={"Cache-Control": "no-store"})
 
 
 class NotConfigured(Exception):
@@ -130,6 +130,7 @@ routes = [
         "/health",
         health,
         methods=["GET"],
+        response=HealthResponse,
         tags=("health",),
         summary="Liveness; ?deep=true also checks D1 reads and writes, KV, the queue producer "
         "and, where code runs in this process, the sandbox (503 naming the failed checks if not)",

@@ -12,10 +12,19 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
-from devcapsules.schemas import QueryModel, StrictModel
+from devcapsules.schemas import Body, QueryModel, StrictModel
 from devcapsules.schemas.patterns import ID
+from devcapsules.services.clock import iso
 
 MAX_EVENTS_PER_REQUEST = 100
 MAX_RANGE_DAYS = 366
@@ -102,7 +111,7 @@ class RejectedEvent(BaseModel):
     message: str
 
 
-class IngestResponse(BaseModel):
+class IngestResponse(Body):
     success: Literal[True] = True
     accepted: int
     duplicates: int
@@ -148,13 +157,26 @@ class DailyPoint(Counts):
     date: str
 
 
+def _iso_text(value: datetime | str) -> str:
+    # Reports carry the text services/clock.iso wrote (and the KV cache kept).
+    return value if isinstance(value, str) else iso(value)
+
+
+# Sent the way every timestamp of this API is written (services/clock.iso: milliseconds, Z).
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_iso_text, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
 class DateRange(BaseModel):
     from_: str = Field(alias="from")
     to: str
     days: int
 
 
-class CapsuleReport(Counts):
+class CapsuleReport(Counts, Body):
     success: Literal[True] = True
     capsuleId: str
     range: DateRange
@@ -162,7 +184,7 @@ class CapsuleReport(Counts):
     completionRate: float | None
     medianAttemptsToPass: float | None
     daily: list[DailyPoint]
-    generatedAt: datetime
+    generatedAt: Timestamp
 
 
 class Totals(BaseModel):
@@ -179,7 +201,7 @@ class TopCapsule(Totals):
     title: str
 
 
-class OverviewResponse(BaseModel):
+class OverviewResponse(Body):
     success: Literal[True] = True
     range: DateRange
     previousRange: DateRange
@@ -187,7 +209,7 @@ class OverviewResponse(BaseModel):
     previousTotals: Totals
     trend: dict[str, float | None]
     topCapsules: list[TopCapsule]
-    generatedAt: datetime
+    generatedAt: Timestamp
 
 
 class UsageDay(BaseModel):
@@ -196,7 +218,7 @@ class UsageDay(BaseModel):
     generations: int
 
 
-class UsageResponse(BaseModel):
+class UsageResponse(Body):
     success: Literal[True] = True
     plan: str
     limits: dict[str, int | None]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from devcapsules.principal import SCOPES
-from devcapsules.schemas import StrictModel
+from devcapsules.schemas import Body, StrictModel
+
+if TYPE_CHECKING:
+    from devcapsules.services.identity import Session
 from devcapsules.schemas.patterns import EMAIL, ONE_LINE, SPACE, documented, matches
 
 PASSWORD_MIN = 8
@@ -83,7 +86,7 @@ class UserOut(BaseModel):
     createdAt: str
 
 
-class SessionResponse(BaseModel):
+class SessionResponse(Body):
     success: Literal[True] = True
     accessToken: str
     refreshToken: str
@@ -91,30 +94,44 @@ class SessionResponse(BaseModel):
     expiresIn: int
     user: UserOut
 
+    @classmethod
+    def of(cls, session: Session) -> SessionResponse:
+        return cls(
+            accessToken=session.access_token,
+            refreshToken=session.refresh_token,
+            tokenType="Bearer",
+            expiresIn=session.expires_in,
+            user=session.user.public(),
+        )
 
+
+# Read from a key's row (services/api_keys.metadata), whose columns are snake_case, or
+# from its own JSON (populate_by_name).
 class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     id: str
     name: str
     prefix: str
     scopes: list[str]
-    createdAt: str
-    lastUsedAt: str | None = None
-    expiresAt: str | None = None
-    revokedAt: str | None = None
+    createdAt: str = Field(validation_alias="created_at")
+    lastUsedAt: str | None = Field(default=None, validation_alias="last_used_at")
+    expiresAt: str | None = Field(default=None, validation_alias="expires_at")
+    revokedAt: str | None = Field(default=None, validation_alias="revoked_at")
 
 
-class ApiKeyCreatedResponse(BaseModel):
+class ApiKeyCreatedResponse(Body):
     success: Literal[True] = True
     key: str
     apiKey: ApiKeyOut
 
 
-class ApiKeyListResponse(BaseModel):
+class ApiKeyListResponse(Body):
     success: Literal[True] = True
     apiKeys: list[ApiKeyOut]
 
 
-class ApiKeyRevokedResponse(BaseModel):
+class ApiKeyRevokedResponse(Body):
     success: Literal[True] = True
     apiKey: ApiKeyOut
 
@@ -124,7 +141,7 @@ class KeySelf(BaseModel):
     scopes: list[str]
 
 
-class MeResponse(BaseModel):
+class MeResponse(Body):
     """`user` for sessions; `apiKey` (never the owner's details) for API keys."""
 
     success: Literal[True] = True
@@ -136,5 +153,5 @@ class MeResponse(BaseModel):
     usage: dict | None = None
 
 
-class OkResponse(BaseModel):
+class OkResponse(Body):
     success: Literal[True] = True

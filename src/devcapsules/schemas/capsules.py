@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from devcapsules.schemas import Cursor, QueryModel, StrictModel
+from devcapsules.schemas import Body, Cursor, QueryModel, StrictModel
 from devcapsules.schemas.patterns import (
     IDENTIFIER,
     SPACE,
@@ -312,13 +312,37 @@ class CapsuleOut(BaseModel):
     createdAt: str
     updatedAt: str
 
+    @staticmethod
+    def view(capsule: Any, full: bool) -> dict[str, Any]:
+        """A stored capsule's fields by API name, in the full (owner's) or public view
+        (services/capsule_access.py decides which): this model's data, as the router
+        serialises it (`schemas.data_serializer`)."""
+        from devcapsules.services.capsule_access import visible_test_cases
 
-class CapsuleResponse(BaseModel):
+        fields = capsule.content()
+        if not full:
+            del fields["solution"]
+        fields["testCases"] = visible_test_cases(capsule, full)
+        fields["hiddenTestCount"] = sum(1 for case in capsule.test_cases if case.get("hidden"))
+        fields.update(
+            id=capsule.id,
+            ownerId=capsule.owner_id,
+            source=capsule.source,
+            generationJobId=capsule.generation_job_id,
+            qualityScore=capsule.quality_score,
+            version=capsule.version,
+            createdAt=capsule.created_at,
+            updatedAt=capsule.updated_at,
+        )
+        return fields
+
+
+class CapsuleResponse(Body):
     success: Literal[True] = True
     capsule: CapsuleOut
 
 
-class CapsuleListResponse(BaseModel):
+class CapsuleListResponse(Body):
     success: Literal[True] = True
     capsules: list[CapsuleOut]
     nextCursor: str | None

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from devcapsules.schemas import StrictModel
+from devcapsules.schemas import Body, StrictModel
 from devcapsules.schemas.patterns import ID, IDENTIFIER
 
 Language = Field(min_length=1, max_length=32, examples=["python"])
@@ -126,7 +126,7 @@ class ExecutionResult(BaseModel):
     version: str
 
 
-class ExecuteResponse(ExecutionResult):
+class ExecuteResponse(ExecutionResult, Body):
     success: Literal[True] = True
     backend: str
     limits: Limits
@@ -164,7 +164,7 @@ class SuiteResult(BaseModel):
     version: str
 
 
-class RunTestsResponse(SuiteResult):
+class RunTestsResponse(SuiteResult, Body):
     success: Literal[True] = True
     backend: str
     limits: Limits
@@ -189,7 +189,7 @@ class UnavailableLanguage(BaseModel):
     reason: str
 
 
-class LanguagesResponse(BaseModel):
+class LanguagesResponse(Body):
     success: Literal[True] = True
     languages: list[LanguageOut]
     unavailable: list[UnavailableLanguage] = []

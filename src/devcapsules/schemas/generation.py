@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from devcapsules.schemas import Cursor, QueryModel, StrictModel
+from devcapsules.schemas import Body, Cursor, QueryModel, StrictModel
 from devcapsules.schemas.patterns import IDENTIFIER, SPACE, at_least_visible, documented, matches
 
 # Languages whose function-test harness the executor provides (see executor/tests_harness).
@@ -119,7 +119,7 @@ def capsule_json_schema() -> dict[str, Any]:
 # ------------------------------------------------------------ responses
 
 
-class GenerateAccepted(BaseModel):
+class GenerateAccepted(Body):
     success: bool = True
     jobId: str = Field(examples=["gen_1760000000000_abcd1234"])
     statusUrl: str
@@ -151,11 +151,11 @@ class GenerationJob(BaseModel):
     statusUrl: str
 
 
-class GenerationStatus(GenerationJob):
+class GenerationStatus(GenerationJob, Body):
     success: bool = True
 
 
-class GenerationJobList(BaseModel):
+class GenerationJobList(Body):
     success: bool = True
     jobs: list[GenerationJob]
     nextCursor: str | None = None

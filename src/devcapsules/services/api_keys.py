@@ -19,7 +19,7 @@ from typing import Any
 
 from devcapsules.bindings.env import Env
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import Conflict, NotFound
 from devcapsules.principal import Principal
 from devcapsules.services.clock import iso, new_id, parse_iso, utc_now
 from devcapsules.services.kv_cache import read_json
@@ -49,16 +49,10 @@ def hash_cache_key(key_hash: str) -> str:
 
 
 def metadata(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "prefix": row["prefix"],
-        "scopes": json.loads(row["scopes"]) if isinstance(row["scopes"], str) else row["scopes"],
-        "createdAt": row["created_at"],
-        "lastUsedAt": row.get("last_used_at"),
-        "expiresAt": row.get("expires_at"),
-        "revokedAt": row.get("revoked_at"),
-    }
+    """A key's row as its owner may see it (never the hash); scopes decoded. Shown as
+    `schemas.auth.ApiKeyOut`, whose fields read these columns."""
+    scopes = json.loads(row["scopes"]) if isinstance(row["scopes"], str) else row["scopes"]
+    return {**{k: v for k, v in row.items() if k != "key_hash"}, "scopes": scopes}
 
 
 async def create(
@@ -72,7 +66,7 @@ async def create(
         .first("n")
     )
     if count >= MAX_KEYS_PER_USER:
-        raise HTTPError(409, "too_many_api_keys", f"At most {MAX_KEYS_PER_USER} active keys")
+        raise Conflict("too_many_api_keys", f"At most {MAX_KEYS_PER_USER} active keys")
     key = generate_key()
     row = {
         "id": new_id("key"),
@@ -127,7 +121,7 @@ async def revoke(env: Env, user_id: str, key_id: str) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise HTTPError(404, "not_found", "No such API key")
+        raise NotFound("not_found", "No such API key")
     if env.kv is not None:
         await env.kv.delete(hash_cache_key(row["key_hash"]))
     return metadata(row)

@@ -51,41 +51,15 @@ def sees_full(who: Audience, capsule: Any) -> bool:
     return who.full_view and is_own(who, capsule)
 
 
-def present(capsule: Any, full: bool) -> dict[str, Any]:
-    """The API shape of a capsule in the full or the public view."""
-    hidden = sum(1 for case in capsule.test_cases if case.get("hidden"))
-    tests = capsule.test_cases if full else [c for c in capsule.test_cases if not c.get("hidden")]
-    body = {
-        "id": capsule.id,
-        "ownerId": capsule.owner_id,
-        "title": capsule.title,
-        "description": capsule.description,
-        "problem": capsule.problem,
-        "language": capsule.language,
-        "difficulty": capsule.difficulty,
-        "starterCode": capsule.starter_code,
-        "functionName": capsule.function_name,
-        "testCases": tests,
-        "hiddenTestCount": hidden,
-        "hints": capsule.hints,
-        "tags": capsule.tags,
-        "visibility": capsule.visibility,
-        "status": capsule.status,
-        "source": capsule.source,
-        "generationJobId": capsule.generation_job_id,
-        "qualityScore": capsule.quality_score,
-        "version": capsule.version,
-        "createdAt": capsule.created_at,
-        "updatedAt": capsule.updated_at,
-    }
+def visible_test_cases(capsule: Any, full: bool) -> list[dict[str, Any]]:
+    """All test cases in the full view; the public view keeps hidden ones as a count
+    (`schemas.capsules.CapsuleOut.view` shows them either way)."""
     if full:
-        body["solution"] = capsule.solution
-    return body
+        return capsule.test_cases
+    return [case for case in capsule.test_cases if not case.get("hidden")]
 
 
 def public_copy_content(capsule: Any) -> dict[str, Any]:
     """What a non-owner's duplicate starts from: the public view only (no solution,
     no hidden test cases), so copying never reveals what reading would not."""
-    content = present(capsule, full=False)
-    content["solution"] = ""
-    return content
+    return {**capsule.content(), "testCases": visible_test_cases(capsule, False), "solution": ""}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import Unauthenticated
 from devcapsules.services import refresh_tokens, users
 from devcapsules.services.passwords import PasswordHasher
 from devcapsules.services.tokens import issue_access_token
@@ -16,22 +16,20 @@ def password_hasher(ctx: Context) -> PasswordHasher:
     return PasswordHasher(ctx.env.pbkdf2, ctx.settings.auth.password_iterations)
 
 
-async def start_session(ctx: Context, user: User, family_id: str | None = None) -> dict[str, Any]:
-    """The body every auth route answers with: tokens plus the user."""
+@dataclass(frozen=True)
+class Session:
+    """What every auth route answers with (schemas.auth.SessionResponse): tokens + user."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+async def start_session(ctx: Context, user: User, family_id: str | None = None) -> Session:
     access, expires_in = issue_access_token(ctx.settings, user.id, user.plan)
     refresh = await refresh_tokens.issue(ctx.env.db, user.id, family_id)
-    return session_body(access, refresh, expires_in, user)
-
-
-def session_body(access: str, refresh: str, expires_in: int, user: User) -> dict[str, Any]:
-    return {
-        "success": True,
-        "accessToken": access,
-        "refreshToken": refresh,
-        "tokenType": "Bearer",
-        "expiresIn": expires_in,
-        "user": user.public(),
-    }
+    return Session(access, refresh, expires_in, user)
 
 
 async def register(ctx: Context, email: str, password: str, name: str) -> User:
@@ -49,13 +47,13 @@ async def authenticate_password(ctx: Context, email: str, password: str) -> User
         await hasher.verify_missing_user(password)
     elif await hasher.verify(password, user.password_hash):
         return user
-    raise HTTPError(401, "invalid_credentials", "Email or password is incorrect")
+    raise Unauthenticated("invalid_credentials", "Email or password is incorrect")
 
 
-async def refresh_session(ctx: Context, token: str) -> dict[str, Any]:
+async def refresh_session(ctx: Context, token: str) -> Session:
     user_id, new_refresh = await refresh_tokens.rotate(ctx.env.db, token)
     user = await users.find_by_id(ctx.env.db, user_id)
     if user is None:
-        raise HTTPError(401, "refresh_token_invalid", "The account no longer exists")
+        raise Unauthenticated("refresh_token_invalid", "The account no longer exists")
     access, expires_in = issue_access_token(ctx.settings, user.id, user.plan)
-    return session_body(access, new_refresh, expires_in, user)
+    return Session(access, new_refresh, expires_in, user)

@@ -19,7 +19,7 @@ from typing import Any
 
 from devcapsules.context import Context
 from devcapsules.services import usage_counters
-from devcapsules.services.limits import epoch_iso, window_reset, window_start
+from devcapsules.services.plans import epoch_iso, window_reset, window_start
 
 
 async def summary(ctx: Context, user_id: str, plan: str) -> dict[str, Any]:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from devcapsules.bindings.env import Env
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import QuotaExceeded
 from devcapsules.services.clock import iso, utc_now
-from devcapsules.services.limits import epoch_iso, window_reset, window_start
+from devcapsules.services.plans import epoch_iso, window_reset, window_start
 
 WINDOW = "generation_day"
 
@@ -91,11 +91,10 @@ async def consume_generation(ctx: Context, user_id: str, plan: str, job_id: str)
     )
 
 
-def quota_exceeded(plan: str, limit: int | None, now: int) -> HTTPError:
+def quota_exceeded(plan: str, limit: int | None, now: int) -> QuotaExceeded:
     reset_at = window_reset(WINDOW, now)
     reset_iso = epoch_iso(reset_at)
-    return HTTPError(
-        429,
+    return QuotaExceeded(
         "generation_quota_exceeded",
         f"Daily generation quota of {limit} reached for the {plan} plan; resets at {reset_iso}",
         details={
@@ -105,7 +104,7 @@ def quota_exceeded(plan: str, limit: int | None, now: int) -> HTTPError:
             "used": limit,
             "resetAt": reset_iso,
         },
-        headers={"Retry-After": str(max(1, reset_at - now))},
+        retry_after_s=max(1, reset_at - now),
     )
 
 

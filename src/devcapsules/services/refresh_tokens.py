@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from devcapsules.bindings.protocols import Database
-from devcapsules.http import HTTPError
+from devcapsules.errors import Unauthenticated
 from devcapsules.services.clock import iso, new_id, parse_iso, utc_now
 
 REFRESH_TOKEN_TTL = timedelta(days=30)
@@ -117,5 +117,5 @@ async def revoke(db: Database, token: str) -> bool:
     return True
 
 
-def _invalid(code: str, message: str) -> HTTPError:
-    return HTTPError(401, code, message)
+def _invalid(code: str, message: str) -> Unauthenticated:
+    return Unauthenticated(code, message)

@@ -10,26 +10,25 @@ backend's code) instead of a publish that silently skips the check.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import InvalidInput
 from devcapsules.schemas.capsules import CODE_MAX
-from devcapsules.services.execution import executor_for, limits_for
+from devcapsules.services.execution import executor_for
 from devcapsules.services.execution.capsule_tests import capsule_suite_limits
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.execution.runs import run_limits
+from devcapsules.services.plans import RunLimits
 
 
 def publish_limits(ctx: Context) -> RunLimits:
     """The owner's plan limits (time, memory), except that the capsule's own suite is
     bounded by the capsule schema (<= 100 cases, <= 64 Ki characters of code), not by the
     plan's per-request caps: a capsule the API accepted must be publishable."""
-    limits = capsule_suite_limits(limits_for(ctx.principal).effective(None, None))
-    plan = limits.plan
+    limits = capsule_suite_limits(run_limits(ctx, None, None))
     # The reference solution is the owner's stored code, bounded by the capsule schema.
-    source_cap = max(plan.max_source_bytes, 4 * CODE_MAX)  # UTF-8: <= 4 bytes per char
-    return dataclasses.replace(limits, plan=dataclasses.replace(plan, max_source_bytes=source_cap))
+    source_cap = max(limits.caps.max_source_bytes, 4 * CODE_MAX)  # UTF-8: <= 4 bytes per char
+    return limits.with_caps(max_source_bytes=source_cap)
 
 
 async def verify_solution(ctx: Context, capsule: Any) -> None:
@@ -37,9 +36,9 @@ async def verify_solution(ctx: Context, capsule: Any) -> None:
     otherwise raise 422 `no_test_cases`, `no_solution` or `solution_fails_tests`, or the
     executor's own error (422 for input it refuses, 503 when it cannot run)."""
     if not capsule.test_cases:
-        raise HTTPError(422, "no_test_cases", "Add test cases before publishing")
+        raise InvalidInput("no_test_cases", "Add test cases before publishing")
     if not capsule.solution.strip():
-        raise HTTPError(422, "no_solution", "Add a reference solution before publishing")
+        raise InvalidInput("no_solution", "Add a reference solution before publishing")
     result = await executor_for(ctx).run_tests(
         capsule.solution,
         capsule.test_cases,
@@ -50,8 +49,7 @@ async def verify_solution(ctx: Context, capsule: Any) -> None:
     summary = result.summary
     if summary.status != "passed":
         failed = [i for i, test in enumerate(result.results) if not test.passed]
-        raise HTTPError(
-            422,
+        raise InvalidInput(
             "solution_fails_tests",
             f"The reference solution passes {summary.passed} of {summary.total} tests",
             details={

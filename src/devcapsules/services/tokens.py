@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import InvalidToken, Misconfigured
 from devcapsules.services.clock import utc_now
 from devcapsules.settings import MIN_JWT_SECRET_LENGTH, Settings
 
@@ -35,8 +35,7 @@ def signing_key(settings: Settings) -> str:
         return secret
     if settings.is_development and secret:
         return secret
-    raise HTTPError(
-        500,
+    raise Misconfigured(
         "configuration_error",
         f"JWT_SECRET is missing or shorter than {MIN_JWT_SECRET_LENGTH} characters; "
         "set it with `wrangler secret put JWT_SECRET`",
@@ -84,13 +83,6 @@ def verify_access_token(settings: Settings, token: str) -> AccessClaims:
     return AccessClaims(claims["sub"], str(claims.get("plan", "free")), claims["jti"])
 
 
-def invalid_token(code: str, message: str) -> HTTPError:
-    description = message.replace('"', "'")
-    return HTTPError(
-        401,
-        code,
-        message,
-        headers={
-            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'
-        },
-    )
+def invalid_token(code: str, message: str) -> InvalidToken:
+    # Answered with its bearer challenge (`errors.InvalidToken`).
+    return InvalidToken(code, message)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devcapsules.bindings.protocols import Database
-from devcapsules.http import HTTPError
+from devcapsules.errors import Conflict
 from devcapsules.principal import PLANS
 from devcapsules.services.clock import iso, new_id, utc_now
 
@@ -55,7 +55,7 @@ async def create_user(
     ).bind(user.id, user.email, user.name, password_hash, plan, now, now)
     result = await statement.run()
     if result["meta"]["changes"] == 0:
-        raise HTTPError(409, "email_taken", "An account with this email already exists")
+        raise Conflict("email_taken", "An account with this email already exists")
     return user
 
 

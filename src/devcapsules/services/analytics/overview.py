@@ -49,7 +49,6 @@ async def overview(
     )
     top = [{"capsuleId": cid, "title": refs[cid].title, **counts} for cid, counts in ranked[:limit]]
     return {
-        "success": True,
         "range": days.public(),
         "previousRange": days.previous().public(),
         "totals": totals,

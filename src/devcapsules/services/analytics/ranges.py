@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import InvalidInput
 from devcapsules.schemas.analytics import MAX_RANGE_DAYS
 
 DEFAULT_RANGE_DAYS = 30
@@ -47,8 +47,8 @@ def resolve_range(start: date | None, end: date | None, today: date) -> DayRange
     end = end or today
     start = start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
     if start > end:
-        raise HTTPError(422, "invalid_range", "`from` must not be after `to`")
+        raise InvalidInput("invalid_range", "`from` must not be after `to`")
     result = DayRange(start, end)
     if result.days > MAX_RANGE_DAYS:
-        raise HTTPError(422, "invalid_range", f"A range spans at most {MAX_RANGE_DAYS} days")
+        raise InvalidInput("invalid_range", f"A range spans at most {MAX_RANGE_DAYS} days")
     return result

@@ -84,7 +84,6 @@ async def capsule_report(
     outcome = sessions["results"][0]
     to_pass = [row["attempts"] for row in attempts["results"]]
     return {
-        "success": True,
         "capsuleId": capsule_id,
         "range": days.public(),
         **totals,

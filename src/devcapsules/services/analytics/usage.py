@@ -16,7 +16,7 @@ from typing import Any
 
 from devcapsules.bindings.protocols import Database
 from devcapsules.services.analytics.ranges import DayRange
-from devcapsules.services.limits import PlanLimits
+from devcapsules.services.plans import PlanLimits
 
 _COUNTS = """
 SELECT window, window_start, count FROM usage_counters
@@ -45,7 +45,6 @@ async def usage_report(
         for day in each_day
     ]
     return {
-        "success": True,
         "plan": plan,
         "limits": {
             "requestsPerDay": caps.requests_per_day,

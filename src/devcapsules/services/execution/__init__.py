@@ -8,20 +8,13 @@
 - `hybrid`: the language -> backend table (`ExecutorConfig`, the `Settings.execution`
   section, parsed when the app is built) and `HybridExecutor`, the router over the
   backends, built once per app (`ctx.deps.executor`; `executor_for(ctx)` returns it).
-- `limits`: per-plan maximums; `runs`: what the routes do; `records`: the executions table.
+- `runs`: what the routes do; `records`: the executions table. Per-plan maximums live in
+  the plans table (`services/plans/`).
 
 Importing this package imports no backend: each is loaded when first chosen.
 """
 
 from devcapsules.services.execution.base import Executor
 from devcapsules.services.execution.hybrid import ExecutorConfig, HybridExecutor, executor_for
-from devcapsules.services.execution.limits import PLAN_LIMITS, limits_for
 
-__all__ = [
-    "PLAN_LIMITS",
-    "Executor",
-    "ExecutorConfig",
-    "HybridExecutor",
-    "executor_for",
-    "limits_for",
-]
+__all__ = ["Executor", "ExecutorConfig", "HybridExecutor", "executor_for"]

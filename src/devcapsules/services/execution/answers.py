@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError, model_validator
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import DependencyFailed, DependencyTimeout
 from devcapsules.logs import Logger
 from devcapsules.services import outbound
 from devcapsules.services.execution.base import unavailable
@@ -34,9 +34,10 @@ def suite_answer_bytes(cases: int) -> int:
     return min(MAX_SUITE_ANSWER_BYTES, MAX_RUN_ANSWER_BYTES + cases * PER_CASE_ANSWER_BYTES)
 
 
-def bad_response(logger: Logger, backend: str, reason: str) -> HTTPError:
+def bad_response(logger: Logger, backend: str, reason: str) -> DependencyFailed:
     logger.error("executor_bad_response", backend=backend, reason=reason[:500])
-    return HTTPError(502, "executor_bad_response", "The code executor sent an answer we cannot use")
+    message = "The code executor sent an answer we cannot use"
+    return DependencyFailed("executor_bad_response", message)
 
 
 async def executor_call(
@@ -68,7 +69,7 @@ async def executor_call(
     except outbound.OutboundTimeout as exc:
         logger.warn(f"{backend}_timeout", url=url, error=str(exc))
         message = f"The code executor did not answer within {deadline_s:g} s"
-        raise HTTPError(504, "executor_timeout", message) from None
+        raise DependencyTimeout("executor_timeout", message) from None
     except outbound.OutboundUnreachable as exc:
         logger.warn(f"{backend}_unreachable", url=url, error=str(exc))
         message = "The code executor cannot be reached"

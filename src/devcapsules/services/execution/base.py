@@ -11,16 +11,17 @@ What each call returns, in the public camelCase shape:
                /execute/tests route, the publish check, the generation verifier) read its
                fields; `model_dump(exclude_unset=True)` is its wire form.
 - languages -> [{language, version, aliases}]
-Client mistakes are raised as `HTTPError` (422, 413); an executor that cannot serve is a
-503 (with `Retry-After` when it is only busy), a broken one a 502, a slow one a 504.
+Client mistakes are raised as domain errors (`InvalidInput`, `TooLarge`); an executor that
+cannot serve is `Unavailable` (a 503, with `Retry-After` when it is only busy), a broken one
+`DependencyFailed` (502), a slow one `DependencyTimeout` (504): see `errors.STATUS`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from devcapsules.http import HTTPError
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.errors import InvalidInput, Unavailable
+from devcapsules.services.plans import RunLimits
 
 if TYPE_CHECKING:  # the edge adapter imports this module before (and without) pydantic
     from devcapsules.schemas.execution import SuiteResult
@@ -72,19 +73,17 @@ class Executor(Protocol):
     async def languages(self) -> list[dict[str, Any]]: ...
 
 
-def unsupported_language(name: str, supported: list[str]) -> HTTPError:
-    return HTTPError(
-        422,
+def unsupported_language(name: str, supported: list[str]) -> InvalidInput:
+    return InvalidInput(
         "unsupported_language",
         f"Unsupported language {name!r}; supported: {', '.join(supported)}",
         details={"language": name, "supported": supported},
     )
 
 
-def invalid_test_cases(message: str) -> HTTPError:
-    return HTTPError(422, "invalid_test_cases", message)
+def invalid_test_cases(message: str) -> InvalidInput:
+    return InvalidInput("invalid_test_cases", message)
 
 
-def unavailable(code: str, message: str, retry_after_s: int | None = None) -> HTTPError:
-    headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
-    return HTTPError(503, code, message, headers=headers)
+def unavailable(code: str, message: str, retry_after_s: int | None = None) -> Unavailable:
+    return Unavailable(code, message, retry_after_s=retry_after_s)

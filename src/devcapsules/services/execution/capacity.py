@@ -17,7 +17,7 @@ import contextvars
 import os
 from collections.abc import AsyncIterator, Iterator
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import Unavailable
 
 DEFAULT_CONCURRENCY = os.cpu_count() or 1
 QUEUE_PER_SLOT = 4  # the default queue depth: this many waiting runs per slot
@@ -101,11 +101,10 @@ class Capacity:
         except TimeoutError:
             raise self._busy() from None
 
-    def _busy(self) -> HTTPError:
-        return HTTPError(
-            503,
+    def _busy(self) -> Unavailable:
+        return Unavailable(
             "executor_busy",
             "The executor is at capacity; retry shortly",
             details={"concurrency": self.concurrency, "queueDepth": self.queue_depth},
-            headers={"Retry-After": str(self.retry_after_s)},
+            retry_after_s=self.retry_after_s,
         )

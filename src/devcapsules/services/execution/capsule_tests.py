@@ -13,15 +13,14 @@ memory stay the caller's.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import InvalidInput, NotFound
 from devcapsules.schemas.capsules import TEST_CASES_MAX
 from devcapsules.services import capsule_access, capsules
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 
 @dataclass(frozen=True)
@@ -36,9 +35,9 @@ async def load_capsule_suite(ctx: Context, capsule_id: str) -> CapsuleSuite:
     capsule = await capsules.get(ctx.env.db, capsule_id)
     who = capsule_access.audience(ctx.principal)
     if capsule is None or not capsule_access.can_read(who, capsule):
-        raise HTTPError(404, "not_found", "No such capsule")
+        raise NotFound("not_found", "No such capsule")
     if not capsule.test_cases:
-        raise HTTPError(422, "capsule_has_no_tests", f"Capsule {capsule_id} has no test cases")
+        raise InvalidInput("capsule_has_no_tests", f"Capsule {capsule_id} has no test cases")
     return CapsuleSuite(
         capsule.id, capsule.language, capsule.function_name, list(capsule.test_cases)
     )
@@ -47,6 +46,4 @@ async def load_capsule_suite(ctx: Context, capsule_id: str) -> CapsuleSuite:
 def capsule_suite_limits(limits: RunLimits) -> RunLimits:
     """The caller's run limits, with the test-case cap raised to what a capsule may hold:
     both for the count check and for the limits handed to the executor."""
-    plan = limits.plan
-    suite_plan = dataclasses.replace(plan, max_test_cases=max(plan.max_test_cases, TEST_CASES_MAX))
-    return dataclasses.replace(limits, plan=suite_plan)
+    return limits.with_caps(max_test_cases=max(limits.caps.max_test_cases, TEST_CASES_MAX))

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import DomainError, Misconfigured
 from devcapsules.logs import Logger
 from devcapsules.services.execution.base import Executor, canonical_language
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 if TYPE_CHECKING:  # settings import this module (the context holds them); the edge adapter
     # imports it before (and without) pydantic
@@ -199,7 +199,7 @@ class HybridExecutor:
         for name in dict.fromkeys([self.config.default, *self.config.routes.values()]):
             try:
                 found = await self.backend(name).languages()
-            except HTTPError as exc:
+            except DomainError as exc:
                 self.logger.warn("executor_languages_unavailable", backend=name, code=exc.code)
                 continue
             for item in found:
@@ -230,8 +230,7 @@ def make_backend(name: str, config: ExecutorConfig, logger: Logger) -> Executor:
         from devcapsules.services.execution.remote import RemoteExecutor
 
         if config.executor_url is None:  # only the development fallback (see `_parse`)
-            raise HTTPError(
-                500,
+            raise Misconfigured(
                 "configuration_error",
                 "Code execution misconfigured: EXECUTOR_URL is required for the remote"
                 " executor backend",

@@ -4,6 +4,10 @@ this module's subprocess machinery, and neither does anything that merely import
 
 The library is asyncio-native (subprocesses awaited on the loop); only toolchain discovery
 is blocking (it probes compilers once), so it runs in a thread the first time.
+
+Runs arrive with their `RunLimits` already clamped and size-checked (once, by the caller:
+services/execution/runs.py, or the executor service); the library takes them as they are
+(`run=`), under their plan's caps, instead of clamping and checking again.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import TooLarge
 from devcapsules.schemas.execution import SuiteResult, Summary, TestResult
 from devcapsules.services.execution.base import (
     invalid_test_cases,
@@ -22,7 +26,7 @@ from devcapsules.services.execution.base import (
     unsupported_language,
 )
 from devcapsules.services.execution.capacity import DEFAULT_CONCURRENCY, Capacity
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 
 class LocalExecutor:
@@ -44,14 +48,7 @@ class LocalExecutor:
         lib = await _library()
         async with self.slot(limits):
             with library_errors():
-                result = await lib.execute(
-                    source_code,
-                    language,
-                    stdin=stdin,
-                    time_limit_s=limits.time_limit_s,
-                    memory_limit_mb=limits.memory_limit_mb,
-                    limits=_library_limits(lib, limits),
-                )
+                result = await lib.execute(source_code, language, stdin=stdin, run=limits)
         return execution_dict(result)
 
     async def run_tests(
@@ -67,13 +64,7 @@ class LocalExecutor:
         async with self.slot(limits):
             with library_errors():
                 result = await lib.run_tests(
-                    user_code,
-                    test_cases,
-                    language,
-                    function_name,
-                    time_limit_s=limits.time_limit_s,
-                    memory_limit_mb=limits.memory_limit_mb,
-                    limits=_library_limits(lib, limits),
+                    user_code, test_cases, language, function_name, run=limits
                 )
         return suite_result(result)
 
@@ -183,20 +174,6 @@ async def _library() -> Any:
     return executor
 
 
-def _library_limits(lib: Any, limits: RunLimits) -> Any:
-    plan = limits.plan
-    return lib.Limits(
-        default_time_limit_s=plan.default_time_limit_s,
-        max_time_limit_s=plan.max_time_limit_s,
-        max_test_run_s=plan.max_test_run_s,
-        default_memory_limit_mb=plan.default_memory_limit_mb,
-        max_memory_limit_mb=plan.max_memory_limit_mb,
-        max_test_cases=plan.max_test_cases,
-        max_source_bytes=plan.max_source_bytes,
-        max_stdin_bytes=plan.max_stdin_bytes,
-    )
-
-
 @contextlib.contextmanager
 def library_errors() -> Iterator[None]:
     """The library's exceptions -> the HTTP errors its docstring promises."""
@@ -209,9 +186,9 @@ def library_errors() -> Iterator[None]:
     except lib.InvalidTestCases as exc:
         raise invalid_test_cases(str(exc)) from None
     except lib.SourceTooLarge as exc:
-        raise HTTPError(413, "source_too_large", str(exc)) from None
+        raise TooLarge("source_too_large", str(exc)) from None
     except lib.StdinTooLarge as exc:
-        raise HTTPError(413, "stdin_too_large", str(exc)) from None
+        raise TooLarge("stdin_too_large", str(exc)) from None
     except lib.SandboxUnavailable as exc:
         raise unavailable("sandbox_unavailable", str(exc)) from None
 

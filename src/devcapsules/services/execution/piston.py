@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import DependencyFailed, InvalidInput
 from devcapsules.logs import Logger
-from devcapsules.matching import output_equal
+from devcapsules.matching import output_equal, shown_result
 from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services import clock, outbound
 from devcapsules.services.execution.answers import (
@@ -41,7 +41,7 @@ from devcapsules.services.execution.base import (
     unavailable,
     unsupported_language,
 )
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 MAX_OUTPUT_CHARS = 64 * 1024  # per stream, like our own sandbox
 COMPILE_TIMEOUT_MS = 10_000
@@ -127,9 +127,9 @@ class PistonExecutor:
         self, user_code: str, language: str, cases: list[dict[str, Any]], limits: RunLimits
     ) -> list[dict[str, Any] | None]:
         """One Piston request per case, PARALLEL_CASES at a time, within the whole run's
-        budget (`RunLimits.suite_wall_s`, the local executor's). A case unanswered at the
+        budget (`RunLimits.suite_wall_s`, the sandbox library's). A case unanswered at the
         deadline is None; a compile error stops the rest (they compile the same code); the
-        first request that fails (an HTTPError) stops the rest and is raised."""
+        first request that fails (a domain error) stops the rest and is raised."""
         gate = asyncio.Semaphore(PARALLEL_CASES)
 
         async def one(case: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +189,7 @@ class PistonExecutor:
             if "runtime" in refused.message.lower():
                 supported = sorted({item["language"] for item in await self.languages()})
                 raise unsupported_language(language, supported) from None
-            raise HTTPError(422, "piston_refused", refused.message) from None
+            raise InvalidInput("piston_refused", refused.message) from None
         return checked(PistonAnswer, answer, self.logger, self.name).model_dump()
 
     async def _request(self, method: str, path: str, body: Any, limits: RunLimits | None) -> Any:
@@ -225,7 +225,7 @@ def _piston_answer(answer: outbound.Answer, logger: Logger) -> Any:
     if answer.status == 429:
         raise unavailable("executor_busy", "Piston is rate limiting us", retry_after_s=1)
     logger.error("piston_error", status=answer.status, message=message)
-    raise HTTPError(502, "executor_error", "Piston failed to answer properly")
+    raise DependencyFailed("executor_error", "Piston failed to answer properly")
 
 
 def to_execution(answer: dict[str, Any], limits: RunLimits, wall_ms: int) -> dict[str, Any]:
@@ -304,9 +304,7 @@ def _io_case(index: int, case: dict[str, Any]) -> dict[str, Any]:
 def _case_result(case: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     error = None if run["status"] == "ok" else run["status"].replace("_", " ")
     passed = error is None and output_equal(run["stdout"], case["expectedOutput"])
-    if case["hidden"]:
-        return {"passed": passed, "hidden": True, "error": error, "timeMs": run["timeMs"]}
-    return {
+    result = {
         "passed": passed,
         "actual": run["stdout"],
         "expected": case["expectedOutput"],
@@ -316,13 +314,12 @@ def _case_result(case: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         "stderr": run["stderr"],
         "description": case.get("description"),
     }
+    return shown_result(result, case["hidden"])
 
 
 def _late_result(case: dict[str, Any]) -> dict[str, Any]:
     """A case still unanswered at the run's deadline (same words as our sandbox's)."""
-    if case["hidden"]:
-        return {"passed": False, "hidden": True, "error": "time limit exceeded", "timeMs": 0}
-    return {
+    result = {
         "passed": False,
         "actual": None,
         "expected": case["expectedOutput"],
@@ -332,6 +329,7 @@ def _late_result(case: dict[str, Any]) -> dict[str, Any]:
         "stderr": "",
         "description": case.get("description"),
     }
+    return shown_result(result, case["hidden"])
 
 
 def _compile_failure(run: dict[str, Any], total: int) -> SuiteResult:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from devcapsules.http import HTTPError
+from devcapsules.errors import DependencyFailed, error_for_status
 from devcapsules.logs import Logger
 from devcapsules.schemas.execution import ExecutionResult, LanguageInfo, SuiteResult
 from devcapsules.services import outbound
@@ -34,7 +34,7 @@ from devcapsules.services.execution.answers import (
     suite_answer_bytes,
 )
 from devcapsules.services.execution.base import unavailable
-from devcapsules.services.execution.limits import RunLimits
+from devcapsules.services.plans import RunLimits
 
 PASS_THROUGH = {400, 413, 422}  # the caller's mistake, as the service judged it
 # Beyond the run itself: compile time and the connection. The service enforces the rest.
@@ -136,7 +136,7 @@ def _answer(answer: outbound.Answer, logger: Logger) -> Any:
         error = {}
     code, message = error.get("code"), error.get("message")
     if status in PASS_THROUGH and isinstance(code, str) and isinstance(message, str):
-        raise HTTPError(status, code, message, details=error.get("details"))
+        raise error_for_status(status, code, message, error.get("details"))
     if status == 503:
         retry = answer.headers.get("retry-after")
         raise unavailable(
@@ -146,4 +146,4 @@ def _answer(answer: outbound.Answer, logger: Logger) -> Any:
         )
     # 401/403 mean our key is wrong: an operator's problem, never shown to the caller.
     logger.error("executor_error", status=status, code=code)
-    raise HTTPError(502, "executor_error", "The code executor failed to answer properly")
+    raise DependencyFailed("executor_error", "The code executor failed to answer properly")

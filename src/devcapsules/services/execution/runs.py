@@ -1,5 +1,9 @@
 """What `/execute` and `/execute/tests` do, whichever backend runs the code: cap limits
-by plan, refuse oversized input, dispatch, and record the execution without waiting."""
+by plan, refuse oversized input, dispatch, and record the execution without waiting.
+
+This is where a request's limits are clamped and its sizes checked, once
+(`services/plans/`); every backend, the sandbox library included, takes the
+resulting `RunLimits` as they are."""
 
 from __future__ import annotations
 
@@ -13,14 +17,21 @@ from devcapsules.services.execution.capsule_tests import (
     load_capsule_suite,
 )
 from devcapsules.services.execution.hybrid import HybridExecutor
-from devcapsules.services.execution.limits import limits_for
 from devcapsules.services.execution.records import ExecutionRecord, record_later
+from devcapsules.services.plans import RunLimits
+
+
+def run_limits(ctx: Context, time_limit: float | None, memory_limit: int | None) -> RunLimits:
+    """The caller's plan caps applied to the client's values (the request's one clamp)."""
+    return ctx.settings.limits.for_principal(ctx.principal).execution.clamp(
+        time_limit, memory_limit
+    )
 
 
 async def run_program(
     ctx: Context, executor: HybridExecutor, body: ExecuteRequest, session_id: str | None = None
 ) -> dict[str, Any]:
-    limits = limits_for(ctx.principal).effective(body.time_limit, body.memory_limit)
+    limits = run_limits(ctx, body.time_limit, body.memory_limit)
     limits.check_sizes(body.source_code, body.stdin)
     backend = executor.for_language(body.language)  # resolved once: it runs and is named
     started = clock.monotonic()
@@ -40,7 +51,7 @@ async def run_program(
 async def run_suite(
     ctx: Context, executor: HybridExecutor, body: RunTestsRequest, session_id: str | None = None
 ) -> dict[str, Any]:
-    limits = limits_for(ctx.principal).effective(body.time_limit, body.memory_limit)
+    limits = run_limits(ctx, body.time_limit, body.memory_limit)
     limits.check_sizes(body.userCode)
     cases, language, function_name = body.testCases, body.language, body.functionName
     if body.capsuleId is not None:

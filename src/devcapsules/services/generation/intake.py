@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import InvalidInput
 from devcapsules.services import quota
 from devcapsules.services.generation import dispatch, jobs
 
@@ -83,8 +83,7 @@ async def refund_failure(ctx: Context, job_id: str, code: str) -> bool:
 def _replay(job: jobs.Job, order: Order) -> Accepted:
     """Same key + same request: the same job. Same key + another request: a client bug."""
     if job.request_hash != order.digest:
-        raise HTTPError(
-            422,
+        raise InvalidInput(
             "idempotency_key_reused",
             "This Idempotency-Key was already used with a different request body",
             details={"jobId": job.id},

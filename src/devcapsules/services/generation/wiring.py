@@ -17,7 +17,14 @@ from typing import Any
 
 from devcapsules.bindings.protocols import D1Error, Database
 from devcapsules.context import Context
-from devcapsules.http import HTTPError
+from devcapsules.errors import (
+    DependencyFailed,
+    DependencyTimeout,
+    DomainError,
+    Misconfigured,
+    QuotaExceeded,
+    Unavailable,
+)
 from devcapsules.schemas.capsules import CapsuleContent
 from devcapsules.schemas.execution import SuiteResult
 from devcapsules.services import capsules
@@ -60,11 +67,10 @@ async def save_capsule(
     return capsule_id if result["meta"]["changes"] == 1 else None
 
 
-# Verification runs are the service's own, not a learner's: one fixed budget for all.
-def _run_limits() -> Any:
-    from devcapsules.services.execution import PLAN_LIMITS
-
-    return PLAN_LIMITS["creator"].effective(None, None)
+# Verification runs are the service's own, not a learner's: one budget for all, the
+# creator plan's defaults from the plans table (so PLAN_CREATOR_* overrides apply).
+def _run_limits(ctx: Context) -> Any:
+    return ctx.settings.limits.for_plan("creator").execution.clamp(None, None)
 
 
 def test_runner(ctx: Context) -> TestRunner:
@@ -78,7 +84,7 @@ def test_runner(ctx: Context) -> TestRunner:
     from devcapsules.services.execution.capacity import patient
 
     executor = executor_for(ctx)
-    limits = _run_limits()
+    limits = _run_limits(ctx)
 
     async def run(code: str, cases: list[dict], language: str, function_name: str) -> SuiteResult:
         # Hidden flags only matter to learners; here they would hide the actual values
@@ -89,10 +95,14 @@ def test_runner(ctx: Context) -> TestRunner:
                 return await executor.run_tests(
                     code, visible, language, function_name, limits=limits
                 )
-        except HTTPError as exc:
-            if exc.status >= 500 or exc.status == 429:
-                # The job records code and message apart; the code is not repeated here.
-                raise ExecutorUnavailable(exc.message, code=exc.code) from None
+        except NOT_THE_CANDIDATE as exc:
+            # The job records code and message apart; the code is not repeated here.
+            raise ExecutorUnavailable(exc.message, code=exc.code) from None
+        except DomainError as exc:  # the candidate's code refused (language, sizes…)
             raise ValueError(f"{exc.code}: {exc.message}") from None
 
     return run
+
+
+# Executor errors that say nothing about the candidate: the delivery is retried later.
+NOT_THE_CANDIDATE = (Unavailable, DependencyFailed, DependencyTimeout, Misconfigured, QuotaExceeded)

@@ -1,0 +1,334 @@
+"""The plans table: every number a plan sets, one row per plan, overridable by vars.
+
+This is the ONE place the numbers live, read by the rate limiter (requests per minute
+and per day), the generation quota (generations per day), `/execute` and
+`/execute/tests`, the generation verifier, publishing's solution check and the executor
+service (its own ceiling is the table's field-wise maximum). Pure Python on purpose: the
+Worker reads limits without importing the sandbox library.
+
+Rows: `anonymous` (callers without a credential), `free`, `creator`, `team`,
+`enterprise`. Each number can be overridden by a Worker var, so a plan change is a
+`wrangler.toml` / dashboard edit, not a code edit: `PLAN_<PLAN>_<FIELD>`, e.g.
+
+    PLAN_FREE_REQUESTS_PER_MINUTE   positive integer or "unlimited"
+    PLAN_FREE_GENERATIONS_PER_DAY   integer >= 0 or "unlimited" (0: plan cannot generate)
+    PLAN_TEAM_MAX_TIME_LIMIT_S      seconds (>= 0.1) a run may ask for
+    PLAN_ANONYMOUS_MAX_SOURCE_BYTES bytes of source code a run may send
+
+(every field: `OVERRIDES` below; README "Plans and limits" lists them with defaults).
+Which plan a signed-in caller is on *now* (a KV copy of D1's, 60 s) is `plans.current`.
+Overrides are validated when the settings are built (`Settings.from_vars`): a typo in a
+var name or value stops the Worker with a clear message naming the var instead of
+silently keeping the default. The anonymous row's request windows are the free plan's
+(after overrides) unless `PLAN_ANONYMOUS_REQUESTS_*` says otherwise.
+
+A run's limits are computed ONCE per request: `ExecutionCaps.clamp` (client values ->
+the run's `RunLimits`), then `RunLimits.check_sizes` / `check_test_count`; the backends
+receive the `RunLimits` and re-check nothing. `ExecutionCaps.suite_wall_s` is the one wall
+budget of a test run, for the sandbox library and the HTTP backends alike.
+
+Windows are fixed and aligned to UTC: a minute window starts at epoch seconds floored to
+60, a day window at UTC midnight. Fixed windows make a counter one row per subject and
+window, updated by one atomic upsert, and make `reset` the same for every caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from devcapsules.errors import InvalidInput, TooLarge
+from devcapsules.principal import PLANS, Principal
+from devcapsules.services.clock import iso
+
+MINUTE_SECONDS = 60
+DAY_SECONDS = 86_400
+ANONYMOUS = "anonymous"
+ROWS = (ANONYMOUS, *PLANS)
+KIB = 1024
+MIN_TIME_LIMIT_S = 0.1
+MIN_MEMORY_LIMIT_MB = 16
+
+
+# ---------------------------------------------------------------- execution caps
+
+
+@dataclass(frozen=True)
+class ExecutionCaps:
+    """What one run may use. The defaults are the sandbox library's own (`executor.Limits`
+    extends this class with the sandbox's process/file knobs)."""
+
+    max_time_limit_s: float = 10.0
+    max_memory_limit_mb: int = 1024
+    max_test_cases: int = 100
+    max_source_bytes: int = 256 * KIB
+    max_stdin_bytes: int = 1024 * KIB
+    max_output_bytes: int = 64 * KIB  # per stream
+    max_test_run_s: float = 30.0  # wall budget of a whole test run
+    default_time_limit_s: float = 2.0
+    default_memory_limit_mb: int = 256
+
+    def clamp(self, time_limit_s: float | None, memory_limit_mb: int | None) -> RunLimits:
+        """THE clamp: client values -> the run's; defaults when absent, never above the
+        maximums (nor below what a process needs to start)."""
+        time_s = self.default_time_limit_s if time_limit_s is None else time_limit_s
+        memory = self.default_memory_limit_mb if memory_limit_mb is None else memory_limit_mb
+        time_s = float(min(max(float(time_s), MIN_TIME_LIMIT_S), self.max_time_limit_s))
+        memory = min(max(int(memory), MIN_MEMORY_LIMIT_MB), self.max_memory_limit_mb)
+        return RunLimits(time_s, memory, self)
+
+    def suite_wall_s(self, time_limit_s: float, cases: int) -> float:
+        """THE wall budget of a whole test run: every case its time limit, plus 2 s for
+        start-up, at most `max_test_run_s`."""
+        return min(self.max_test_run_s, time_limit_s * cases + 2.0)
+
+    def oversized(self, source_code: str, stdin: str = "") -> Oversize | None:
+        """THE size rule: the first input above its cap, or None. (The API raises 413 on
+        it, the sandbox library its SourceTooLarge/StdinTooLarge.)"""
+        for name, text, limit in (
+            ("source_code", source_code, self.max_source_bytes),
+            ("stdin", stdin, self.max_stdin_bytes),
+        ):
+            size = len(text.encode())
+            if size > limit:
+                return Oversize(name, size, limit)
+        return None
+
+    def caps(self) -> ExecutionCaps:
+        """Just the execution caps (a subclass's extra knobs dropped)."""
+        return ExecutionCaps(**{f.name: getattr(self, f.name) for f in _CAP_FIELDS})
+
+
+_CAP_FIELDS = dataclasses.fields(ExecutionCaps)
+
+
+@dataclass(frozen=True)
+class Oversize:
+    field: str  # "source_code" or "stdin"
+    size: int
+    limit: int
+
+    @property
+    def code(self) -> str:
+        return "source_too_large" if self.field == "source_code" else "stdin_too_large"
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """One run's effective limits (the clamp's result) and the caps they came from."""
+
+    time_limit_s: float
+    memory_limit_mb: int
+    caps: ExecutionCaps
+
+    def public(self) -> dict:
+        return {"timeLimit": self.time_limit_s, "memoryLimit": self.memory_limit_mb}
+
+    def suite_wall_s(self, cases: int) -> float:
+        return self.caps.suite_wall_s(self.time_limit_s, cases)
+
+    def with_caps(self, **changes: int) -> RunLimits:
+        """The same time and memory under other caps (a capsule's suite, publishing)."""
+        return replace(self, caps=replace(self.caps, **changes))
+
+    def check_sizes(self, source_code: str, stdin: str = "") -> None:
+        """413 before any executor is asked: oversized input never leaves the Worker."""
+        found = self.caps.oversized(source_code, stdin)
+        if found is not None:
+            raise TooLarge(
+                found.code,
+                f"{found.field} is {found.size} bytes; the limit on this plan is {found.limit}",
+                details={"field": found.field, "limitBytes": found.limit, "sizeBytes": found.size},
+            )
+
+    def check_test_count(self, count: int) -> None:
+        if count > self.caps.max_test_cases:
+            raise InvalidInput(
+                "too_many_test_cases",
+                f"At most {self.caps.max_test_cases} test cases per run on this plan",
+                details={"limit": self.caps.max_test_cases, "count": count},
+            )
+
+
+# ---------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """A plan's row; None means unlimited (that counter is not kept at all)."""
+
+    requests_per_minute: int | None
+    requests_per_day: int | None
+    generations_per_day: int | None
+    execution: ExecutionCaps = field(default_factory=ExecutionCaps)
+
+    def public(self) -> dict[str, int | None]:
+        return {
+            "requestsPerMinute": self.requests_per_minute,
+            "requestsPerDay": self.requests_per_day,
+            "generationsPerDay": self.generations_per_day,
+        }
+
+
+def _caps(time_s: float, memory_mb: int, cases: int, source: int, stdin: int) -> ExecutionCaps:
+    return ExecutionCaps(time_s, memory_mb, cases, source * KIB, stdin * KIB)
+
+
+# Anonymous callers get the least; paid plans more time, memory and bigger inputs.
+DEFAULT_PLANS: Mapping[str, PlanLimits] = {
+    ANONYMOUS: PlanLimits(10, 100, 0, _caps(5, 256, 20, 64, 64)),
+    "free": PlanLimits(10, 100, 5, _caps(5, 256, 50, 64, 256)),
+    "creator": PlanLimits(60, 5_000, 100, _caps(10, 512, 100, 256, 1024)),
+    "team": PlanLimits(300, 25_000, 500, _caps(15, 1024, 100, 256, 1024)),
+    "enterprise": PlanLimits(1_000, None, None, _caps(20, 1024, 100, 256, 1024)),
+}
+
+
+@dataclass(frozen=True)
+class Override:
+    """One overridable number: where it lives in the row and what it may be."""
+
+    attribute: str
+    kind: type  # int or float
+    minimum: float
+    unlimited: bool = False  # "unlimited" allowed (request windows, generations)
+
+
+_REQUEST_OVERRIDES = {
+    "REQUESTS_PER_MINUTE": Override("requests_per_minute", int, 1, unlimited=True),
+    "REQUESTS_PER_DAY": Override("requests_per_day", int, 1, unlimited=True),
+    "GENERATIONS_PER_DAY": Override("generations_per_day", int, 0, unlimited=True),
+}
+_MINIMUMS = {"max_time_limit_s": MIN_TIME_LIMIT_S, "default_time_limit_s": MIN_TIME_LIMIT_S}
+_MINIMUMS |= {"max_memory_limit_mb": MIN_MEMORY_LIMIT_MB}
+_MINIMUMS |= {"default_memory_limit_mb": MIN_MEMORY_LIMIT_MB}
+# Var suffix -> Override: the request windows, then every execution cap by field name.
+OVERRIDES: Mapping[str, Override] = _REQUEST_OVERRIDES | {
+    f.name.upper(): Override(f.name, float if f.type == "float" else int, _MINIMUMS.get(f.name, 1))
+    for f in _CAP_FIELDS
+}
+_VAR = re.compile(r"^PLAN_([A-Z]+)_(" + "|".join(OVERRIDES) + r")$")
+
+
+def wall_clock() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class PlanTable:
+    """The validated plans table plus the clock every window is computed from.
+
+    The clock is injectable so tests can cross a UTC midnight without sleeping:
+    `dataclasses.replace(settings, limits=settings.limits.with_clock(fake))`.
+    """
+
+    plans: Mapping[str, PlanLimits] = field(default_factory=lambda: dict(DEFAULT_PLANS))
+    clock: Callable[[], float] = field(default=wall_clock, compare=False, repr=False)
+
+    def for_plan(self, plan: str) -> PlanLimits:
+        # An unknown plan (a stale token after a plan is retired) gets the free numbers:
+        # failing closed to the smallest plan is safer than failing open.
+        return self.plans.get(plan) or self.plans["free"]
+
+    @property
+    def anonymous(self) -> PlanLimits:
+        return self.plans[ANONYMOUS]
+
+    def for_principal(self, principal: Principal | None) -> PlanLimits:
+        """The caller's row: anonymous without a principal, else their plan's."""
+        return self.anonymous if principal is None else self.for_plan(principal.plan)
+
+    def ceiling(self) -> ExecutionCaps:
+        """Every execution cap at its largest over the rows: the executor service's own
+        maximums, so whatever a plan may ask for (overrides included) it can run."""
+        rows = [row.execution for row in self.plans.values()]
+        return ExecutionCaps(**{f.name: max(getattr(r, f.name) for r in rows) for f in _CAP_FIELDS})
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def with_clock(self, clock: Callable[[], float]) -> PlanTable:
+        return replace(self, clock=clock)
+
+
+def from_vars(values: Mapping[str, str]) -> PlanTable:
+    """The default table with every `PLAN_*` override applied; ValueError if one is wrong."""
+    overrides: dict[str, dict[str, float | None]] = {}
+    for name, raw in values.items():
+        if not name.startswith("PLAN_"):
+            continue
+        match = _VAR.match(name)
+        if match is None or match.group(1).lower() not in ROWS:
+            raise ValueError(
+                f"{name} is not a plan-limit var; expected PLAN_<{'|'.join(ROWS).upper()}>_"
+                f"<{'|'.join(OVERRIDES)}>"
+            )
+        row, suffix = match.group(1).lower(), match.group(2)
+        if row == ANONYMOUS and suffix == "GENERATIONS_PER_DAY":
+            raise ValueError(f"{name}: generating needs an account; anonymous callers cannot")
+        overrides.setdefault(row, {})[OVERRIDES[suffix].attribute] = parse_limit(
+            name, raw, OVERRIDES[suffix]
+        )
+    plans = {row: _row(row, overrides.get(row, {})) for row in PLANS}
+    # Anonymous callers are counted with the free plan's windows unless told otherwise.
+    free = plans["free"]
+    anonymous = replace(
+        DEFAULT_PLANS[ANONYMOUS],
+        requests_per_minute=free.requests_per_minute,
+        requests_per_day=free.requests_per_day,
+    )
+    plans[ANONYMOUS] = _apply(anonymous, overrides.get(ANONYMOUS, {}))
+    return PlanTable(plans=plans)
+
+
+def _row(plan: str, changes: dict[str, float | None]) -> PlanLimits:
+    return _apply(DEFAULT_PLANS[plan], changes)
+
+
+def _apply(row: PlanLimits, changes: dict[str, float | None]) -> PlanLimits:
+    caps = {key: value for key, value in changes.items() if hasattr(row.execution, key)}
+    windows = {key: value for key, value in changes.items() if key not in caps}
+    return replace(row, execution=replace(row.execution, **caps), **windows)
+
+
+def parse_limit(name: str, raw: str, spec: Override) -> float | None:
+    text = str(raw).strip().lower()
+    if text == "unlimited" and spec.unlimited:
+        return None
+    kind = "an integer" if spec.kind is int else "a number"
+    try:
+        number = spec.kind(text)
+    except ValueError:
+        alternative = " or 'unlimited'" if spec.unlimited else ""
+        raise ValueError(f"{name} must be {kind}{alternative}, got {raw!r}") from None
+    if not math.isfinite(number) or number < spec.minimum:
+        alternative = " (or 'unlimited')" if spec.unlimited else ""
+        raise ValueError(f"{name} must be at least {spec.minimum:g}{alternative}, got {number}")
+    return number
+
+
+# ---------------------------------------------------------------- windows
+
+
+# Epoch seconds count no leap seconds, so a UTC day is exactly 86,400 of them and
+# `now - now % 86_400` is UTC midnight.
+WINDOW_SECONDS = {"minute": MINUTE_SECONDS, "day": DAY_SECONDS, "generation_day": DAY_SECONDS}
+
+
+def window_start(window: str, now: int) -> int:
+    return now - now % WINDOW_SECONDS[window]
+
+
+def window_reset(window: str, now: int) -> int:
+    """Epoch seconds at which the window containing `now` ends."""
+    return window_start(window, now) + WINDOW_SECONDS[window]
+
+
+def epoch_iso(epoch: int) -> str:
+    """A window boundary as the API shows timestamps (`resetAt`)."""
+    return iso(datetime.fromtimestamp(epoch, UTC))
