@@ -232,6 +232,15 @@ async def main(runs: int, extra: list[Row] | None = None) -> None:
             f"(cold {cold_http:.1f} ms; minimal bwrap spawn {anchor:.1f} ms: "
             f"warm {warm_http / anchor:.2f}x, cold {cold_http / anchor:.2f}x)"
         )
+        for n in (1, 20):
+            label = f"POST /execute/tests {n} case{'s' if n > 1 else ''}"
+            warm_tests = by_name[f"{label} (local host, warm pool)"]
+            cold_tests = by_name[f"{label} (local host, cold)"]
+            print(
+                f"{label}: warm {warm_tests:.1f} ms, cold {cold_tests:.1f} ms "
+                f"(warm/cold {warm_tests / cold_tests:.2f}x; minimal bwrap spawn {anchor:.1f} "
+                f"ms: warm {warm_tests / anchor:.2f}x, cold {cold_tests / anchor:.2f}x)"
+            )
 
 
 if __name__ == "__main__":

@@ -100,6 +100,14 @@ def test_a_dev_server_stopped_with_sigterm_leaves_nothing(tmpdir_root):
         for line in server.stdout:  # the start-up line about the sandbox: it is ready
             if '"sandbox_ready"' in line:
                 break
+        # That line comes before the server binds its port: wait until it answers.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
         url = f"http://127.0.0.1:{port}/api/v1/execute"
         body = {"source_code": "print(1)", "language": "python"}
         assert httpx.post(url, json=body, timeout=60).json()["stdout"] == "1\n"

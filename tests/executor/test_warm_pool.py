@@ -317,3 +317,49 @@ def test_a_warm_program_recurses_exactly_as_deep_as_a_cold_one(pool):
     cold_depth = run(execute(code, "python")).stdout
     assert pool.taken["python"] == 1
     assert warm_depth == cold_depth and int(cold_depth) > 900
+
+
+# What the test harness's process imported after its run was handed over: everything in
+# sys.modules that the stub had not loaded when the run came (None: no warm stub above).
+IMPORTED_AFTER_HAND_OVER = """
+import sys
+
+def imported():
+    frame = sys._getframe()
+    while frame is not None and "MODULES_AT_HAND_OVER" not in frame.f_globals:
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return sorted(set(sys.modules) - frame.f_globals["MODULES_AT_HAND_OVER"])
+"""
+
+
+def test_a_prepared_warm_test_run_imports_nothing_after_hand_over():
+    require_language("python")
+    made = warm.configure({"python": 1})  # one plain sandbox: nothing asked for tests yet
+    try:
+        case = [{"input": [], "expected": []}]
+        first = run(run_tests(IMPORTED_AFTER_HAND_OVER, case, "python", "imported"))
+        # It took the plain sandbox (still warm), which pays the harness's imports...
+        assert made.taken["python"] == 1 and "json" in first.tests[0].actual
+        made.fill_and_wait()  # ...and the mix shifted: the refill is prepared for tests
+        (idle,) = made._idle["python"]
+        assert idle.shape.prepared and idle.shape.prepared.endswith("python_harness.py")
+
+        second = run(run_tests(IMPORTED_AFTER_HAND_OVER, case, "python", "imported"))
+
+        assert made.taken["python"] == 2 and second.status == "passed", second.tests[0].actual
+        assert idle.proc.returncode is not None and not os.path.exists(idle.workdir)
+    finally:
+        warm.configure({})
+
+
+def test_a_warm_program_does_not_get_the_harness_modules():
+    require_language("python")
+    made = warm.configure({"python": 1})
+    try:
+        code = "import sys\nprint(sorted({'json', 're', 'tempfile'} & set(sys.modules)))"
+        result = run(execute(code, "python"))
+        assert made.taken["python"] == 1 and result.stdout == "[]\n", result.stderr
+    finally:
+        warm.configure({})

@@ -62,7 +62,7 @@ async def run_batch(
         wall_time_s=limits.suite_wall_s(time_s, len(programs)),
     )
     argv = [lang.run_cmd[0], support_path("batch_python.py"), "batch.json"]
-    with warm.taken(lang, limits) as ready:  # a pre-started sandbox, when the pool has one
+    with warm.taken(lang, limits, argv[1]) as ready:  # a pre-started sandbox, when the pool has one
         if ready is not None:
             run = await ready.run(files, argv, b"", box, results_channel=True)
             return _results(run, len(programs), time_s)

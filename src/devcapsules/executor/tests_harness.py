@@ -184,7 +184,8 @@ async def _run(
 ) -> TestRunResult:
     files = {lang.source_file: code, **_input_files(cases, function_name, lang, time_s)}
     if cases[0].kind == "function":
-        with warm.taken(lang, limits) as ready:
+        harness = FUNCTION_HARNESSES[lang.name](lang, memory_mb)[-1]  # its script
+        with warm.taken(lang, limits, harness) as ready:
             if ready is not None:
                 return await _function_run_warm(
                     ready, lang, files, cases, time_s, memory_mb, limits

@@ -18,6 +18,14 @@ Who takes one (`taken()`): `execute()` of an interpreted language, `run_tests()`
 tests (the harness is the program; its results pipe is made at hand-over and travels
 with the stdin descriptor) and `run_batch()` (the batch harness is the program).
 
+Prepared sandboxes: a Python sandbox may also be started for one of our support scripts
+(the test or batch harness): its stub loads that script's imports while waiting, so the
+run pays only the program. Only the runs of that script get one first; a plain program
+never does (the harness's ~50 stdlib modules would add their teardown, ~4 ms, to its
+exit). Which kinds a language keeps idle follows demand: when a run finds only the other
+kind it takes that one (still correct, just unprepared) and the pool's mix shifts one
+slot to the kind that was asked for, which the refill then starts.
+
 The pool (`EXECUTOR_WARM_POOL`, e.g. `python=2,javascript=1`) keeps that many idle per
 language, refills in a thread after each take, and is drained at exit (atexit: the host's
 shutdown): every idle sandbox killed, reaped, its directory and cgroup removed.
@@ -36,7 +44,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -73,14 +81,15 @@ class _Shape:
 
     language: str
     tmp_size_mb: int
+    prepared: str | None = None  # the support script its stub has loaded, if any
 
 
 class WarmSandbox:
     """One pre-started sandbox; `run()` once, then it is gone."""
 
-    def __init__(self, lang: Language, limits: Limits) -> None:
+    def __init__(self, lang: Language, limits: Limits, prepared: str | None = None) -> None:
         self.lang = lang
-        self.shape = _Shape(lang.name, limits.tmp_size_mb)
+        self.shape = _Shape(lang.name, limits.tmp_size_mb, _prepared(lang, prepared))
         self._used = False
         self._results_w: int | None = None  # a function-test run's results pipe, host copy
         base = limits.sandbox(
@@ -112,7 +121,7 @@ class WarmSandbox:
             "control_fd": box_fd,
             "report_fd": self.pipes.report_w,
             "cgroup_fds": self.pipes.cgroup_fds,
-            "prestart": _prestart(self.lang),
+            "prestart": _prestart(self.lang, self.shape.prepared),
         }
         argv = sandbox.launcher_argv(spec)
         bwrap = sandbox.detect_sandbox()
@@ -243,13 +252,16 @@ def _remove_blocking(group: cgroup.RunCgroup, within_s: float = 5.0) -> None:
 
 
 @contextlib.contextmanager
-def taken(lang: Language, limits: Limits) -> Iterator[WarmSandbox | None]:
+def taken(
+    lang: Language, limits: Limits, script: str | None = None
+) -> Iterator[WarmSandbox | None]:
     """A warm sandbox for one run of an interpreted language, or None (the run goes
-    cold); the pool refills in the background once the caller is done with it."""
+    cold); `script`: the run's program is this support script (a prepared sandbox is
+    preferred). The pool refills in the background once the caller is done with it."""
     current = _pool
     ready = None
     if current is not None and lang.compile_cmd is None:
-        ready = current.take(lang, limits)
+        ready = current.take(lang, limits, script)
     try:
         yield ready
     finally:
@@ -257,11 +269,18 @@ def taken(lang: Language, limits: Limits) -> Iterator[WarmSandbox | None]:
             current.refill_soon()
 
 
-def _prestart(lang: Language) -> list[str] | None:
-    """The interpreter started before the run, when the language has a warm stub."""
+def _prestart(lang: Language, prepared: str | None = None) -> list[str] | None:
+    """The interpreter started before the run, when the language has a warm stub (told
+    which support script to prepare, if any)."""
     if lang.name == "python" and len(lang.run_cmd) == 2:
-        return [lang.run_cmd[0], sandbox.support_path("warm_python.py")]
+        stub = [lang.run_cmd[0], sandbox.support_path("warm_python.py")]
+        return stub + ([prepared] if prepared else [])
     return None
+
+
+def _prepared(lang: Language, script: str | None) -> str | None:
+    """`script` if this language's stub can prepare it, else None (one plain kind)."""
+    return script if script and _prestart(lang) else None
 
 
 class WarmPool:
@@ -271,6 +290,8 @@ class WarmPool:
         self.sizes = {resolve(name).name: n for name, n in sizes.items()}
         self.limits = limits
         self._idle: dict[str, deque[WarmSandbox]] = {name: deque() for name in self.sizes}
+        # The kinds to keep idle per language (None: plain), `size` slots, shifted by take.
+        self._mix: dict[str, list[str | None]] = {n: [None] * c for n, c in self.sizes.items()}
         self._lock = threading.Lock()
         self._closed = False
         self.taken = {name: 0 for name in self.sizes}  # handed out so far, per language
@@ -288,28 +309,54 @@ class WarmPool:
 
     def fill(self) -> None:
         """Top every language up to its size (blocking: a Popen per sandbox)."""
-        for name, size in self.sizes.items():
+        for name in self.sizes:
             lang = discover().get(name)
-            while lang is not None and not self._closed and len(self._idle[name]) < size:
-                warm = WarmSandbox(lang, self.limits)
+            while lang is not None and not self._closed:
+                with self._lock:
+                    missing = self._missing(name)
+                if not missing:
+                    break
+                warm = WarmSandbox(lang, self.limits, missing[0])
                 with self._lock:
                     if self._closed:
                         warm.destroy(wait=True)
                         return
                     self._idle[name].append(warm)
 
-    def take(self, lang: Language, limits: Limits) -> WarmSandbox | None:
-        """An idle sandbox matching this run, or None (the run goes cold)."""
+    def _missing(self, name: str) -> list[str | None]:
+        """The kinds to start so that the idle sandboxes match the mix (under the lock)."""
+        idle = self._idle[name]
+        have = Counter(warm.shape.prepared for warm in idle)
+        wanted = list((Counter(self._mix[name]) - have).elements())
+        return wanted[: max(0, self.sizes[name] - len(idle))]
+
+    def take(self, lang: Language, limits: Limits, script: str | None = None) -> WarmSandbox | None:
+        """An idle sandbox for this run, prepared for `script` if one is, or None (the
+        run goes cold)."""
         queue = self._idle.get(lang.name)
-        shape = _Shape(lang.name, limits.tmp_size_mb)
+        if queue is None:
+            return None
+        wanted = _Shape(lang.name, limits.tmp_size_mb, _prepared(lang, script))
         with self._lock:
-            while queue:
-                warm = queue.popleft()
-                if warm.alive() and warm.shape == shape:
-                    self.taken[lang.name] += 1
-                    return warm
+            for warm in [
+                w for w in queue if not w.alive() or w.shape.tmp_size_mb != wanted.tmp_size_mb
+            ]:
+                queue.remove(warm)
                 warm.destroy()
-        return None
+            warm = next((w for w in queue if w.shape == wanted), None)
+            if warm is None and queue:
+                warm = queue[0]  # the other kind: still this run's isolation, unprepared
+                self._shift_mix(lang.name, warm.shape.prepared, wanted.prepared)
+            if warm is None:
+                return None
+            queue.remove(warm)
+            self.taken[lang.name] += 1
+            return warm
+
+    def _shift_mix(self, name: str, had: str | None, wanted: str | None) -> None:
+        mix = self._mix[name]
+        if had in mix:
+            mix[mix.index(had)] = wanted
 
     def cgroup_dirs(self) -> set:
         with self._lock:

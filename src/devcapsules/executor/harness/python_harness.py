@@ -20,7 +20,7 @@ RESULTS_FD = 3
 OUTPUT_CAP = 16 * 1024  # per test and stream; more is cut, the host only shows it
 # Bound before user code loads, so the casual `json.dumps = ...` does not reach us. A
 # determined user can still tamper; the host trusts none of this (see tests_harness.py).
-_dumps, _write = json.dumps, os.write
+_dumps, _write, _exit = json.dumps, os.write, os._exit
 
 
 class TestTimeout(BaseException):
@@ -147,3 +147,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # Every record is on fd 3 already and output outside a test is not shown: skip the
+    # interpreter's teardown of the ~50 modules loaded here (~4 ms, on the run's clock).
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    _exit(0)
