@@ -8,18 +8,43 @@ a full disk, a closed file) is counted and dropped. The first failure of a run o
 is reported once on stderr, and the next line that does get through is preceded by a
 `log_lines_dropped` line saying how many were lost and why. A request whose capsule
 or job was written must get its answer even when nobody can read our logs.
+
+Every line written while a request is served carries its `requestId`, whichever logger
+writes it: the request-log layer sets it in a context variable (`request_scope`), so
+dependencies built once per app (the executor's backends, the model provider) that log
+with the app's logger are still correlated with the request that called them. asyncio
+copies the variable into tasks started from the request (`wait_until` work), on CPython
+and in Pyodide alike.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
+
+# The fields of the request being served (its id); empty outside a request.
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+_REQUEST_FIELDS: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "request_fields", default=_NO_FIELDS
+)
+
+
+@contextlib.contextmanager
+def request_scope(**fields: Any):
+    """Lines written inside carry these fields (a logger's own fields win)."""
+    token = _REQUEST_FIELDS.set(fields)
+    try:
+        yield
+    finally:
+        _REQUEST_FIELDS.reset(token)
 
 
 def _stdout_sink(line: str) -> None:
@@ -114,7 +139,8 @@ class Logger:
     def log(self, level: str, action: str, **fields: Any) -> None:
         if LEVELS[level] < self.threshold:
             return
-        record = {"level": level, "action": action, **self.fields, **fields}
+        request = _REQUEST_FIELDS.get()
+        record = {"level": level, "action": action, **request, **self.fields, **fields}
         record["timestamp"] = utc_timestamp()
         try:
             line = _LINE_ENCODER.encode(record)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.conftest import LogCapture
 from tests.execution.servers import SERVICE_KEY
 from tests.execution.support import ADD, HELLO, client_with, executions
 from tests.support.server import free_port
@@ -82,6 +83,26 @@ def test_an_unreachable_service_is_503(env, loop):
     assert response.status == 503
     assert response.json()["error"]["code"] == "executor_unavailable"
     assert executions(client) == []  # nothing ran, nothing recorded
+
+
+def test_the_backends_log_lines_carry_the_request_id(env, loop):
+    """The executor is built once per app and logs with the app's logger: its lines are
+    still correlated with the request that called it (`logs.request_scope`)."""
+    logs = LogCapture()
+    client = client_with(
+        env,
+        loop,
+        logs,
+        EXECUTOR_BACKEND_DEFAULT="remote",
+        EXECUTOR_URL=f"http://127.0.0.1:{free_port()}",
+        AWS_EXECUTOR_API_KEY=SERVICE_KEY,
+    )
+    response = client.post("/api/v1/execute", json=HELLO)
+    assert response.status == 503
+    request_id = response.headers["x-request-id"]
+    backend_lines = [line for line in logs.lines if line["action"].startswith("remote_")]
+    assert backend_lines, logs.actions()
+    assert {line.get("requestId") for line in backend_lines} == {request_id}
 
 
 def test_the_remote_executor_directly(loop, executor_service):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from devcapsules import logs
 from devcapsules.context import Context
 from devcapsules.http import Request, Response
 from devcapsules.middleware import CallNext, Middleware
@@ -30,7 +31,8 @@ def request_log_middleware() -> Middleware:
         ctx.request_id = inbound if _SAFE_ID.match(inbound) else new_request_id()
         ctx.logger = ctx.logger.bind(requestId=ctx.request_id)
         started = clock.monotonic()
-        response = await call_next(request, ctx)
+        with logs.request_scope(requestId=ctx.request_id):  # for the app-wide loggers too
+            response = await call_next(request, ctx)
         response.headers.set(HEADER, ctx.request_id)
         ctx.logger.log(
             "error" if response.status >= 500 else "info",
