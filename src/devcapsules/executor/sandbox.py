@@ -30,6 +30,7 @@ import json
 import logging
 import marshal
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -85,15 +86,20 @@ class SandboxLimits:
     max_channel_bytes: int = 4 * 1024 * 1024  # launcher reports + harness results
     per_run_wall_s: float | None = None  # `runs` mode: deadline of each run (else wall)
 
-    def rlimits(self) -> dict[str, int | None]:
+    def rlimits(self) -> list[tuple[int, int, int]]:
+        """(resource, soft, hard) for the launcher or warm stub to set, as they are: one
+        table here for both (the sandbox runs on this kernel, so RLIMIT_* numbers agree).
+        CPU gets a 1 s slack: SIGXCPU at the soft limit, SIGKILL at the hard one."""
         mb = 1024 * 1024
-        return {
-            "cpu": self.cpu_time_s,
-            "as": self.address_space_mb * mb if self.address_space_mb else None,
-            "nproc": self.max_processes,
-            "fsize": self.max_file_size_mb * mb,
-            "nofile": self.max_open_files,
-        }
+        wanted = [
+            (resource.RLIMIT_CPU, self.cpu_time_s, 1),
+            (resource.RLIMIT_AS, self.address_space_mb * mb if self.address_space_mb else None, 0),
+            (resource.RLIMIT_NPROC, self.max_processes, 0),
+            (resource.RLIMIT_FSIZE, self.max_file_size_mb * mb, 0),
+            (resource.RLIMIT_NOFILE, self.max_open_files, 0),
+            (resource.RLIMIT_CORE, 0, 0),
+        ]
+        return [(which, int(v), int(v) + slack) for which, v, slack in wanted if v is not None]
 
 
 @dataclass

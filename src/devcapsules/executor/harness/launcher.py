@@ -45,18 +45,10 @@ def make_undumpable() -> None:
         pass
 
 
-def apply_limits(limits: dict) -> None:
-    pairs = [
-        (resource.RLIMIT_CPU, limits.get("cpu"), 1),  # soft SIGXCPU, hard SIGKILL 1 s later
-        (resource.RLIMIT_AS, limits.get("as"), 0),
-        (resource.RLIMIT_NPROC, limits.get("nproc"), 0),
-        (resource.RLIMIT_FSIZE, limits.get("fsize"), 0),
-        (resource.RLIMIT_NOFILE, limits.get("nofile"), 0),
-        (resource.RLIMIT_CORE, 0, 0),
-    ]
-    for which, value, slack in pairs:
-        if value is not None:
-            resource.setrlimit(which, (int(value), int(value) + slack))
+def apply_limits(limits: list) -> None:
+    """(resource, soft, hard) triples, worked out by the host (`SandboxLimits.rlimits`)."""
+    for which, soft, hard in limits:
+        resource.setrlimit(which, (soft, hard))
 
 
 def spawn(spec: dict, stdio: tuple | None, results_fd: int | None) -> int:
