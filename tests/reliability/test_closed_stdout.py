@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from tests.capsules.support import capsule_body
 from tests.support.auth import PASSWORD
-from tests.support.server import ROOT, _wait_ready, free_port
+from tests.support.server import dev_command, free_port, serving
 
 pytestmark = pytest.mark.slow
 
@@ -26,25 +25,9 @@ def dev_server_on_a_pipe(state_dir: Path) -> Iterator[tuple[str, subprocess.Pope
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
     stderr_path = state_dir.parent / f"stderr-{port}.log"
-    command = [sys.executable, "-m", "devcapsules.local.cli", "dev", "--port", str(port)]
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [*command, "--state-dir", str(state_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-        try:
-            _wait_ready(f"http://127.0.0.1:{port}", process, str(stderr_path))
-            yield f"http://127.0.0.1:{port}", process, stderr_path
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    command = dev_command(port, state_dir)
+    with serving(command, env, port, stderr_path, stdout_pipe=True) as process:
+        yield f"http://127.0.0.1:{port}", process, stderr_path
 
 
 def test_every_request_answers_after_stdout_is_closed(tmp_path):

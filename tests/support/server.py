@@ -28,6 +28,11 @@ def dev_server(state_dir: Path, extra_env: dict[str, str] | None = None) -> Iter
         yield base
 
 
+def dev_command(port: int, state_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "devcapsules.local.cli", "dev", "--port", str(port),
+            "--state-dir", str(state_dir)]  # fmt: skip
+
+
 @contextlib.contextmanager
 def dev_process(
     state_dir: Path, extra_env: dict[str, str] | None = None
@@ -36,34 +41,35 @@ def dev_process(
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
     env.update(extra_env or {})
-    log = open(state_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devcapsules.local.cli",
-            "dev",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(state_dir),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, process, log.name)
-        yield base, process
-    finally:
-        process.terminate()
+    log_path = state_dir.parent / f"server-{port}.log"
+    with serving(dev_command(port, state_dir), env, port, log_path) as process:
+        yield f"http://127.0.0.1:{port}", process
+
+
+@contextlib.contextmanager
+def serving(
+    argv: list[str], env: dict[str, str], port: int, log_path: Path, *, stdout_pipe: bool = False
+) -> Iterator[subprocess.Popen]:
+    """Run a server until the block ends: started, answering /health, then terminated.
+    Its stderr (and stdout, unless `stdout_pipe` hands that to the test) go to `log_path`."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE if stdout_pipe else log,
+            stderr=log if stdout_pipe else subprocess.STDOUT,
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            _wait_ready(f"http://127.0.0.1:{port}", process, str(log_path))
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 # How long a dev server may take to come up: a bound, not a measurement. With Miniflare
@@ -100,19 +106,7 @@ def executor_service_process(
     process); `options` are its CLI flags (e.g. --concurrency 1 --queue-depth 1)."""
     port = free_port()
     env = {**os.environ, "AWS_EXECUTOR_API_KEY": key, "LOG_LEVEL": "warn"}
-    log = open(log_dir / f"executor-{port}.log", "wb")  # noqa: SIM115
     argv = ["-m", "devcapsules.local.cli", "executor", "serve", "--port", str(port), *options]
-    process = subprocess.Popen(
-        [sys.executable, *argv], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, process, log.name)
-        yield base, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    log_path = log_dir / f"executor-{port}.log"
+    with serving([sys.executable, *argv], env, port, log_path) as process:
+        yield f"http://127.0.0.1:{port}", process
