@@ -21,6 +21,7 @@ import select
 import shutil
 import signal
 import sys
+import time
 import traceback
 
 RESULTS_FD = 3
@@ -60,18 +61,41 @@ def wait(pid: int, timeout_s: float) -> tuple[int, object, bool]:
     return status, usage, not ready
 
 
-def kill_the_rest() -> None:
+# A program's leftovers must be gone, not only signalled, before the next one starts:
+# SIGKILL is delivered asynchronously, and an orphan (a daemonised child) is reaped by the
+# sandbox's init, not by us, so its /proc entry lingers until then.
+GONE_WITHIN_S = 5.0
+LEFTOVERS_SURVIVED = 70  # exit status: the host fails the rest of the batch
+
+
+def others() -> list:
     keep = {os.getpid(), os.getppid(), 1}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in keep:
+    pids = (int(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    return [pid for pid in pids if pid not in keep]
+
+
+def kill_the_rest() -> None:
+    deadline = time.monotonic() + GONE_WITHIN_S
+    while True:
+        left = others()
+        for pid in left:
             with contextlib.suppress(OSError):
-                os.kill(int(entry), signal.SIGKILL)
-    while True:  # reap what was ours
+                os.kill(pid, signal.SIGKILL)
+        reap_ours()
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            os._exit(LEFTOVERS_SURVIVED)  # never run the next program beside a survivor
+        time.sleep(0.001)
+
+
+def reap_ours() -> None:
+    while True:
         try:
             if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                break
+                return
         except ChildProcessError:
-            break
+            return
 
 
 def empty_tmp(keep: set) -> None:
