@@ -4,7 +4,7 @@ Trailing-slash policy: routes are declared without a trailing slash. A request
 for `/x/` that would match `/x` is answered with a 308 to `/x` (method and body
 preserved by the client; the 308 itself has no body), so every resource has one
 canonical URL. 404 and 405 are `HTTPError`s, rendered like every error by the chain's
-boundary (`middleware.compose`).
+boundary (`app.compose`).
 
 Success bodies: a handler returns its route's declared `response` model, as an instance
 or as its data (a mapping with the model's field names, no validation pass: the fast
