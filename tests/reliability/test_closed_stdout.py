@@ -5,6 +5,7 @@ that log lines are being dropped."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 from collections.abc import Iterator
@@ -15,19 +16,17 @@ import pytest
 
 from tests.capsules.support import capsule_body
 from tests.support.auth import PASSWORD
-from tests.support.server import dev_command, free_port, serving
+from tests.support.server import dev_command, serving
 
 pytestmark = pytest.mark.slow
 
 
 @contextlib.contextmanager
 def dev_server_on_a_pipe(state_dir: Path) -> Iterator[tuple[str, subprocess.Popen, Path]]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-    stderr_path = state_dir.parent / f"stderr-{port}.log"
-    command = dev_command(port, state_dir)
-    with serving(command, env, port, stderr_path, stdout_pipe=True) as process:
-        yield f"http://127.0.0.1:{port}", process, stderr_path
+    command = functools.partial(dev_command, state_dir=state_dir)
+    with serving(command, env, state_dir.parent, "stderr", stdout_pipe=True) as running:
+        yield running
 
 
 def test_every_request_answers_after_stdout_is_closed(tmp_path):

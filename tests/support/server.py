@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -28,7 +29,7 @@ def dev_server(state_dir: Path, extra_env: dict[str, str] | None = None) -> Iter
         yield base
 
 
-def dev_command(port: int, state_dir: Path) -> list[str]:
+def dev_command(port: int, *, state_dir: Path) -> list[str]:
     return [sys.executable, "-m", "devcapsules.local.cli", "dev", "--port", str(port),
             "--state-dir", str(state_dir)]  # fmt: skip
 
@@ -38,57 +39,90 @@ def dev_process(
     state_dir: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """The server's base URL and its process (for tests that kill it)."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
     env.update(extra_env or {})
-    log_path = state_dir.parent / f"server-{port}.log"
-    with serving(dev_command(port, state_dir), env, port, log_path) as process:
-        yield f"http://127.0.0.1:{port}", process
+    command = functools.partial(dev_command, state_dir=state_dir)
+    with serving(command, env, state_dir.parent, "server") as (base, process, _):
+        yield base, process
 
 
-@contextlib.contextmanager
-def serving(
-    argv: list[str], env: dict[str, str], port: int, log_path: Path, *, stdout_pipe: bool = False
-) -> Iterator[subprocess.Popen]:
-    """Run a server until the block ends: started, answering /health, then terminated.
-    Its stderr (and stdout, unless `stdout_pipe` hands that to the test) go to `log_path`."""
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE if stdout_pipe else log,
-            stderr=log if stdout_pipe else subprocess.STDOUT,
-        )
-        try:
-            _wait_ready(f"http://127.0.0.1:{port}", process, str(log_path))
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-# How long a dev server may take to come up: a bound, not a measurement. With Miniflare
+# A free port is only free when it is picked: another process may bind it before the
+# server does (Miniflare's bridge listens on fresh ports while a test session runs). The
+# server then fails to bind and the other one answers /health: readiness asks for OUR
+# /health (every answer of ours carries X-Request-Id) and a lost port is tried again.
+START_ATTEMPTS = 5
+# How long a server may take to come up: a bound, not a measurement. With Miniflare
 # bindings the bridge alone took 21 s on a loaded 2-core machine; a passing start-up is
 # not slowed by a generous bound, and a hung one still fails with its log.
 READY_WITHIN_S = 120
 
 
-def _wait_ready(base: str, process: subprocess.Popen, log_path: str) -> None:
+@contextlib.contextmanager
+def serving(
+    command: Callable[[int], list[str]],
+    env: dict[str, str],
+    log_dir: Path,
+    name: str,
+    *,
+    stdout_pipe: bool = False,
+) -> Iterator[tuple[str, subprocess.Popen, Path]]:
+    """Run `command(port)` until the block ends: started on a free port, answering our
+    /health, then terminated. Yields the base URL, the process and its log
+    (`<log_dir>/<name>-<port>.log`: stderr, and stdout unless `stdout_pipe` hands that to
+    the test)."""
+    for _ in range(START_ATTEMPTS):
+        port = free_port()
+        log_path = log_dir / f"{name}-{port}.log"
+        base = f"http://127.0.0.1:{port}"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command(port),
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE if stdout_pipe else log,
+                stderr=log if stdout_pipe else subprocess.STDOUT,
+            )
+            try:
+                if _wait_ready(base, process, log_path):
+                    yield base, process, log_path
+                    return
+            finally:
+                _stop(process)
+        log_path.rename(log_dir / f"lost-port-{name}-{port}.log")  # not this server's log
+    raise RuntimeError(f"{name}: every port tried was taken by another process")
+
+
+def _wait_ready(base: str, process: subprocess.Popen, log_path: Path) -> bool:
+    """True once our server answers /health; False if another process has its port."""
     deadline = time.monotonic() + READY_WITHIN_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"dev server exited: {Path(log_path).read_text()[-2000:]}")
+            log = log_path.read_text()
+            if "address already in use" in log.lower():
+                return False
+            raise RuntimeError(f"server exited: {log[-2000:]}")
         try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
+            answer = httpx.get(f"{base}/health", timeout=1)
         except httpx.HTTPError:
             time.sleep(0.1)
-    raise RuntimeError(f"dev server not ready: {Path(log_path).read_text()[-2000:]}")
+            continue
+        if "x-request-id" not in answer.headers:
+            return False  # someone else's server on the port we picked
+        if answer.status_code == 200:
+            return True
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready: {log_path.read_text()[-2000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.stdout is not None:
+        process.stdout.close()
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def read_log_lines(state_dir: Path) -> list[str]:
@@ -104,9 +138,11 @@ def executor_service_process(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`devcapsules executor serve` in a subprocess on a dynamic port (its base URL and
     process); `options` are its CLI flags (e.g. --concurrency 1 --queue-depth 1)."""
-    port = free_port()
     env = {**os.environ, "AWS_EXECUTOR_API_KEY": key, "LOG_LEVEL": "warn"}
-    argv = ["-m", "devcapsules.local.cli", "executor", "serve", "--port", str(port), *options]
-    log_path = log_dir / f"executor-{port}.log"
-    with serving([sys.executable, *argv], env, port, log_path) as process:
-        yield f"http://127.0.0.1:{port}", process
+
+    def command(port: int) -> list[str]:
+        cli = ["-m", "devcapsules.local.cli", "executor", "serve", "--port", str(port)]
+        return [sys.executable, *cli, *options]
+
+    with serving(command, env, log_dir, "executor") as (base, process, _):
+        yield base, process
