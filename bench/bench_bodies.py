@@ -4,9 +4,9 @@ the serialiser alone against an anchor from the same run.
 
 Bodies are serialised by the router from each route's declared response model
 (`routing.Route.render`: pydantic-core's compiled serializer; the capsule routes hand it
-the model's data, dumped by `schemas.data_serializer` without a validation pass). The
+the model's data, dumped by `routing.data_serializer` without a validation pass). The
 anchor is what the handlers did before: `json.dumps` of the same body as a dict
-(`http.json_response`). The serialiser rows need this tree (`schemas.data_serializer`).
+(`http.json_response`). The serialiser rows need this tree (`routing.data_serializer`).
 Run the script on two trees to compare whole requests before and after a change:
 
     .venv/bin/python bench/bench_bodies.py [--requests 2000]
@@ -88,9 +88,16 @@ async def requests_part(requests: int) -> list[tuple[str, float]]:
     return rows
 
 
+def find_data_serializer():
+    """The tree's `data_serializer` (in routing; in schemas on older trees), or None."""
+    from devcapsules import routing, schemas
+
+    return getattr(routing, "data_serializer", None) or getattr(schemas, "data_serializer", None)
+
+
 def serialiser_part(requests: int) -> list[tuple[str, float, float]]:
     """The serialiser alone, on the 20-capsule page: model dump vs json.dumps of a dict."""
-    from devcapsules.schemas import data_serializer
+    data_serializer = find_data_serializer()
     from devcapsules.schemas.capsules import CapsuleListResponse
 
     item = {**capsule(1), "id": "cap_1", "ownerId": "usr_1", "hiddenTestCount": 2}
@@ -134,9 +141,7 @@ def main() -> None:
     print(f"{'in-process request':<34} {'µs (median)':>12}")
     for name, us in asyncio.run(requests_part(args.requests)):
         print(f"{name:<34} {us:>12.1f}")
-    try:
-        from devcapsules.schemas import data_serializer  # noqa: F401
-    except ImportError:
+    if find_data_serializer() is None:
         return  # an older tree: whole requests only
     print(f"\n{'serialiser, 20 capsules':<34} {'µs':>8} {'json.dumps':>11} {'ratio':>6}")
     for name, us, anchor in serialiser_part(args.requests):

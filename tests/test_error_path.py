@@ -134,7 +134,7 @@ def test_the_workers_configuration_error_is_decorated_by_the_same_chain(env, loo
 # ---------------------------------------------------------------- one renderer
 
 RENDERER = SRC / "errors.py"
-BOUNDARY = SRC / "middleware" / "__init__.py"
+BOUNDARY = SRC / "app.py"
 RESPONSE_BUILDERS = {"json_response", "empty_response", "Response", "to_js_response"}
 RENDERER_NAMES = {"error_response", "error_body"}
 
@@ -169,7 +169,7 @@ def test_only_the_chain_boundary_calls_the_renderer():
         if isinstance(node, ast.Name | ast.alias)
         and (node.id if isinstance(node, ast.Name) else node.name) in RENDERER_NAMES
     }
-    assert callers <= {"errors.py", "middleware/__init__.py"}
+    assert callers <= {"errors.py", "app.py"}
 
 
 def test_services_and_the_cli_raise_and_catch_domain_errors_not_http_ones():

@@ -1,31 +1,88 @@
 """The application: settings + dependencies + middleware chain + router, built once per
-isolate.
+isolate, and `compose`, which links the chain with the router (as Starlette's
+`build_middleware_stack` does in its application).
 
 `App(settings, ...)` is the build: the settings arrive validated (`Settings.from_vars`),
 the dependencies (`Dependencies`: executor, model provider, clock, ids) are made here
 once, unless a test passes its own, and every request's `Context` carries both.
 `handle(request, env)` is what every host calls: the Workers entrypoint, the local
 ASGI adapter and the tests. `handle_batch` is the queue-consumer counterpart. It always
-answers: the chain renders every exception at the layer it escapes (`middleware.compose`
-and `errors.error_response`), so `handle` needs no safety net of its own.
+answers: `compose` puts a boundary around each layer and the router that hands an
+escaping exception to the one renderer, `errors.error_response` (the way Hono's `compose`
+calls `onError` at every level), so `handle` needs no safety net of its own and every
+layer's `call_next` returns a Response. An error raised by the rate limiter or a handler
+is decorated by every layer outside it exactly like a success; layer order is about what
+runs first, never about who can see an error.
+
+The router (and with it pydantic) is imported where an App is built, not at the top: a
+Worker whose settings fail serves `middleware.stack.MisconfiguredApp`, composed here too,
+and must not need pydantic (tests/pyodide).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import MessageBatch
 from devcapsules.context import Context, Dependencies, WaitUntil, run_in_background
+from devcapsules.errors import error_response
 from devcapsules.http import Request, Response
 from devcapsules.logs import Logger
-from devcapsules.middleware import Middleware, compose
+from devcapsules.middleware import CallNext, Middleware
 from devcapsules.middleware.stack import default_middleware
-from devcapsules.routing import Route, Router
 from devcapsules.settings import Settings
 
+if TYPE_CHECKING:
+    from devcapsules.routing import Route, Router
+
 QueueHandler = Callable[[MessageBatch, Context], "object"]
+
+
+def compose(middlewares: Sequence[Middleware], endpoint: CallNext) -> CallNext:
+    """Build the chain once, outermost first. Each layer may call `call_next` at most
+    once per request."""
+    handler = _bounded(endpoint)
+    for middleware in reversed(middlewares):
+        handler = _link(middleware, handler)
+    return handler
+
+
+def _bounded(endpoint: CallNext) -> CallNext:
+    async def bounded(request: Request, ctx: Context) -> Response:
+        try:
+            return await endpoint(request, ctx)
+        except Exception as exc:
+            return error_response(exc, ctx)
+
+    return bounded
+
+
+def _link(middleware: Middleware, call_next: CallNext) -> CallNext:
+    async def linked(request: Request, ctx: Context) -> Response:
+        called = False
+
+        # Not a coroutine itself: it hands back the next layer's, so the guard adds no
+        # frame per layer to every request.
+        def guarded_next(req: Request, c: Context) -> Awaitable[Response]:
+            nonlocal called
+            if called:
+                raise RuntimeError(f"{middleware.__name__} called call_next twice")
+            called = True
+            return call_next(req, c)
+
+        try:
+            response = await middleware(request, ctx, guarded_next)
+            if not isinstance(response, Response):
+                name = type(response).__name__
+                raise TypeError(f"Middleware {middleware.__name__} returned {name}")
+        except Exception as exc:
+            return error_response(exc, ctx)
+        return response
+
+    linked.__name__ = f"linked_{middleware.__name__}"
+    return linked
 
 
 def default_dependencies(settings: Settings, logger: Logger) -> Dependencies:
@@ -63,6 +120,8 @@ class App:
         self.settings = settings
         self.logger = logger or Logger(level=settings.logging.level)
         self.deps = dependencies or default_dependencies(settings, self.logger)
+        from devcapsules.routing import Router  # here, not at the top: see the module doc
+
         # A prepared Router (see `prepare`) is shared, not compiled again.
         self.router = routes if isinstance(routes, Router) else Router(routes)
         stack = default_middleware(settings) if middleware is None else list(middleware)
@@ -118,6 +177,7 @@ def prepare() -> AppBuilder:
     """
     from devcapsules.consumers import consumers
     from devcapsules.routes import all_routes
+    from devcapsules.routing import Router
 
     router = Router(all_routes())
     registry = consumers()

@@ -8,7 +8,7 @@ are `http.HTTPError`, which carries its status itself.
 
 `error_response(exc, ctx)` is the only place an exception becomes a response:
 `{"success": false, "error": {"code", "message", "details"}, "requestId"}`. The chain
-(`middleware.compose`) calls it at every layer's boundary, so a middleware's
+(`app.compose`) calls it at every layer's boundary, so a middleware's
 `call_next` always returns a Response and the outer layers (security headers, request
 id, access log, CORS, rate-limit headers) decorate an error like any other answer.
 

@@ -9,10 +9,9 @@ import pytest
 
 from devcapsules.context import Principal
 from devcapsules.services.analytics import prune as prune_module
-from devcapsules.services.analytics.ingest import ingest
+from devcapsules.services.analytics.ingest import ingest, record_execution_event
 from devcapsules.services.analytics.options import analytics_options
 from devcapsules.services.analytics.prune import prune_events
-from devcapsules.services.analytics.recording import record_execution_event
 from devcapsules.settings import Settings, SettingsError
 from tests.analytics.support import event, now, post, report_url
 from tests.capsules.support import create

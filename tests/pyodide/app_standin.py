@@ -1,11 +1,11 @@
-"""Stands in for `devcapsules.app` inside the offline Pyodide rung.
+"""Stands in for `devcapsules.app.prepare` inside the offline Pyodide rung.
 
-The real app imports pydantic, whose compiled core (pydantic-core, wasm) Pyodide fetches
-from its package index: it cannot load offline. This module has the same entry points
-(`prepare()` at import time, `builder(settings)` on the first event, and the App methods
-the edge adapter calls) and records what it was given, so the cases can check what every
-handler saw. Everything around it (src/entry.py, devcapsules.edge, the SDK, Settings,
-the bindings) is the real code.
+The real App imports pydantic (its router and models), whose compiled core
+(pydantic-core, wasm) Pyodide fetches from its package index: it cannot load offline.
+This module has the same entry points (`prepare()` at import time, `builder(settings)` on
+the first event, and the App methods the edge adapter calls) and records what it was
+given, so the cases can check what every handler saw. Everything around it
+(src/entry.py, devcapsules.edge, the SDK, Settings, the bindings) is the real code.
 """
 
 from __future__ import annotations

@@ -20,9 +20,13 @@ import app_standin
 import js
 from pyodide.ffi import to_js
 
-# pydantic's wasm core cannot load offline: the app is stood in (see app_standin.py);
-# it must be in place before src/entry.py imports `devcapsules.app` at its top level.
-sys.modules["devcapsules.app"] = app_standin
+# pydantic's wasm core cannot load offline: the app's `prepare` is stood in (see
+# app_standin.py); it must be in place before src/entry.py imports it at its top level.
+# The module itself is the real one (it loads the router only where an App is built):
+# a misconfigured Worker's chain is composed by the real `app.compose`.
+import devcapsules.app
+
+devcapsules.app.prepare = app_standin.prepare
 
 from runtime import Runtime, js_env, production_vars  # noqa: E402
 

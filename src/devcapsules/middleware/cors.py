@@ -8,7 +8,7 @@
 Credentials are bearer tokens, never cookies, so `Allow-Credentials` is not sent and
 `*` is safe to honour. Error responses are decorated too: a browser must be able to
 read a 401 or a 429 to act on it. Errors from further in reach the decorating layer as
-Responses (`middleware.compose`); a refused preflight is raised like any error, rendered
+Responses (`app.compose`); a refused preflight is raised like any error, rendered
 at the preflight layer's boundary and decorated like every other answer.
 """
 

@@ -166,7 +166,7 @@ def rate_limit_middleware(
         headers = await count(request, ctx)
         if headers is None:
             return await call_next(request, ctx)
-        # An error from further in is a Response here too (`middleware.compose`): it
+        # An error from further in is a Response here too (`app.compose`): it
         # carries the headers like a success.
         response = await call_next(request, ctx)
         for name, value in headers.items():

@@ -14,7 +14,7 @@ from devcapsules.bindings.env import Env
 from devcapsules.context import Context, WaitUntil, run_in_background
 from devcapsules.http import Request, Response
 from devcapsules.logs import Logger
-from devcapsules.middleware import Middleware, compose
+from devcapsules.middleware import Middleware
 from devcapsules.middleware.cors import cors_middleware, preflight_middleware
 from devcapsules.middleware.request_log import request_log_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
@@ -36,7 +36,7 @@ def default_middleware(settings: Settings) -> list[Middleware]:
     """Outermost first: the decorating layers, then CORS preflights → body limit →
     authenticate → rate limit (whose headers go on every counted answer) → credential
     gate (the deferred 401 of a bad credential). An error raised anywhere is rendered
-    where it escapes and reaches every outer layer as a Response (`middleware.compose`)."""
+    where it escapes and reaches every outer layer as a Response (`app.compose`)."""
     # Imported here: a misconfigured Worker serves only the decorating layers and must
     # not need what these do (tokens, D1 counters).
     from devcapsules.middleware.auth import authenticate_middleware, credential_gate_middleware
@@ -71,6 +71,9 @@ class MisconfiguredApp:
 
         async def refuse(request: Request, ctx: Context) -> Response:
             raise error
+
+        # Imported here: `app` imports this module for `default_middleware`.
+        from devcapsules.app import compose
 
         self.chain = compose(decorating_middleware(self.settings), refuse)
 

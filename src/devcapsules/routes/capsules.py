@@ -16,9 +16,8 @@ from pydantic import ValidationError
 from devcapsules import etags
 from devcapsules.context import Context
 from devcapsules.http import HTTPError, Request, Response, empty_response
-from devcapsules.routing import Reply, Route
+from devcapsules.routing import Reply, Route, validation_error
 from devcapsules.schemas import capsules as schemas
-from devcapsules.schemas import validation_error
 from devcapsules.services import capsules as repository
 from devcapsules.services.capsule_access import audience, can_read, public_copy_content, sees_full
 from devcapsules.services.solution_check import verify_solution

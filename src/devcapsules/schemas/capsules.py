@@ -316,7 +316,7 @@ class CapsuleOut(BaseModel):
     def view(capsule: Any, full: bool) -> dict[str, Any]:
         """A stored capsule's fields by API name, in the full (owner's) or public view
         (services/capsule_access.py decides which): this model's data, as the router
-        serialises it (`schemas.data_serializer`)."""
+        serialises it (`routing.data_serializer`)."""
         from devcapsules.services.capsule_access import visible_test_cases
 
         fields = capsule.content()

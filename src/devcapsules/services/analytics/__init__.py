@@ -3,8 +3,8 @@
 Entry points for other features (import them from their modules: this package imports
 none, so `Settings` can load its analytics section without the rest, which needs pydantic):
 - `prune.prune_events(env, now, retention_days)`: for the scheduled maintenance handler;
-- `recording.record_execution_event(env, options, ...)`: for the execution service, per
-  `/execute` call;
+- `ingest.record_execution_event(env, options, ...)`: for the execution service, per
+  `/execute` call (our own events go in the way the widget's do);
 - `options.analytics_options(vars)`: the `Settings.analytics` section (retention, cache
   TTL, session salt), parsed when the app is built.
 """

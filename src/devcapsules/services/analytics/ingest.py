@@ -1,4 +1,6 @@
-"""Ingestion: validate each event, drop duplicates, store events and rollups in ONE batch.
+"""Events in: the widget's (`ingest`) and our own executions' (`record_execution_event`),
+through one row format and one batch. Validate each event, drop duplicates, store events
+and rollups in ONE batch.
 
 Round trips per request: one D1 read (which capsules exist and who may report on
 them) and one D1 `batch` (a transaction) of three statements whatever the number
@@ -10,6 +12,11 @@ rollup statements run *before* the event insert and count only events whose
 `(capsule_id, event_id)` is not stored yet; the insert then stores those same
 events. A batch is one serialised transaction on D1 (and `BEGIN IMMEDIATE`
 locally), so two requests carrying the same event cannot both count it.
+
+Server-side events: the execution service calls `record_execution_event` (off the
+response path, through `wait_until`) for every `/execute` call on a capsule. The event id
+is the execution id, so a widget that also reports the run with `id = executionId` is
+deduplicated, not counted twice.
 """
 
 from __future__ import annotations
@@ -22,15 +29,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import Database
 from devcapsules.context import Principal
-from devcapsules.schemas import validation_details
+from devcapsules.routing import validation_details
 from devcapsules.schemas.analytics import AnalyticsEvent
 from devcapsules.services.analytics.options import AnalyticsOptions
 from devcapsules.services.analytics.ranges import day_of
 from devcapsules.services.capsule_access import audience, can_read
 from devcapsules.services.capsules import find_refs
-from devcapsules.services.clock import iso
+from devcapsules.services.clock import iso, utc_now
 
 
 def session_hash(salt: str, capsule_id: str, session_id: str) -> str:
@@ -65,7 +73,7 @@ async def ingest(
     unique = _first_occurrences(events)
     result.duplicates = len(events) - len(unique)
     rows = [_row(event, options.session_salt) for event in unique]
-    result.accepted = await store_rows(db, rows, iso(now))
+    result.accepted = await _store_rows(db, rows, iso(now))
     result.duplicates += len(rows) - result.accepted
     result.rejected.sort(key=lambda entry: entry["index"])
     return result
@@ -138,7 +146,7 @@ def _first_occurrences(events: list[tuple[int, AnalyticsEvent]]) -> list[Analyti
 def _row(event: AnalyticsEvent, salt: str) -> dict[str, Any]:
     props = event.properties
     passed = event.type == "test_run" and props["passed"] == props["total"]
-    return event_row(
+    return _event_row(
         capsule_id=event.capsuleId,
         event_id=event.id,
         event_type=event.type,
@@ -150,7 +158,7 @@ def _row(event: AnalyticsEvent, salt: str) -> dict[str, Any]:
     )
 
 
-def event_row(
+def _event_row(
     *,
     capsule_id: str,
     event_id: str,
@@ -161,7 +169,7 @@ def event_row(
     passed: bool,
     salt: str,
 ) -> dict[str, Any]:
-    """The compact JSON object one event travels as into `json_each` (see _EVENTS)."""
+    """The compact JSON object one event travels as into `json_each` (see _NEW_EVENTS)."""
     return {
         "c": capsule_id,
         "i": event_id,
@@ -231,7 +239,7 @@ RETURNING event_id
 )
 
 
-async def store_rows(db: Database, rows: list[dict[str, Any]], received_at: str) -> int:
+async def _store_rows(db: Database, rows: list[dict[str, Any]], received_at: str) -> int:
     """One transaction: rollups (daily, sessions) then the events. Returns how many were new."""
     if not rows:
         return 0
@@ -244,3 +252,57 @@ async def store_rows(db: Database, rows: list[dict[str, Any]], received_at: str)
         ]
     )
     return len(results[2]["results"])
+
+
+# ---------------------------------------------------------------- server-side events
+
+KINDS = {"run": "code_run", "tests": "test_run"}
+
+
+async def record_execution_event(
+    env: Env,
+    options: AnalyticsOptions,
+    *,
+    execution_id: str,
+    capsule_id: str | None,
+    kind: str,
+    session_id: str,
+    occurred_at: datetime | None = None,
+    tests_passed: int | None = None,
+    tests_total: int | None = None,
+) -> bool:
+    """Record one `/execute` (`kind="run"`) or `/execute/tests` (`kind="tests"`) call.
+
+    `session_id`: the widget's session id when the request carried one, else the
+    caller's user id (it is only ever stored hashed in the rollups). Returns
+    False when there is nothing to record (no capsule, unknown capsule, or a
+    duplicate), True when the event was counted.
+    """
+    if capsule_id is None or kind not in KINDS:
+        return False
+    if not await find_refs(env.db, ids=[capsule_id]):
+        return False
+    now = utc_now()
+    moment = occurred_at or now
+    if moment < now - timedelta(days=options.retention_days):
+        return False
+    properties, passed = _properties(kind, tests_passed, tests_total)
+    row = _event_row(
+        capsule_id=capsule_id,
+        event_id=execution_id[:64],
+        event_type=KINDS[kind],
+        session_id=session_id[:128],
+        occurred_at=moment,
+        properties=properties,
+        passed=passed,
+        salt=options.session_salt,
+    )
+    return await _store_rows(env.db, [row], iso(now)) == 1
+
+
+def _properties(kind: str, passed: int | None, total: int | None) -> tuple[dict, bool]:
+    if kind != "tests":
+        return {}, False
+    total = max(total or 0, 0)
+    passed = min(max(passed or 0, 0), total)
+    return {"passed": passed, "total": total}, total > 0 and passed == total

@@ -33,7 +33,7 @@ from devcapsules.errors import InvalidInput, NotFound
 from devcapsules.schemas.capsules import TEST_CASES_MAX
 from devcapsules.schemas.execution import ExecuteRequest, RunTestsRequest
 from devcapsules.services import capsule_access, capsules, clock
-from devcapsules.services.analytics.recording import record_execution_event
+from devcapsules.services.analytics.ingest import record_execution_event
 from devcapsules.services.clock import iso
 from devcapsules.services.execution.hybrid import HybridExecutor
 from devcapsules.services.plans import RunLimits
