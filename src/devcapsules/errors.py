@@ -183,6 +183,16 @@ def outage(exc: BindingError) -> Unavailable | None:
 INTERNAL = HTTPError(500, "internal_error", "An unexpected error occurred")
 
 
+def validation_details(exc: Any) -> list[dict[str, Any]]:
+    """A pydantic `ValidationError` as the `details` of a 422: one entry per problem, with
+    its field path (`["testCases", 0, "input"]`), the same for request bodies and for
+    analytics events validated one by one."""
+    return [
+        {"path": list(error["loc"]), "message": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
 def error_body(code: str, message: str, details: Any, request_id: str) -> dict[str, Any]:
     error = {"code": code, "message": message, "details": details}
     return {"success": False, "error": error, "requestId": request_id}

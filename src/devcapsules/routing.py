@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaSerializer, core_schema
 
 from devcapsules.context import Context
+from devcapsules.errors import validation_details
 from devcapsules.http import (
     JSON_CONTENT_TYPE,
     Headers,
@@ -190,13 +191,6 @@ class Route:
                 details={"required": list(self.scopes), "missing": missing},
                 headers={"WWW-Authenticate": challenge},
             )
-
-
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"path": list(error["loc"]), "message": error["msg"], "type": error["type"]}
-        for error in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
 
 
 def validation_error(exc: ValidationError, where: str = "body") -> HTTPError:

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import Database
 from devcapsules.context import Principal
-from devcapsules.routing import validation_details
+from devcapsules.errors import validation_details
 from devcapsules.schemas.analytics import AnalyticsEvent
 from devcapsules.services.analytics.options import AnalyticsOptions
 from devcapsules.services.analytics.ranges import day_of
