@@ -71,14 +71,20 @@ def test_a_wrong_service_key_is_a_502_that_leaks_nothing(env, loop, executor_ser
     assert "AWS_EXECUTOR_API_KEY" not in json.dumps(response.json())
 
 
-def test_an_unreachable_service_is_503(env, loop):
-    client = client_with(
+def unreachable_remote(env, loop, logs=None):
+    """A client whose executor is a remote service nobody listens for."""
+    return client_with(
         env,
         loop,
+        logs,
         EXECUTOR_BACKEND_DEFAULT="remote",
         EXECUTOR_URL=f"http://127.0.0.1:{free_port()}",
         AWS_EXECUTOR_API_KEY=SERVICE_KEY,
     )
+
+
+def test_an_unreachable_service_is_503(env, loop):
+    client = unreachable_remote(env, loop)
     response = client.post("/api/v1/execute", json=HELLO)
     assert response.status == 503
     assert response.json()["error"]["code"] == "executor_unavailable"
@@ -89,15 +95,7 @@ def test_the_backends_log_lines_carry_the_request_id(env, loop):
     """The executor is built once per app and logs with the app's logger: its lines are
     still correlated with the request that called it (`logs.request_scope`)."""
     logs = LogCapture()
-    client = client_with(
-        env,
-        loop,
-        logs,
-        EXECUTOR_BACKEND_DEFAULT="remote",
-        EXECUTOR_URL=f"http://127.0.0.1:{free_port()}",
-        AWS_EXECUTOR_API_KEY=SERVICE_KEY,
-    )
-    response = client.post("/api/v1/execute", json=HELLO)
+    response = unreachable_remote(env, loop, logs).post("/api/v1/execute", json=HELLO)
     assert response.status == 503
     request_id = response.headers["x-request-id"]
     backend_lines = [line for line in logs.lines if line["action"].startswith("remote_")]
