@@ -100,16 +100,22 @@ def test_a_warm_sandbox_runs_one_program_and_is_gone(pool, monkeypatch):
     assert handed[1] is not None and handed[1] is not used and pool.idle("python") == 0
 
 
+def assert_overlapping_and_blind(first: dict, second: dict) -> None:
+    """Two probes' reports: they ran at the same time, each saw its own secret (the probe
+    works) and neither saw the other's."""
+    assert first["span"][0] < second["span"][1] and second["span"][0] < first["span"][1]
+    for mine, other in ((first, second), (second, first)):
+        assert any(mine["secret"] in item for item in mine["seen"])  # the probe does see
+        assert not any(other["secret"] in item for item in mine["seen"])
+
+
 def test_two_concurrent_warm_runs_cannot_see_each_other(pool):
     async def both():
         return await asyncio.gather(snoop(1.0), snoop(1.0))
 
     first, second = (report(r) for r in run(both()))
     assert pool.taken["python"] == 2  # both warm
-    assert first["span"][0] < second["span"][1] and second["span"][0] < first["span"][1]
-    assert not any(second["secret"] in item for item in first["seen"])
-    assert not any(first["secret"] in item for item in second["seen"])
-    assert any(first["secret"] in item for item in first["seen"])  # the probe does see
+    assert_overlapping_and_blind(first, second)
 
 
 def test_a_sandbox_started_before_a_run_cannot_see_that_runs_files(pool):
@@ -162,10 +168,7 @@ def test_a_warm_test_run_and_a_warm_execute_cannot_see_each_other(pool):
     plain, tests = run(both())
     first, second = report(plain), harness_report(tests)
     assert pool.taken["python"] == 2  # both warm
-    assert first["span"][0] < second["span"][1] and second["span"][0] < first["span"][1]
-    assert not any(second["secret"] in item for item in first["seen"])
-    assert not any(first["secret"] in item for item in second["seen"])
-    assert any(second["secret"] in item for item in second["seen"])  # the probe does see
+    assert_overlapping_and_blind(first, second)
 
 
 def test_a_warm_test_run_sees_nothing_of_an_earlier_run(pool):
