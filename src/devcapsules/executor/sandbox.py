@@ -177,7 +177,7 @@ def _unprivileged(command: list[str], bwrap_path: str, fds: tuple[int, ...]) -> 
     and only ever uses absolute host paths. Without setpriv: Popen's identity options."""
     if os.geteuid() != 0:
         return _Launch(command, bwrap_path, fds, {})
-    setpriv = shutil.which("setpriv")
+    setpriv = _setpriv_path()
     if setpriv is None:
         return _Launch(command, bwrap_path, fds, _POPEN_IDENTITY)
     drop = [
@@ -189,6 +189,11 @@ def _unprivileged(command: list[str], bwrap_path: str, fds: tuple[int, ...]) -> 
         "--",
     ]
     return _Launch([*drop, *command], setpriv, fds, {}, {"PATH": "."}, os.path.dirname(bwrap_path))
+
+
+@functools.cache
+def _setpriv_path() -> str | None:
+    return shutil.which("setpriv")  # once per process, not a PATH scan per run
 
 
 _POPEN_IDENTITY = {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
