@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 HARNESS_DIR = Path(__file__).with_name("harness")
 SANDBOX_UID = 65534  # "nobody": both the uid inside and the host uid bwrap runs as
 SANDBOX_PYTHON = "/usr/bin/python3"  # runs the launcher; lives under the mounted /usr
+SANDBOX_SH = "/bin/sh"  # joins the run cgroup before an in-process Python (see below)
 BOX_DIR = "/box"  # where the run's work directory appears inside the sandbox
 SUPPORT_DIR = "/opt/dc"  # read-only copy of harness/ inside the sandbox
 _PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -268,6 +269,7 @@ def _command(
     limits: SandboxLimits,
     mounts: Sequence[Mount],
     env: Mapping[str, str],
+    status_fd: int | None = None,
 ) -> Iterator[_Launch]:
     """How to start bwrap for one run; the descriptors it inherits are closed on exit.
 
@@ -281,6 +283,8 @@ def _command(
         seccomp_fd = _memfd("seccomp", _seccomp_program())
         fds.callback(os.close, seccomp_fd)
         options = _bwrap_args(workdir, writable, limits, binds, env, seccomp_fd)
+        if status_fd is not None:  # bwrap reports its program's end here (outside the box)
+            options += ["--json-status-fd", str(status_fd)]
         args_fd = _memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
         fds.callback(os.close, args_fd)
         command = ["bwrap", "--args", str(args_fd), "--", *argv]
@@ -490,25 +494,33 @@ async def run_sandboxed(
     group = cgroup.new_run_cgroup(hostdir.host_dir().name, limits.memory_mb, limits.max_processes)
     if group is None:
         limits = cgroup.fallback(limits)
+    stdin_fd = _memfd("stdin", stdin)
     try:
+        in_process = runs is None and in_process_python(argv, group)
         with _Pipes(results_channel, group.open() if group else []) as pipes:
-            spec = _launcher_spec(argv, limits, runs, pipes)
-            launcher = launcher_argv(spec)
+            if in_process:
+                command = _in_process_argv(argv, limits, pipes, stdin_fd)
+            else:
+                command = launcher_argv(_launcher_spec(argv, limits, runs, pipes))
             with _command(
                 bwrap,
-                launcher,
+                command,
                 workdir=workdir,
                 writable=writable_workdir,
                 limits=limits,
                 mounts=mounts,
                 env=env or {},
+                status_fd=pipes.report_w if in_process else None,
             ) as launch:
-                result = await _supervise(launch, stdin, limits, pipes)
+                result = await _supervise(launch, stdin_fd, limits, pipes, in_process)
         if group is not None:
             peak_kb, oom_kills = group.usage()
             result.max_rss_kb = max(result.max_rss_kb, peak_kb)
             result.memory_exceeded = oom_kills > 0
+            if in_process:
+                result.cpu_ms = _cgroup_cpu_ms(group)
     finally:
+        os.close(stdin_fd)
         if group is not None:
             group.close()
             _remove_soon(group)
@@ -528,6 +540,52 @@ def _remove_soon(group: cgroup.RunCgroup) -> None:
     task = asyncio.get_running_loop().create_task(group.remove())
     _removals.add(task)
     task.add_done_callback(_removals.discard)
+
+
+def in_process_python(argv: Sequence[str], group: cgroup.RunCgroup | None) -> bool:
+    """Can this run skip the launcher: `python3 [-I] script args...` (what warm_python.py
+    runs in its own interpreter), with a run cgroup that counts CPU, so everything the
+    launcher would report is known from outside (bwrap's status, the cgroup's files)."""
+    if group is None or group.cpu_file is None or len(argv) < 2:
+        return False
+    if not os.path.basename(argv[0]).startswith("python") or not os.path.exists(SANDBOX_SH):
+        return False
+    rest = argv[2:] if argv[1] == "-I" else argv[1:]
+    return bool(rest) and not rest[0].startswith("-")
+
+
+# The sandbox's first process: `sh`, whose stdin is the run's first cgroup.procs (memory;
+# on v2 the only one), joins it with a write of "0" (the kernel checks the credentials of
+# the opener, root), then execs the Python: so the interpreter's whole start is charged to
+# the run, as a launched program's is. Through stdin because dash's redirections take
+# single-digit descriptors only; the stub puts the run's stdin back on fd 0.
+_JOIN_SCRIPT = (
+    'printf 0 >&0 2>/dev/null || { echo "sandbox: cannot join the run cgroup" >&2; exit 125; }'
+    '; exec "$@"'
+)
+
+
+def _in_process_argv(
+    argv: Sequence[str], limits: SandboxLimits, pipes: _Pipes, stdin_fd: int
+) -> list[str]:
+    """sh (cgroup join) -> `python3 warm_python.py --run HEX`, which joins the other
+    cgroups, sets fds and rlimits, then runs the script in its own interpreter."""
+    run = {
+        "argv": list(argv),
+        "limits": limits.rlimits(),
+        "stdin_fd": stdin_fd,
+        "results_fd": pipes.results_w,
+        "cgroup_fds": pipes.cgroup_fds,
+    }
+    stub = [argv[0], support_path("warm_python.py"), "--run", marshal.dumps(run).hex()]
+    return [SANDBOX_SH, "-c", _JOIN_SCRIPT, "sh", *stub]
+
+
+def _cgroup_cpu_ms(group: cgroup.RunCgroup) -> int:
+    used = group.cpu_ms()
+    if used is None:  # we made the file; only a host fault removes it
+        log.warning("the run's CPU time could not be read from its cgroup")
+    return used or 0
 
 
 def launcher_argv(spec: dict) -> list[str]:
@@ -579,17 +637,13 @@ class _Pipes:
 
 
 async def _supervise(
-    launch: _Launch,
-    stdin: bytes,
-    limits: SandboxLimits,
-    pipes: _Pipes,
+    launch: _Launch, stdin_fd: int, limits: SandboxLimits, pipes: _Pipes, in_process: bool
 ) -> SandboxResult:
-    stdin_fd = _memfd("stdin", stdin)
-    try:
+    if in_process:  # stdin: the cgroup sh joins; the run's stdin travels as a plain fd
+        proc = _start(launch, pipes.cgroup_fds[0], pipes, (stdin_fd,))
+    else:
         proc = _start(launch, stdin_fd, pipes)
-    finally:
-        os.close(stdin_fd)
-    return await _follow(proc, pipes, limits)
+    return await _follow(proc, pipes, limits, status_from_bwrap=in_process)
 
 
 def _start(launch: _Launch, stdin, pipes: _Pipes, extra_fds: tuple[int, ...] = ()):
@@ -606,9 +660,12 @@ def _start(launch: _Launch, stdin, pipes: _Pipes, extra_fds: tuple[int, ...] = (
     )
 
 
-async def _follow(proc, pipes: _Pipes, limits: SandboxLimits, go=None) -> SandboxResult:
+async def _follow(
+    proc, pipes: _Pipes, limits: SandboxLimits, go=None, status_from_bwrap: bool = False
+) -> SandboxResult:
     """Watch a started sandbox to its end: caps, deadline, reaping. `go` (warm runs) is
-    called once the streams are watched: it hands the run over; the clock starts there."""
+    called once the streams are watched: it hands the run over; the clock starts there.
+    `status_from_bwrap`: the report pipe is bwrap's --json-status-fd, not a launcher's."""
     loop = asyncio.get_running_loop()
     killer = _Killer(proc.pid)
     status = None
@@ -629,7 +686,7 @@ async def _follow(proc, pipes: _Pipes, limits: SandboxLimits, go=None) -> Sandbo
         proc.returncode = -1  # reaped by us; stop Popen.__del__ from waiting again
     await _drain(streams)
     wall_ms = int((time.monotonic() - started) * 1000)
-    return _result(status, streams, killer, wall_ms)
+    return _result(status, streams, killer, wall_ms, status_from_bwrap)
 
 
 class _Killer:
@@ -736,9 +793,13 @@ def _check_setup(result: SandboxResult) -> None:
         raise SandboxSetupError(result.stderr.strip()[:500])
 
 
-def _result(status, streams: dict, killer: _Killer, wall_ms: int) -> SandboxResult:
+def _result(
+    status, streams: dict, killer: _Killer, wall_ms: int, status_from_bwrap: bool = False
+) -> SandboxResult:
     raw_status, _usage = status
     reports = _parse_reports(streams["report"].data())
+    if status_from_bwrap:
+        reports = _bwrap_reports(reports)
     final = next((r for r in reports if "done" not in r and "index" not in r), None)
     per_run = [r for r in reports if "index" in r]
     outer_code = os.waitstatus_to_exitcode(raw_status)
@@ -759,6 +820,19 @@ def _result(status, streams: dict, killer: _Killer, wall_ms: int) -> SandboxResu
         results=streams["results"].data() if "results" in streams else b"",
         launcher_ok=any("done" in r for r in reports),
     )
+
+
+def _bwrap_reports(records: list[dict]) -> list[dict]:
+    """bwrap's --json-status-fd records as a launcher's: its `exit-code` record (written
+    only when its program was exec'd and has ended: never for a setup failure or a run we
+    killed) becomes the final record, with the shell's 128 + signal convention undone.
+    The descriptor lives in bwrap's monitor, outside the sandbox's pid namespace: nothing
+    the program does can write to it."""
+    code = next((r["exit-code"] for r in records if type(r.get("exit-code")) is int), None)
+    if code is None:
+        return []
+    exit_code, sig = _outcome(None, code)
+    return [{"exit_code": exit_code, "signal": sig}, {"done": True}]
 
 
 def _outcome(final: dict | None, outer_code: int) -> tuple[int | None, int | None]:

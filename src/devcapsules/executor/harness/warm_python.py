@@ -1,4 +1,15 @@
-"""A pre-started Python for one warm run: the interpreter is up before the program exists.
+"""The Python that runs one program in-process: pre-started for a warm run, or, for a
+cold one, started with the run on its command line (the launcher-less cold path).
+
+Cold (`python3 warm_python.py --run HEX`, HEX: the host's marshal of argv, rlimits and the
+stdin, cgroup and results descriptors), exec'd by the `sh` that already joined the run's
+first cgroup (sandbox.py): it joins them all (failing closed), puts the run's stdin on
+fd 0 and the harness results pipe on fd 3, closes every other descriptor, enters its own
+process group, applies the rlimits and runs the script like a warm run. Nothing here
+reports anything: the host takes the exit status from bwrap and memory and CPU from the
+cgroup, outside anything this process (or the program it becomes) can reach.
+
+Warm:
 
 The warm launcher execs `python3 warm_python.py` with the run's socket on fd 3; this waits
 for the run (marshalled argv and rlimits, plus the stdin descriptor and, for the function-test
@@ -104,7 +115,27 @@ def run_script(argv: list) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
+def cold() -> None:
+    run = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (sandbox.py)
+    try:  # into the run's cgroups before anything else (the kernel checks root opened them)
+        for fd in run["cgroup_fds"]:
+            os.write(fd, b"0")
+    except OSError as exc:
+        os.write(2, f"sandbox: cannot join the run cgroup: {exc}\n".encode())
+        os._exit(125)
+    os.dup2(run["stdin_fd"], 0)  # fd 0 was the cgroup sh joined
+    os.setpgid(0, 0)  # as a launched program: one group per run
+    results_fd = run["results_fd"]
+    if results_fd is not None:
+        os.dup2(results_fd, 3)
+    os.closerange(4 if results_fd is not None else 3, 1 << 16)  # cgroup fds included
+    apply_limits(run["limits"])
+    run_script(run["argv"])
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
+    cold()
+elif __name__ == "__main__":
     if len(sys.argv) > 1:
         prepare(sys.argv[1])
     MODULES_AT_HAND_OVER = frozenset(sys.modules)  # just before the run can arrive
