@@ -4,7 +4,10 @@ anchor) to `execute()`. Each layer's median minus the previous one is what it co
 
 Used by bench_execution.py; synchronous layers are timed around subprocess.run, the
 library ones around their awaitable, all in this one process, interleaved (every layer
-once per round), so the machine's load falls on every layer alike.
+once per round), so the machine's load falls on every layer alike. Next to the wall
+clock, the CPU each call cost (this process and every process it started, from a cpuacct
+cgroup: _cpu.py): on a shared machine the wall clock moves with the neighbours' load,
+the CPU much less.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
+
+import _cpu
 
 from devcapsules.executor import cgroup, execute, sandbox, warm
 from devcapsules.executor.runner import workspace
@@ -164,36 +169,42 @@ async def breakdown(runs: int) -> list[tuple[str, float, float]]:
     pool = warm.configure({"python": 2})
     pool.refill_soon = lambda: None
     samples: dict[str, list[float]] = {name: [] for name, _ in layers}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in layers}
     try:
         for round_ in range(runs + 1):  # round 0 warms every layer up, untimed
             for name, call in layers:
                 if name == WARM:
                     await _warm_round(pool)
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), _cpu.cpu_s()
                 await call()
                 if round_:
                     samples[name].append((time.perf_counter() - started) * 1000)
+                    cpu[name].append((_cpu.cpu_s() - cpu_started) * 1000)
     finally:
         warm.configure({})
-    return [(name, *_stats(samples[name])) for name, _ in layers]
+    return [(name, *_stats(samples[name]), statistics.median(cpu[name])) for name, _ in layers]
 
 
-def print_breakdown(table: list[tuple[str, float, float]]) -> None:
-    anchor = table[0][1]
+def print_breakdown(table: list[tuple[str, float, float, float]]) -> None:
+    anchor, anchor_cpu = table[0][1], table[0][3]
     width = max(len(name) for name, *_ in table)
-    head = f"{'p50 ms':>7}  {'p99 ms':>7}  {'+ms':>6}  {'x anchor':>8}"
+    head = f"{'p50 ms':>7}  {'p99 ms':>7}  {'+ms':>6}  {'x anchor':>8}  {'CPU ms':>6}  {'x':>5}"
     print(f"{'cold path, layer by layer':<{width}}  {head}")
     previous = None
-    for name, p50, p99 in table:
+    for name, p50, p99, cpu in table:
         layered = previous is not None and name not in (WARM, LAUNCHER)  # not on the path
         delta = f"{p50 - previous:+.1f}" if layered else ""
-        print(f"{name:<{width}}  {p50:>7.1f}  {p99:>7.1f}  {delta:>6}  {p50 / anchor:>8.2f}")
+        print(
+            f"{name:<{width}}  {p50:>7.1f}  {p99:>7.1f}  {delta:>6}  {p50 / anchor:>8.2f}"
+            f"  {cpu:>6.1f}  {cpu / anchor_cpu:>5.2f}"
+        )
         previous = p50
-    by_name = {name: (p50, p99) for name, p50, p99 in table}
-    cold, hot = by_name[COLD], by_name[WARM]
+    by_name = {name: row for name, *row in table}
+    (cold, cold_p99, cold_cpu), hot = by_name[COLD], by_name[WARM]
     print(
-        f"goal execute() cold p50 <= 1.2x anchor: cold p50 {cold[0]:.1f} ms, p99 {cold[1]:.1f} "
-        f"ms: {cold[0] / anchor:.2f}x anchor {anchor:.1f} ms "
+        f"goal execute() cold p50 <= 1.2x anchor: cold p50 {cold:.1f} ms, p99 {cold_p99:.1f} "
+        f"ms: {cold / anchor:.2f}x anchor {anchor:.1f} ms; CPU {cold_cpu:.1f} ms: "
+        f"{cold_cpu / anchor_cpu:.2f}x anchor {anchor_cpu:.1f} ms "
         f"(warm {hot[0] / anchor:.2f}x; launcher path {by_name[LAUNCHER][0] / anchor:.2f}x)"
     )
 

@@ -27,7 +27,6 @@ read-only mounts. MODULES_AT_HAND_OVER records what was loaded when the run came
 tests check that a prepared run imports nothing after it).
 """
 
-import _socket
 import marshal
 import os
 import resource
@@ -35,7 +34,8 @@ import sys
 
 # `_socket`, not `socket` (which pulls in enum and friends), and marshal, not json: every
 # module imported here is also torn down at the program's exit, on the clock (loading
-# json, socket and resource doubled interpreter finalization, 2.3 -> 4.7 ms).
+# json, socket and resource doubled interpreter finalization, 2.3 -> 4.7 ms). `_socket`
+# only when warm: a cold run has no socket to read.
 
 
 PREPARED: dict = {}  # support script path -> its compiled code
@@ -136,6 +136,8 @@ def cold() -> None:
 if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
     cold()
 elif __name__ == "__main__":
+    import _socket
+
     if len(sys.argv) > 1:
         prepare(sys.argv[1])
     MODULES_AT_HAND_OVER = frozenset(sys.modules)  # just before the run can arrive
