@@ -9,6 +9,10 @@ Where the host gives one (we are root, or own a delegated subtree):
 - cgroup v2, when this process's cgroup already delegates `memory` and `pids` to its
   children (cgroup.subtree_control): memory.max, memory.swap.max = 0, pids.max.
 
+On v1 also a directory in `cpuacct`, where we may make one: it only counts (the run's CPU
+time, every process, read from outside: what lets a Python run skip the launcher); v2
+counts CPU in every cgroup (cpu.stat).
+
 The user's process joins by writing "0" to a `cgroup.procs` descriptor this (root)
 process opened and the launcher inherits (the kernel checks the opener's credentials);
 its children are born inside. The launcher, bwrap and their memory stay outside: the

@@ -8,7 +8,15 @@ Layers, outermost first:
 2. bubblewrap: new user, pid, net, ipc, uts and mount namespaces; read-only binds of the
    toolchain only (/usr and friends), a size-capped tmpfs /tmp, the run's work directory,
    a cleared environment, uid/gid 65534, --die-with-parent, --new-session.
-3. launcher.py (inside): sets CPU/address-space/process/file-size/open-file rlimits on the
+3. Python programs (`python3 [-I] script`, with a run cgroup that counts CPU): no launcher.
+   bwrap starts `sh`, which joins the run's first cgroup and execs the program's own
+   interpreter on harness/warm_python.py (`--run`): it joins the other cgroups, sets the
+   rlimits and descriptors, and runs the script in-process. How the run ended comes from
+   outside the sandbox only: the exit status from bwrap's --json-status-fd (held by its
+   monitor, outside the pid namespace; written only when the program was exec'd and ended),
+   peak memory and CPU from the run cgroup. One interpreter start instead of two.
+   Everything else (JS, compiled programs, `runs` mode, hosts without such a cgroup):
+   launcher.py inside sets CPU/address-space/process/file-size/open-file rlimits on the
    user's process, waits for it and reports exit code, signal, peak RSS on a private fd.
 
 Why bwrap runs as an unprivileged host uid: RLIMIT_NPROC is never enforced for processes
@@ -118,7 +126,9 @@ class SandboxResult:
     max_rss_kb: int
     reports: list[dict] = field(default_factory=list)  # launcher records (one per run)
     results: bytes = b""  # harness channel, untrusted: parse defensively
-    launcher_ok: bool = True  # False: the launcher never reported (killed or crashed)
+    # False: no trusted record of the program's end (the launcher's last report, or bwrap's
+    # exit-code for an in-process Python): killed, crashed, or never started
+    launcher_ok: bool = True
     memory_exceeded: bool = False  # the run's cgroup OOM-killed one of its processes
 
 
@@ -593,14 +603,14 @@ _JOIN_SCRIPT = (
 def _in_process_argv(
     argv: Sequence[str], limits: SandboxLimits, pipes: _Pipes, stdin_fd: int
 ) -> list[str]:
-    """sh (cgroup join) -> `python3 warm_python.py --run HEX`, which joins the other
-    cgroups, sets fds and rlimits, then runs the script in its own interpreter."""
+    """sh (the first cgroup) -> `python3 warm_python.py --run HEX`, which joins the
+    others, sets fds and rlimits, then runs the script in its own interpreter."""
     run = {
         "argv": list(argv),
         "limits": limits.rlimits(),
         "stdin_fd": stdin_fd,
         "results_fd": pipes.results_w,
-        "cgroup_fds": pipes.cgroup_fds,
+        "cgroup_fds": pipes.cgroup_fds[1:],  # the first: sh's
     }
     stub = [argv[0], _stub_script(), "--run", marshal.dumps(run).hex()]
     return [SANDBOX_SH, "-c", _JOIN_SCRIPT, "sh", *stub]

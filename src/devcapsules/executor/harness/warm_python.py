@@ -3,7 +3,7 @@ cold one, started with the run on its command line (the launcher-less cold path)
 
 Cold (`python3 warm_python.py --run HEX`, HEX: the host's marshal of argv, rlimits and the
 stdin, cgroup and results descriptors), exec'd by the `sh` that already joined the run's
-first cgroup (sandbox.py): it joins them all (failing closed), puts the run's stdin on
+first cgroup (sandbox.py): it joins the others (failing closed), puts the run's stdin on
 fd 0 and the harness results pipe on fd 3, closes every other descriptor, enters its own
 process group, applies the rlimits and runs the script like a warm run. Nothing here
 reports anything: the host takes the exit status from bwrap and memory and CPU from the
