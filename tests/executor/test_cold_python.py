@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from devcapsules.executor import cgroup, sandbox, warm
-from devcapsules.executor.runner import execute
+from devcapsules.executor.runner import classify, execute, workspace
 
 from .conftest import processes_with, run
 
@@ -38,6 +38,15 @@ def marker():
 def py(code: str, **kwargs):
     kwargs.setdefault("time_limit_s", 2)
     return run(execute(code, "python", **kwargs))
+
+
+def sandboxed(code: str, cpu_time_s: int) -> sandbox.SandboxResult:
+    """The program as execute() runs it, with a wall deadline far away: what is under
+    test is the CPU count, not which limit a loaded machine reaches first."""
+    limits = sandbox.SandboxLimits(wall_time_s=60, cpu_time_s=cpu_time_s)
+    with workspace({"main.py": code}) as workdir:
+        argv = [sandbox.SANDBOX_PYTHON, "main.py"]
+        return run(sandbox.run_sandboxed(argv, workdir=workdir, limits=limits))
 
 
 FAKE_STATUS = (
@@ -132,17 +141,18 @@ def test_peak_memory_is_the_cgroups_even_when_freed_or_in_a_child():
 
 
 def test_cpu_time_is_counted_outside_even_when_sigxcpu_is_caught():
-    # RLIMIT_CPU's SIGXCPU is caught and the program exits 0 after more CPU: only the
-    # cgroup's count shows it ran past its time limit.
+    # RLIMIT_CPU's SIGXCPU (at 1 s) is caught, the program burns on to 1.3 s (under the
+    # 2 s hard limit) and exits 0: only the cgroup's count shows it ran past its limit.
     code = (
         "import os, signal, time\n"
-        "signal.signal(signal.SIGXCPU, lambda *a: os._exit(0))\n"
-        "while True:\n"
+        "signal.signal(signal.SIGXCPU, lambda *a: None)\n"
+        "while time.process_time() < 1.3:\n"
         "    pass\n"
     )
-    result = py(code, time_limit_s=1.5)  # RLIMIT_CPU 2 s: SIGXCPU at 2 s of CPU
-    assert result.exit_code == 0, result
-    assert result.status == "time_limit_exceeded", result
+    result = sandboxed(code, cpu_time_s=1)
+    assert (result.exit_code, result.signal, result.timed_out) == (0, None, False), result
+    assert result.cpu_ms >= 1300, result
+    assert classify(result, time_limit_s=1, memory_limit_mb=256) == "time_limit_exceeded"
 
 
 def test_cpu_of_every_process_counts():
@@ -159,9 +169,10 @@ def test_cpu_of_every_process_counts():
         "    os._exit(0)\n"
         "os.waitpid(child, 0)\n"
     )
-    result = py(code, time_limit_s=1)
-    assert result.exit_code == 0, result
-    assert result.status == "time_limit_exceeded", result
+    result = sandboxed(code, cpu_time_s=1)
+    assert (result.exit_code, result.signal, result.timed_out) == (0, None, False), result
+    assert result.cpu_ms >= 1600, result
+    assert classify(result, time_limit_s=1, memory_limit_mb=256) == "time_limit_exceeded"
 
 
 def test_a_program_imitating_a_bwrap_error_is_its_own_runtime_error():
@@ -188,3 +199,15 @@ def test_which_runs_skip_the_launcher(argv, expected):
     assert sandbox.in_process_python(argv, None) is False  # no cgroup: the launcher counts
     group.cpu_file = None
     assert sandbox.in_process_python(argv, group) is False
+
+
+def test_stdio_is_what_a_launched_python_gets():
+    # fds 0 and 1 were cgroup descriptors while the interpreter started (sh joins through
+    # them): the program still sees its stdin, and a pipe for stdout.
+    code = (
+        "import sys\n"
+        "out = sys.stdout\n"
+        "print(out.seekable(), out.name, out is sys.__stdout__, sys.stdin.read())\n"
+    )
+    result = py(code, stdin="in")
+    assert result.stdout == "False <stdout> True in\n", result

@@ -55,7 +55,8 @@ class RunCgroup:
     """One run's cgroup (one directory per v1 hierarchy, or one v2 directory)."""
 
     dirs: list[Path]
-    procs: list[Path]  # the cgroup.procs files the user's process writes "0" to
+    procs: list[Path]  # the cgroup.procs files the user's process writes "0" to: memory
+    # first, then (v1) cpuacct, then pids
     peak_file: Path
     events_file: Path  # holds "oom_kill N"
     memory_files: list[Path] = dataclasses.field(default_factory=list)  # limit, then memsw
@@ -63,6 +64,7 @@ class RunCgroup:
     memory_bytes: int = 0  # the limit now
     fds: list[int] = dataclasses.field(default_factory=list)
     cpu_file: Path | None = None  # v1 cpuacct.usage (ns) or v2 cpu.stat; None: not counted
+    counting: int = 1  # the leading `procs` that charge or count (memory, CPU), not limit
 
     def set_limits(self, memory_bytes: int, processes: int) -> None:
         """Change the limits of a cgroup made in advance (a warm sandbox's), before its
@@ -190,8 +192,9 @@ class _Hierarchy:
         if self.cpu is not None:  # only counts: no CPU limit, RLIMIT_CPU is the limit
             (self.cpu / name).mkdir()
             group.dirs.append(self.cpu / name)
-            group.procs.append(self.cpu / name / "cgroup.procs")
+            group.procs.insert(1, self.cpu / name / "cgroup.procs")
             group.cpu_file = self.cpu / name / "cpuacct.usage"
+            group.counting = 2
         return group
 
     def bases(self) -> set[Path]:

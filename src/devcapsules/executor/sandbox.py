@@ -532,7 +532,8 @@ async def run_sandboxed(
     stdin_fd = _memfd("stdin", stdin)
     try:
         in_process = runs is None and in_process_python(argv, group)
-        with _Pipes(results_channel, group.open() if group else []) as pipes:
+        own_stdout = in_process and group.counting > 1
+        with _Pipes(results_channel, group.open() if group else [], own_stdout) as pipes:
             if in_process:
                 command = _in_process_argv(argv, limits, pipes, stdin_fd)
             else:
@@ -547,7 +548,8 @@ async def run_sandboxed(
                 env=env or {},
                 status_fd=pipes.report_w if in_process else None,
             ) as launch:
-                result = await _supervise(launch, stdin_fd, limits, pipes, in_process)
+                early = group.counting if in_process else 0
+                result = await _supervise(launch, stdin_fd, limits, pipes, early)
         if group is not None:
             peak_kb, oom_kills = group.usage()
             result.max_rss_kb = max(result.max_rss_kb, peak_kb)
@@ -589,15 +591,19 @@ def in_process_python(argv: Sequence[str], group: cgroup.RunCgroup | None) -> bo
     return bool(rest) and not rest[0].startswith("-")
 
 
-# The sandbox's first process: `sh`, whose stdin is the run's first cgroup.procs (memory;
-# on v2 the only one), joins it with a write of "0" (the kernel checks the credentials of
-# the opener, root), then execs the Python: so the interpreter's whole start is charged to
-# the run, as a launched program's is. Through stdin because dash's redirections take
-# single-digit descriptors only; the stub puts the run's stdin back on fd 0.
-_JOIN_SCRIPT = (
-    'printf 0 >&0 2>/dev/null || { echo "sandbox: cannot join the run cgroup" >&2; exit 125; }'
-    '; exec "$@"'
-)
+# The sandbox's first process: `sh`, whose stdin is the run's memory cgroup.procs (on v2
+# the only one) and, on v1, whose stdout is its cpuacct one, joins them with a write of
+# "0" (the kernel checks the credentials of the opener, root), then execs the Python: so
+# the interpreter's whole start is charged to the run and its CPU counted, as a launched
+# program's are. Through stdin/stdout because dash's redirections take single-digit
+# descriptors only (and bwrap writes only to stderr); the stub puts the run's stdin and
+# stdout back on fds 0 and 1, and joins the pids cgroup (nothing has forked yet).
+_JOIN = "printf 0 >&0 2>/dev/null", "printf 0 2>/dev/null"
+_JOIN_FAILED = '|| { echo "sandbox: cannot join the run cgroup" >&2; exit 125; }; exec "$@"'
+
+
+def _join_script(early: int) -> str:
+    return f"{' && '.join(_JOIN[:early])} {_JOIN_FAILED}"
 
 
 def _in_process_argv(
@@ -605,15 +611,17 @@ def _in_process_argv(
 ) -> list[str]:
     """sh (the first cgroup) -> `python3 warm_python.py --run HEX`, which joins the
     others, sets fds and rlimits, then runs the script in its own interpreter."""
+    early = 2 if pipes.stdout_w is not None else 1
     run = {
         "argv": list(argv),
         "limits": limits.rlimits(),
         "stdin_fd": stdin_fd,
+        "stdout_fd": pipes.stdout_w,
         "results_fd": pipes.results_w,
-        "cgroup_fds": pipes.cgroup_fds[1:],  # the first: sh's
+        "cgroup_fds": pipes.cgroup_fds[early:],  # the first ones: sh's
     }
     stub = [argv[0], _stub_script(), "--run", marshal.dumps(run).hex()]
-    return [SANDBOX_SH, "-c", _JOIN_SCRIPT, "sh", *stub]
+    return [SANDBOX_SH, "-c", _join_script(early), "sh", *stub]
 
 
 def _cgroup_cpu_ms(group: cgroup.RunCgroup) -> int:
@@ -644,51 +652,60 @@ def _launcher_spec(
 
 
 class _Pipes:
-    """The launcher's report pipe and the optional harness results pipe (host ends)."""
+    """The launcher's (or bwrap's status) report pipe, the optional harness results pipe
+    and, when bwrap's stdout is a cgroup descriptor (_join_script), the program's stdout
+    pipe (host ends)."""
 
-    def __init__(self, with_results: bool, cgroup_fds: list[int]) -> None:
+    def __init__(self, with_results: bool, cgroup_fds: list[int], own_stdout=False) -> None:
         self.report_r, self.report_w = os.pipe()
         self.results_r, self.results_w = os.pipe() if with_results else (None, None)
+        self.stdout_r, self.stdout_w = os.pipe() if own_stdout else (None, None)
         self.cgroup_fds = cgroup_fds  # owned by the RunCgroup; only passed through here
 
     def child_fds(self) -> tuple[int, ...]:
-        ends = tuple(fd for fd in (self.report_w, self.results_w) if fd is not None)
-        return (*ends, *self.cgroup_fds)
+        ends = (self.report_w, self.results_w, self.stdout_w)
+        return (*(fd for fd in ends if fd is not None), *self.cgroup_fds)
 
     def close_child_ends(self) -> None:
-        for fd in (self.report_w, self.results_w):
+        for fd in (self.report_w, self.results_w, self.stdout_w):
             if fd is not None:
                 os.close(fd)
-        self.report_w = self.results_w = None
+        self.report_w = self.results_w = self.stdout_w = None
 
     def __enter__(self) -> _Pipes:
         return self
 
     def __exit__(self, *exc) -> None:
-        for fd in (self.report_r, self.report_w, self.results_r, self.results_w):
+        ends = (self.report_r, self.report_w, self.results_r, self.results_w)
+        for fd in (*ends, self.stdout_r, self.stdout_w):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
 
 async def _supervise(
-    launch: _Launch, stdin_fd: int, limits: SandboxLimits, pipes: _Pipes, in_process: bool
+    launch: _Launch, stdin_fd: int, limits: SandboxLimits, pipes: _Pipes, early: int
 ) -> SandboxResult:
-    if in_process:  # stdin: the cgroup sh joins; the run's stdin travels as a plain fd
-        proc = _start(launch, pipes.cgroup_fds[0], pipes, (stdin_fd,))
-    else:
+    """`early`: an in-process Python's cgroups its sh joins, on its stdin (and stdout);
+    the run's stdin (and stdout) then travel as plain descriptors (see _join_script)."""
+    if early == 0:
         proc = _start(launch, stdin_fd, pipes)
-    return await _follow(proc, pipes, limits, status_from_bwrap=in_process)
+    else:
+        stdout = pipes.cgroup_fds[1] if early > 1 else subprocess.PIPE
+        proc = _start(launch, pipes.cgroup_fds[0], pipes, (stdin_fd,), stdout)
+    return await _follow(proc, pipes, limits, status_from_bwrap=early > 0)
 
 
-def _start(launch: _Launch, stdin, pipes: _Pipes, extra_fds: tuple[int, ...] = ()):
+def _start(
+    launch: _Launch, stdin, pipes: _Pipes, extra_fds: tuple[int, ...] = (), stdout=subprocess.PIPE
+):
     """Popen bwrap in its own session (its group is what a kill targets)."""
     kwargs = launch.popen_kwargs()
     kwargs["pass_fds"] = (*launch.fds, *pipes.child_fds(), *extra_fds)
     return subprocess.Popen(
         launch.argv,
         stdin=stdin,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         start_new_session=True,
         **kwargs,
@@ -740,8 +757,11 @@ class _Killer:
 async def _attach(loop, proc, pipes: _Pipes, limits: SandboxLimits, killer: _Killer) -> dict:
     streams = {}
     cap, kill = limits.max_output_bytes, killer.kill
+    stdout = proc.stdout
+    if pipes.stdout_r is not None:  # bwrap's own stdout was a cgroup descriptor
+        stdout, pipes.stdout_r = os.fdopen(pipes.stdout_r, "rb", 0), None
     sources = {
-        "stdout": (proc.stdout, cap, killer.overflow),
+        "stdout": (stdout, cap, killer.overflow),
         "stderr": (proc.stderr, cap, killer.overflow),
         "report": (os.fdopen(pipes.report_r, "rb", 0), limits.max_channel_bytes, kill),
     }

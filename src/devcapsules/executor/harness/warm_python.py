@@ -2,12 +2,13 @@
 cold one, started with the run on its command line (the launcher-less cold path).
 
 Cold (`python3 warm_python.py --run HEX`, HEX: the host's marshal of argv, rlimits and the
-stdin, cgroup and results descriptors), exec'd by the `sh` that already joined the run's
-first cgroup (sandbox.py): it joins the others (failing closed), puts the run's stdin on
-fd 0 and the harness results pipe on fd 3, closes every other descriptor, enters its own
-process group, applies the rlimits and runs the script like a warm run. Nothing here
-reports anything: the host takes the exit status from bwrap and memory and CPU from the
-cgroup, outside anything this process (or the program it becomes) can reach.
+stdin, stdout, cgroup and results descriptors), exec'd by the `sh` that already joined the
+run's memory (and CPU) cgroups (sandbox.py): it joins the others (failing closed), puts
+the run's stdin and stdout on fds 0 and 1 and the harness results pipe on fd 3, closes
+every other descriptor, enters its own process group, applies the rlimits and runs the
+script like a warm run. Nothing here reports anything: the host takes the exit status
+from bwrap and memory and CPU from the cgroup, outside anything this process (or the
+program it becomes) can reach.
 
 Warm:
 
@@ -115,6 +116,15 @@ def run_script(argv: list) -> None:
         sys.exit(1)
 
 
+def reopen_stdout() -> None:
+    """sys.stdout as the interpreter would have made it on this fd 1 (a pipe): the one it
+    made at start-up wraps what fd 1 was then (a cgroup file), so it would say seekable."""
+    old = sys.stdout
+    new = open(1, "w", encoding=old.encoding, errors=old.errors, newline="\n", closefd=False)  # noqa: SIM115 (lives as sys.stdout)
+    new.buffer.raw.name = "<stdout>"
+    sys.stdout = sys.__stdout__ = new
+
+
 def cold() -> None:
     run = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (sandbox.py)
     try:  # into the run's cgroups before anything else (the kernel checks root opened them)
@@ -123,7 +133,10 @@ def cold() -> None:
     except OSError as exc:
         os.write(2, f"sandbox: cannot join the run cgroup: {exc}\n".encode())
         os._exit(125)
-    os.dup2(run["stdin_fd"], 0)  # fd 0 was the cgroup sh joined
+    os.dup2(run["stdin_fd"], 0)  # fd 0 (and on v1 fd 1) were the cgroups sh joined
+    if run["stdout_fd"] is not None:
+        os.dup2(run["stdout_fd"], 1)
+        reopen_stdout()
     os.setpgid(0, 0)  # as a launched program: one group per run
     results_fd = run["results_fd"]
     if results_fd is not None:
