@@ -9,12 +9,13 @@ Layers, outermost first:
    toolchain only (/usr and friends), a size-capped tmpfs /tmp, the run's work directory,
    a cleared environment, uid/gid 65534, --die-with-parent, --new-session.
 3. Python programs (`python3 [-I] script`, with a run cgroup that counts CPU): no launcher.
-   bwrap starts `sh`, which joins the run's first cgroup and execs the program's own
-   interpreter on harness/warm_python.py (`--run`): it joins the other cgroups, sets the
-   rlimits and descriptors, and runs the script in-process. How the run ended comes from
-   outside the sandbox only: the exit status from bwrap's --json-status-fd (held by its
-   monitor, outside the pid namespace; written only when the program was exec'd and ended),
-   peak memory and CPU from the run cgroup. One interpreter start instead of two.
+   bwrap starts `sh`, which joins the run's memory (v1: and cpuacct) cgroup and execs
+   the program's own interpreter on harness/warm_python.py (`--run`): it joins the pids
+   one, sets the rlimits and descriptors, and runs the script in-process. How the run
+   ended comes from outside the sandbox only: the exit status from bwrap's
+   --json-status-fd (held by its monitor, outside the pid namespace; written only when
+   the program was exec'd and ended), peak memory and CPU from the run cgroup. One
+   interpreter start instead of two.
    Everything else (JS, compiled programs, `runs` mode, hosts without such a cgroup):
    launcher.py inside sets CPU/address-space/process/file-size/open-file rlimits on the
    user's process, waits for it and reports exit code, signal, peak RSS on a private fd.
@@ -532,10 +533,10 @@ async def run_sandboxed(
     stdin_fd = _memfd("stdin", stdin)
     try:
         in_process = runs is None and in_process_python(argv, group)
-        own_stdout = in_process and group.counting > 1
-        with _Pipes(results_channel, group.open() if group else [], own_stdout) as pipes:
+        early = group.counting if in_process else 0  # the cgroups sh joins (_join_script)
+        with _Pipes(results_channel, group.open() if group else [], early > 1) as pipes:
             if in_process:
-                command = _in_process_argv(argv, limits, pipes, stdin_fd)
+                command = _in_process_argv(argv, limits, pipes, stdin_fd, early)
             else:
                 command = launcher_argv(_launcher_spec(argv, limits, runs, pipes))
             with _command(
@@ -548,7 +549,6 @@ async def run_sandboxed(
                 env=env or {},
                 status_fd=pipes.report_w if in_process else None,
             ) as launch:
-                early = group.counting if in_process else 0
                 result = await _supervise(launch, stdin_fd, limits, pipes, early)
         if group is not None:
             peak_kb, oom_kills = group.usage()
@@ -607,11 +607,10 @@ def _join_script(early: int) -> str:
 
 
 def _in_process_argv(
-    argv: Sequence[str], limits: SandboxLimits, pipes: _Pipes, stdin_fd: int
+    argv: Sequence[str], limits: SandboxLimits, pipes: _Pipes, stdin_fd: int, early: int
 ) -> list[str]:
-    """sh (the first cgroup) -> `python3 warm_python.py --run HEX`, which joins the
-    others, sets fds and rlimits, then runs the script in its own interpreter."""
-    early = 2 if pipes.stdout_w is not None else 1
+    """sh (the first `early` cgroups) -> `python3 warm_python.py --run HEX`, which joins
+    the others, sets fds and rlimits, then runs the script in its own interpreter."""
     run = {
         "argv": list(argv),
         "limits": limits.rlimits(),
