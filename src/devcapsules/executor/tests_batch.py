@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,7 +121,7 @@ async def _run(lang, runs: list[SuiteRun], time_s: float, memory_mb: int, limits
                 "path": harness,
                 "argv": [harness, f"r{index}_tests.json"],
                 "timeout_s": wall,
-                "cpu_s": int(wall) + 1,  # the harness runs every test: the run's budget
+                "cpu_s": math.ceil(wall),  # the harness runs every test: the run's budget
                 "channel": True,
             }
         )
