@@ -7,9 +7,14 @@ process per problem exec'ing its program), on the same machine in the same run.
 
 Rows: the anchor; `run_batch()` (one sandbox per half of the corpus, a forked process per
 program inside), cold and from the warm pool (started before the clock, as a server's is
-before a batch arrives; its CPU is counted); `execute()` per problem with the warm pool;
-`execute()` per problem cold. Each row checks every verdict against the corpus (a broken
-grader is fast).
+before a batch arrives; its CPU is counted); the WIRED path, the executor protocol's
+`run_tests_batch` as generation verification calls it: each problem a one-test suite (its
+module, asserts included, loads in the function-test harness, then `check()` is called),
+through the local backend (`LocalExecutor`, two batches on two slots) and through the
+real executor service (`devcapsules executor serve` in a subprocess, `RemoteExecutor`
+over loopback HTTP; its CPU counted with the cpuacct cgroup); `execute()` per problem
+with the warm pool; `execute()` per problem cold. Each row checks every verdict against
+the corpus (a broken grader is fast).
 Printed: wall time, throughput ratio to the anchor (goal >= 0.5x), CPU per program
 (this process and everything it started, sandboxes included: bench/_cpu.py).
 """
@@ -21,6 +26,7 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,8 +35,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _corpus import corpus, expected_ok
 from _cpu import cpu_s, exact
 
-from devcapsules.executor import execute, warm
+from devcapsules.executor import DEFAULT_LIMITS, execute, warm
 from devcapsules.executor.batch import run_batch
+from devcapsules.schemas.execution import BatchRun
+from devcapsules.services.execution.local import Capacity, LocalExecutor
+from devcapsules.services.execution.remote import RemoteExecutor
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.server import executor_service_process  # noqa: E402
+
+KEY = "bench-batch-key-" + "k" * 32
 
 CONCURRENCY = 2
 
@@ -68,6 +83,45 @@ async def batched(programs: list[str]) -> list[bool]:
     half = (len(programs) + 1) // 2
     parts = await asyncio.gather(run_batch(programs[:half]), run_batch(programs[half:]))
     return [result.status == "ok" for part in parts for result in part]
+
+
+def suites(programs: list[str]) -> list[BatchRun]:
+    """Each problem as a one-test suite: loading runs its asserts, `check()` is the test."""
+    check = "\n\ndef check():\n    return True\n"
+    case = [{"input": [], "expected": True}]
+    return [BatchRun(userCode=p + check, testCases=case, functionName="check") for p in programs]
+
+
+async def wired(executor, programs: list[str]) -> list[bool]:
+    """Two `run_tests_batch` calls at once (the corpus in halves), as two slots take them."""
+    runs, limits = suites(programs), DEFAULT_LIMITS.clamp(None, None)
+    half = (len(runs) + 1) // 2
+    parts = await asyncio.gather(
+        executor.run_tests_batch(runs[:half], "python", limits=limits),
+        executor.run_tests_batch(runs[half:], "python", limits=limits),
+    )
+    return [result.summary.status == "passed" for part in parts for result in part]
+
+
+def through_service(programs: list[str]) -> list[bool]:
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        executor_service_process(Path(logs), KEY, "--concurrency", str(CONCURRENCY)) as (base, _),
+    ):
+        remote = RemoteExecutor(base, KEY)
+        wait_for_warm_pool(base)
+        started = time.perf_counter()
+        verdicts = asyncio.run(wired(remote, programs))
+        through_service.wall = time.perf_counter() - started  # without the service's start
+    return verdicts
+
+
+def wait_for_warm_pool(base: str) -> None:
+    # The service fills its pool in the background after it listens; a batch arriving
+    # later finds it filled, as in steady state (one warm-up call per slot).
+    remote = RemoteExecutor(base, KEY)
+    asyncio.run(wired(remote, corpus(4)))
+    time.sleep(1.0)
 
 
 async def one_by_one(programs: list[str]) -> list[bool]:
@@ -108,6 +162,16 @@ def timed(
     return name, wall, used
 
 
+def service_row(programs: list[str], expected: list[bool]) -> tuple[str, float, float]:
+    """The executor service's row: wall from the first batch request (the service's own
+    start and warm-up are outside it); CPU of everything, the service's start included
+    (with the cpuacct cgroup; see the note printed below the table)."""
+    name, _, used = timed(
+        "wired: executor service /tests/batch", through_service, programs, expected
+    )
+    return name, through_service.wall, used
+
+
 def main(size: int) -> None:
     programs, expected = corpus(size), expected_ok(size)
     asyncio.run(batched(programs[:4]))  # toolchain discovery and the sandbox check, once
@@ -126,6 +190,20 @@ def main(size: int) -> None:
             expected,
             pool={"python": CONCURRENCY},
         ),
+        timed(
+            "wired: LocalExecutor.run_tests_batch, cold",
+            lambda p: asyncio.run(wired(LocalExecutor(Capacity.sized(CONCURRENCY)), p)),
+            programs,
+            expected,
+        ),
+        timed(
+            "wired: LocalExecutor.run_tests_batch, warm",
+            lambda p: asyncio.run(wired(LocalExecutor(Capacity.sized(CONCURRENCY)), p)),
+            programs,
+            expected,
+            pool={"python": CONCURRENCY},
+        ),
+        service_row(programs, expected),
         timed(
             "execute() per program, warm pool",
             lambda p: asyncio.run(warm_one_by_one(p)),
@@ -146,8 +224,11 @@ def main(size: int) -> None:
         print(f"{name:<{width}}  {wall:>7.2f}  {anchor / wall:>19.2f}  {used * 1000 / size:>14.1f}")
     print(
         f"goal run_batch() >= 0.5x the anchor: cold {anchor / rows[1][1]:.2f}x, "
-        f"warm {anchor / rows[2][1]:.2f}x"
+        f"warm {anchor / rows[2][1]:.2f}x; wired (run_tests_batch): local cold "
+        f"{anchor / rows[3][1]:.2f}x, warm {anchor / rows[4][1]:.2f}x, "
+        f"executor service {anchor / rows[5][1]:.2f}x"
     )
+    print("(the executor service's CPU includes its own start and warm-up: an upper bound)")
     if not exact:
         print("(no cpuacct cgroup here: CPU counts only reaped processes, an undercount)")
 
