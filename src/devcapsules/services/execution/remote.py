@@ -1,7 +1,8 @@
 """`RemoteExecutor`: our executor service (`devcapsules executor serve`) over HTTP.
 
 This is what the Worker uses: it cannot start processes, so code leaves the edge. The
-service speaks the public API's own paths and shapes, which keeps this a thin client:
+service speaks the public API's own paths and shapes (plus `/execute/tests/batch`, the
+protocol's `run_tests_batch`), which keeps this a thin client:
 requests go out with `Authorization: Bearer <AWS_EXECUTOR_API_KEY>` and the effective
 limits already capped by plan; answers come back in the public shape. Failures map to
 what the caller can act on: the service's client errors pass through unchanged, a busy
