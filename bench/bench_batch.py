@@ -3,7 +3,7 @@ asserts, bench/_corpus.py), graded at concurrency 2, side by side with an UNSAND
 fork-per-program harness (the anchor: what common code-evaluation harnesses do, a forked
 process per problem exec'ing its program), on the same machine in the same run.
 
-    .venv/bin/python bench/bench_batch.py [--size 110]
+    .venv/bin/python bench/bench_batch.py [--size 110] [--rounds 3]
 
 Rows: the anchor; `run_batch()` (one sandbox per half of the corpus, a forked process per
 program inside), cold and from the warm pool (started before the clock, as a server's is
@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -172,61 +174,59 @@ def service_row(programs: list[str], expected: list[bool]) -> tuple[str, float, 
     return name, through_service.wall, through_service.cpu
 
 
-def main(size: int) -> None:
+def rows_of(programs: list[str], expected: list[bool]) -> list:
+    """Each row's measurement, as a call (rows run interleaved, round by round)."""
+
+    def local_batches(p: list[str]) -> list[bool]:
+        return asyncio.run(wired(LocalExecutor(Capacity.sized(CONCURRENCY)), p))
+
+    def batches(p: list[str]) -> list[bool]:
+        return asyncio.run(batched(p))
+
+    specs = [
+        ("unsandboxed fork per program (anchor)", fork_harness, None),
+        ("run_batch(): 2 sandboxes, fork per program", batches, None),
+        ("run_batch(): 2 warm sandboxes, fork per program", batches, {"python": CONCURRENCY}),
+        ("wired: LocalExecutor.run_tests_batch, cold", local_batches, None),
+        ("wired: LocalExecutor.run_tests_batch, warm", local_batches, {"python": CONCURRENCY}),
+        ("execute() per program, warm pool", lambda p: asyncio.run(warm_one_by_one(p)), None),
+        ("execute() per program, cold", lambda p: asyncio.run(one_by_one(p)), None),
+    ]
+    rows = [
+        functools.partial(timed, name, call, programs, expected, pool) for name, call, pool in specs
+    ]
+    rows.insert(5, functools.partial(service_row, programs, expected))
+    return rows
+
+
+def main(size: int, rounds: int) -> None:
     programs, expected = corpus(size), expected_ok(size)
     asyncio.run(batched(programs[:4]))  # toolchain discovery and the sandbox check, once
-    rows = [
-        timed("unsandboxed fork per program (anchor)", fork_harness, programs, expected),
-        timed(
-            "run_batch(): 2 sandboxes, fork per program",
-            lambda p: asyncio.run(batched(p)),
-            programs,
-            expected,
-        ),
-        timed(
-            "run_batch(): 2 warm sandboxes, fork per program",
-            lambda p: asyncio.run(batched(p)),
-            programs,
-            expected,
-            pool={"python": CONCURRENCY},
-        ),
-        timed(
-            "wired: LocalExecutor.run_tests_batch, cold",
-            lambda p: asyncio.run(wired(LocalExecutor(Capacity.sized(CONCURRENCY)), p)),
-            programs,
-            expected,
-        ),
-        timed(
-            "wired: LocalExecutor.run_tests_batch, warm",
-            lambda p: asyncio.run(wired(LocalExecutor(Capacity.sized(CONCURRENCY)), p)),
-            programs,
-            expected,
-            pool={"python": CONCURRENCY},
-        ),
-        service_row(programs, expected),
-        timed(
-            "execute() per program, warm pool",
-            lambda p: asyncio.run(warm_one_by_one(p)),
-            programs,
-            expected,
-        ),
-        timed(
-            "execute() per program, cold", lambda p: asyncio.run(one_by_one(p)), programs, expected
-        ),
-    ]
-    anchor = rows[0][1]
-    width = max(len(name) for name, *_ in rows)
-    print(f"{size} problems, concurrency {CONCURRENCY}")
+    asyncio.run(LocalExecutor().languages())  # the local backend's discovery, once
+    measured: list[list[tuple[str, float, float]]] = [[] for _ in rows_of(programs, expected)]
+    for _ in range(rounds):  # interleaved: a load spike hits every row, not one
+        for row, measure in zip(measured, rows_of(programs, expected), strict=True):
+            row.append(measure())
+    anchor = statistics.median(wall for _, wall, _ in measured[0])
+    width = max(len(row[0][0]) for row in measured)
+    print(f"{size} problems, concurrency {CONCURRENCY}, median of {rounds} interleaved rounds")
+    head = f"{'grader':<{width}}  {'wall s':>7}  {'throughput x anchor':>19}"
+    print(f"{head}  {'(per round)':>17}  {'CPU ms/program':>14}")
+    ratios = []
+    for row, anchor_row in zip(measured, [measured[0]] * len(measured), strict=True):
+        wall = statistics.median(w for _, w, _ in row)
+        used = statistics.median(u for _, _, u in row)
+        per_round = [a[1] / r[1] for a, r in zip(anchor_row, row, strict=True)]
+        ratios.append(anchor / wall)
+        spread = f"{min(per_round):.2f}-{max(per_round):.2f}"
+        print(
+            f"{row[0][0]:<{width}}  {wall:>7.2f}  {anchor / wall:>19.2f}  {spread:>17}"
+            f"  {used * 1000 / size:>14.1f}"
+        )
     print(
-        f"{'grader':<{width}}  {'wall s':>7}  {'throughput x anchor':>19}  {'CPU ms/program':>14}"
-    )
-    for name, wall, used in rows:
-        print(f"{name:<{width}}  {wall:>7.2f}  {anchor / wall:>19.2f}  {used * 1000 / size:>14.1f}")
-    print(
-        f"goal run_batch() >= 0.5x the anchor: cold {anchor / rows[1][1]:.2f}x, "
-        f"warm {anchor / rows[2][1]:.2f}x; wired (run_tests_batch): local cold "
-        f"{anchor / rows[3][1]:.2f}x, warm {anchor / rows[4][1]:.2f}x, "
-        f"executor service {anchor / rows[5][1]:.2f}x"
+        f"goal run_batch() >= 0.5x the anchor: cold {ratios[1]:.2f}x, warm {ratios[2]:.2f}x;"
+        f" wired (run_tests_batch): local cold {ratios[3]:.2f}x, warm {ratios[4]:.2f}x,"
+        f" executor service {ratios[5]:.2f}x"
     )
     if not exact:
         print("(no cpuacct cgroup here: CPU counts only reaped processes, an undercount)")
@@ -235,4 +235,6 @@ def main(size: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=110)
-    main(parser.parse_args().size)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    main(args.size, args.rounds)
