@@ -93,8 +93,9 @@ class ExecutorService:
 
     async def health(self, request: Request, ctx: Context) -> Reply:
         capacity = self.capacity
-        counts = {"running": capacity.running, "queued": capacity.admitted - capacity.running}
-        return Reply(counts, headers={"Cache-Control": "no-store"})
+        queued = capacity.admitted - capacity.running
+        state = {"status": "ok", "running": capacity.running, "queued": queued}
+        return Reply(state, headers={"Cache-Control": "no-store"})
 
     def routes(self) -> list[Route]:
         """Every success body from its declared model (`Route.render`), as the API's;

@@ -250,6 +250,6 @@ class ServiceLanguagesResponse(Body):
 
 class ServiceHealthResponse(Body):
     success: Literal[True] = True
-    status: Literal["ok"] = "ok"
+    status: Literal["ok"]
     running: int
     queued: int
