@@ -211,3 +211,10 @@ def test_stdio_is_what_a_launched_python_gets():
     )
     result = py(code, stdin="in")
     assert result.stdout == "False <stdout> True in\n", result
+
+
+def test_the_precompiled_stub_is_only_for_the_interpreter_that_compiled_it(tmp_path):
+    other = tmp_path / "python3.99"
+    other.symlink_to("/bin/true")
+    assert sandbox._stub_script(sandbox.SANDBOX_PYTHON).endswith(".pyc")
+    assert sandbox._stub_script(str(other)).endswith("warm_python.py")

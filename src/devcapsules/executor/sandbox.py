@@ -246,9 +246,11 @@ def _compile_stub(root: Path) -> None:
         log.warning("cannot precompile %s: %s", _STUB, done.stderr.decode(errors="replace")[-300:])
 
 
-def _stub_script() -> str:
+def _stub_script(python: str) -> str:
+    """The stub `python` runs: the .pyc only for the interpreter that compiled it."""
     compiled = os.path.join(_support_dir(), f"{_STUB}c")
-    return support_path(f"{_STUB}c" if os.path.exists(compiled) else _STUB)
+    same = os.path.realpath(python) == os.path.realpath(SANDBOX_PYTHON)
+    return support_path(f"{_STUB}c" if same and os.path.exists(compiled) else _STUB)
 
 
 def support_path(name: str) -> str:
@@ -619,7 +621,7 @@ def _in_process_argv(
         "results_fd": pipes.results_w,
         "cgroup_fds": pipes.cgroup_fds[early:],  # the first ones: sh's
     }
-    stub = [argv[0], _stub_script(), "--run", marshal.dumps(run).hex()]
+    stub = [argv[0], _stub_script(argv[0]), "--run", marshal.dumps(run).hex()]
     return [SANDBOX_SH, "-c", _join_script(early), "sh", *stub]
 
 
