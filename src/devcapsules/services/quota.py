@@ -6,8 +6,8 @@ The generation feature calls exactly two functions:
     grant = await consume_generation(ctx, user_id, plan, job_id)   # accept time
     refunded = await refund_generation(env, job_id)                  # our failure
 
-Idempotency is keyed by the **job id** (table `quota_charges`, migration 0002), not by
-`generation_jobs.quota_refunded`: a charge row records which UTC day was charged, so a
+Idempotency is keyed by the **job id** (table `quota_charges`, migration 0002; the old
+`generation_jobs.quota_refunded` flag is dropped by 0007): a charge row records which UTC day was charged, so a
 refund after midnight returns the generation to the right day, and the quota works even
 when the job row was never written (charge first, insert job, refund if the insert
 fails). Consuming twice for one job charges once; refunding twice (queue redelivery,
