@@ -35,10 +35,24 @@ def make_capsule(
         ],
         visibility=visibility,
     )
-    capsule = client.run(capsules.create(client.env.db, owner_id, content))
+    capsule = client.run(
+        capsules.create(
+            client.env.db,
+            owner_id,
+            content,
+            capsule_id=client.app.deps.ids.new("cap"),
+            now=client.app.deps.clock.now(),
+        )
+    )
     if published:
         updated = client.run(
-            capsules.update(client.env.db, capsule.id, capsule.version, {"status": "published"})
+            capsules.update(
+                client.env.db,
+                capsule.id,
+                capsule.version,
+                {"status": "published"},
+                now=client.app.deps.clock.now(),
+            )
         )
         assert updated is not None
     return capsule.id

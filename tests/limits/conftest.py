@@ -11,8 +11,8 @@ import pytest
 
 from devcapsules.app import App, build_app
 from devcapsules.logs import Logger
-from devcapsules.services import api_keys, users
-from devcapsules.services.tokens import issue_access_token
+from devcapsules.services.accounts import api_keys, sessions
+from devcapsules.services.accounts.tokens import issue_access_token
 from devcapsules.settings import Settings
 
 # 2026-03-01T12:00:10Z: mid-minute, mid-day.
@@ -70,13 +70,17 @@ def app(env, logs, clock) -> App:
 def make_user(client, plan: str = "free") -> Caller:
     """A user and an access token, made directly: no API request spends any budget."""
     email = f"limits{next(_emails)}@example.com"
-    user = client.run(users.create_user(client.env.db, email, "Test", "unused-hash", plan))
-    token, _ = issue_access_token(client.app.settings, user.id, user.plan)
+    user = client.run(sessions.create_user(client.context(), email, "Test", "unused-hash", plan))
+    token, _ = issue_access_token(
+        client.app.settings, user.id, user.plan, client.app.deps.clock.now()
+    )
     return Caller(user.id, plan, token)
 
 
 def make_key(client, caller: Caller) -> dict[str, str]:
-    key, _ = client.run(api_keys.create(client.env, caller.id, "widget", ["capsules:read"], None))
+    key, _ = client.run(
+        api_keys.create(client.context(), caller.id, "widget", ["capsules:read"], None)
+    )
     return {"Authorization": f"Bearer {key}"}
 
 

@@ -25,7 +25,7 @@ def consume(client, ctx, caller, job_id):
 
 
 def refund(client, job_id):
-    return client.run(quota.refund_generation(client.env, job_id))
+    return client.run(quota.refund_generation(client.context(), job_id))
 
 
 def generations(client, caller) -> int:

@@ -16,7 +16,7 @@ Rows: `anonymous` (callers without a credential), `free`, `creator`, `team`,
     PLAN_ANONYMOUS_MAX_SOURCE_BYTES bytes of source code a run may send
 
 (every field: `OVERRIDES` below; README "Plans and limits" lists them with defaults).
-Which plan a signed-in caller is on *now* (a KV copy of D1's, 60 s) is `plans.current`.
+Which plan a signed-in caller is on *now* (a KV copy of D1's, 60 s) is `accounts.principals`.
 Overrides are validated when the settings are built (`Settings.from_vars`): a typo in a
 var name or value stops the Worker with a clear message naming the var instead of
 silently keeping the default. The anonymous row's request windows are the free plan's
