@@ -48,6 +48,11 @@ def _user(row: dict[str, Any] | None) -> User | None:
     return User(**row) if row else None
 
 
+async def _one(db: Database, sql: str, *args: Any) -> dict[str, Any] | None:
+    """The first row of one statement (None if it has none)."""
+    return await db.prepare(sql).bind(*args).first()
+
+
 _USER_COLUMNS = "id, email, name, plan, created_at, updated_at, password_hash"
 
 
@@ -73,17 +78,12 @@ async def insert_user(
 
 
 async def user_by_email(db: Database, email: str) -> User | None:
-    row = (
-        await db.prepare(f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?")
-        .bind(normalise_email(email))
-        .first()
-    )
-    return _user(row)
+    sql = f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?"
+    return _user(await _one(db, sql, normalise_email(email)))
 
 
 async def user_by_id(db: Database, user_id: str) -> User | None:
-    statement = db.prepare(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?").bind(user_id)
-    return _user(await statement.first())
+    return _user(await _one(db, f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", user_id))
 
 
 async def set_plan(
@@ -163,26 +163,20 @@ async def revoke_key(
     db: Database, user_id: str, key_id: str, now: datetime
 ) -> dict[str, Any] | None:
     """The key's row with its `key_hash` (None if the user has no such key)."""
-    return (
-        await db.prepare(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND user_id = ?"
-            f" RETURNING {_KEY_COLUMNS}, key_hash"
-        )
-        .bind(iso(now), key_id, user_id)
-        .first()
+    sql = (
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND user_id = ?"
+        f" RETURNING {_KEY_COLUMNS}, key_hash"
     )
+    return await _one(db, sql, iso(now), key_id, user_id)
 
 
 async def key_by_prefix(db: Database, prefix: str) -> dict[str, Any] | None:
     """What an API key acts as: the key's row with its owner's plan (scopes still JSON)."""
-    return (
-        await db.prepare(
-            "SELECT k.id, k.user_id, k.key_hash, k.scopes, k.expires_at, k.revoked_at, u.plan"
-            " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?"
-        )
-        .bind(prefix)
-        .first()
+    sql = (
+        "SELECT k.id, k.user_id, k.key_hash, k.scopes, k.expires_at, k.revoked_at, u.plan"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?"
     )
+    return await _one(db, sql, prefix)
 
 
 async def touch_key(db: Database, key_id: str, now: datetime, interval_s: int) -> None:
@@ -221,14 +215,11 @@ async def insert_refresh_token(
 
 
 async def refresh_token_by_hash(db: Database, token_hash: str) -> dict[str, Any] | None:
-    return (
-        await db.prepare(
-            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at"
-            " FROM refresh_tokens WHERE token_hash = ?"
-        )
-        .bind(token_hash)
-        .first()
+    sql = (
+        "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at"
+        " FROM refresh_tokens WHERE token_hash = ?"
     )
+    return await _one(db, sql, token_hash)
 
 
 async def rotate_refresh_token(
@@ -281,11 +272,7 @@ async def revoke_family(db: Database, family_id: str, now: datetime) -> None:
 
 async def revoke_family_of(db: Database, token_hash: str, now: datetime) -> bool:
     """Revoke the family of the token with this hash; False if there is no such token."""
-    row = (
-        await db.prepare("SELECT family_id FROM refresh_tokens WHERE token_hash = ?")
-        .bind(token_hash)
-        .first()
-    )
+    row = await _one(db, "SELECT family_id FROM refresh_tokens WHERE token_hash = ?", token_hash)
     if row is None:
         return False
     await revoke_family(db, row["family_id"], now)
