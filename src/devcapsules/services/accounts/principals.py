@@ -10,7 +10,7 @@ read per request when cached, one D1 read when not. `apikey:<hash>` holds what a
 acts as, `plan:<user>` a user's plan. Revoking a key or changing a plan drops the copies
 at once where it happened; other edge locations may serve theirs until it expires, so a
 revoked key stops working everywhere within 60 seconds, and immediately where it was
-revoked. A copy KV cannot read is a miss (`kv_cache`), never a failed request.
+revoked. A copy KV cannot read or write is a miss (`kv_cache`), never a failed request.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from devcapsules.context import PLANS, Context, Principal
 from devcapsules.services.accounts import store
 from devcapsules.services.accounts.tokens import invalid_token, verify_access_token
 from devcapsules.services.clock import parse_iso
-from devcapsules.services.kv_cache import read_json
+from devcapsules.services.kv_cache import keep_copy, read_json
 
 KEY_PREFIX = "dk_"
 LOOKUP_PREFIX_LENGTH = 12  # "dk_" + 9 characters
@@ -62,7 +62,7 @@ async def _key_principal(ctx: Context, key: str) -> Principal:
         record = await _key_record(ctx.env, key)
         if record is None:
             raise invalid_token("api_key_unknown", "Unknown API key")
-        _keep_copy(ctx, cache_key, record)
+        keep_copy(ctx, cache_key, record, CACHE_TTL_SECONDS)
     if record["revoked_at"]:
         raise invalid_token("api_key_revoked", "The API key was revoked")
     if record["expires_at"] and parse_iso(record["expires_at"]) <= ctx.deps.clock.now():
@@ -98,18 +98,8 @@ async def current_plan(ctx: Context, user_id: str, claimed: str) -> str:
         return claimed
     if user is None:  # gone since the token was issued: the routes answer for that
         return claimed
-    _keep_copy(ctx, plan_cache_key(user_id), {"plan": user.plan})
+    keep_copy(ctx, plan_cache_key(user_id), {"plan": user.plan}, CACHE_TTL_SECONDS)
     return user.plan
-
-
-def _keep_copy(ctx: Context, cache_key: str, value: dict[str, Any]) -> None:
-    """Store a KV copy off the response path (the request does not wait for it)."""
-    if ctx.env.kv is not None:
-        ctx.wait_until(_put_copy(ctx.env, cache_key, value))
-
-
-async def _put_copy(env: Env, cache_key: str, value: dict[str, Any]) -> None:
-    await env.kv.put(cache_key, json.dumps(value), expiration_ttl=CACHE_TTL_SECONDS)
 
 
 async def change_plan(ctx: Context, email: str, plan: str) -> store.User | None:
