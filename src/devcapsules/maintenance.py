@@ -30,7 +30,7 @@ from devcapsules.logs import Logger
 from devcapsules.services.analytics.prune import prune_events
 from devcapsules.services.clock import Clock
 from devcapsules.services.generation.dispatch import resend_unsent_jobs
-from devcapsules.services.plans import DAY_SECONDS
+from devcapsules.services.plans import DAY_SECONDS, epoch_now
 from devcapsules.settings import Settings
 
 RETENTION_SECONDS = {
@@ -59,7 +59,7 @@ async def run_scheduled(
     """Every maintenance task; returns what each did (also logged). `clock`: the app's
     (`ctx.deps.clock`), for the event retention cut-off and the resent jobs' stamps."""
     logger = logger or Logger(level=settings.logging.level)
-    summary = await _guarded(logger, "counters", prune_counters(env, settings, cron, logger))
+    summary = await _guarded(logger, "counters", prune_counters(env, settings, clock, cron, logger))
     summary["analyticsEventsPruned"] = await _guarded(
         logger, "analytics", _prune_events(env, settings, clock)
     )
@@ -82,11 +82,11 @@ async def _prune_events(env: Env, settings: Settings, clock: Clock) -> int:
 
 
 async def prune_counters(
-    env: Env, settings: Settings, cron: str = "", logger: Logger | None = None
+    env: Env, settings: Settings, clock: Clock, cron: str = "", logger: Logger | None = None
 ) -> dict[str, Any]:
     """Prune expired counter rows; returns what was deleted (also logged)."""
     logger = logger or Logger(level=settings.logging.level)
-    now = settings.limits.now()
+    now = epoch_now(clock)
     budget = Budget(MAX_STATEMENTS)
     deleted: dict[str, int] = {}
     for window, keep in RETENTION_SECONDS.items():

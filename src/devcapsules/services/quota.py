@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from devcapsules.context import Context
 from devcapsules.errors import QuotaExceeded
 from devcapsules.services.clock import iso
-from devcapsules.services.plans import epoch_iso, window_reset, window_start
+from devcapsules.services.plans import epoch_iso, epoch_now, window_reset, window_start
 
 WINDOW = "generation_day"
 
@@ -69,7 +69,7 @@ async def consume_generation(ctx: Context, user_id: str, plan: str, job_id: str)
     Idempotent per job id: a repeat call returns the existing charge with charged=False.
     """
     limits = ctx.settings.limits
-    now = limits.now()
+    now = epoch_now(ctx.deps.clock)
     day = window_start(WINDOW, now)
     limit = limits.for_plan(plan).generations_per_day
     token = secrets.token_hex(8)
