@@ -60,7 +60,5 @@ def test_the_sandboxs_pid_1_is_our_interpreter_naming_no_host_path():
     # bwrap runs with --as-pid-1: its monitor stays outside, pid 1 is the stub's guardian.
     code = "print(open('/proc/1/cmdline', 'rb').read().split(b'\\0')[:2])"
     result = run(execute(code, "python"))
-    assert result.stdout == f"[b'{sandbox.SANDBOX_PYTHON}', b'{sandbox.support_path('warm_python.pyc')}']\n", (
-        result.status,
-        result.stderr,
-    )
+    stub = sandbox.support_path("warm_python.pyc")
+    assert result.stdout == f"[b'{sandbox.SANDBOX_PYTHON}', b'{stub}']\n", result.stderr

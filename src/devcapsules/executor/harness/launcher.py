@@ -10,8 +10,8 @@ it in its own interpreter, harness/warm_python.py `--run`, and reads the outcome
 bwrap and the cgroup); everything else still runs under this launcher.
 
 It exists because bubblewrap's own exit status loses what we need:
-the exact signal, and the peak memory of the user's process (bwrap's monitor sees only
-its own child, so rusage never reaches the host). It is also where RLIMIT_NPROC must be set: inside the
+the exact signal, and the peak memory of the user's process (our child, not bwrap's, so
+its rusage never reaches the host). It is also where RLIMIT_NPROC must be set: inside the
 sandbox's user namespace the process count is per namespace, so it caps this run only.
 
 Modes:
