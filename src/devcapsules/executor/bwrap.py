@@ -8,9 +8,8 @@ the reason in the log, rather than dropping an isolation feature.
 
 The bundled binary is copied (with the libcap it links) into the host's support directory
 before use: bwrap is started as the unprivileged sandbox uid, which may not be able to
-reach a virtualenv under a 0700 home; and its path then names only the run's own
-scratch directory, not where the project lives (bwrap itself, with --as-pid-1, is not in
-the sandbox's pid namespace at all).
+reach a virtualenv under a 0700 home; and the sandbox can read its pid 1's /proc/1/exe,
+which then names only the run's own scratch directory, not where the project lives.
 """
 
 from __future__ import annotations

@@ -125,49 +125,8 @@ def reopen_stdout() -> None:
     sys.stdout = sys.__stdout__ = new
 
 
-PR_SET_DUMPABLE = 4
-
-
-def set_dumpable(value: int) -> int:
-    # _ctypes, not ctypes: its import costs 0.6 ms, ctypes' 4 ms (on every cold run).
-    import _ctypes
-
-    prctl = _ctypes.dlsym(_ctypes.dlopen(None), "prctl")
-    return _ctypes.call_function(prctl, (PR_SET_DUMPABLE, value, 0, 0, 0))
-
-
-def guard() -> None:
-    """Stay the sandbox's pid 1 (bwrap runs with --as-pid-1) and fork the program, which
-    returns from here. Non-dumpable first: the program (same uid) can then neither open
-    /proc/1/mem nor read /proc/1/environ or /proc/1/fd, so nothing it does runs in this
-    process, which bwrap's parent-death signal ties to the run (its end ends the pid
-    namespace). SIGINT to the default action: pid 1 ignores what it has no handler for,
-    so the program cannot end us early. This reaps every orphan (the batch harness waits
-    for its programs' leftovers to vanish) and exits as the program did (128 + signal:
-    bwrap's convention, which the host undoes)."""
-    import _signal
-
-    if set_dumpable(0) != 0:
-        os.write(2, b"sandbox: cannot make the sandbox's pid 1 non-dumpable\n")
-        os._exit(125)
-    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
-    pid = os.fork()
-    if pid == 0:
-        set_dumpable(1)  # the program is dumpable, as an exec'd one is
-        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
-        return
-    os.closerange(0, 2)
-    os.closerange(3, 1 << 16)  # the run's stdio, results and cgroup descriptors
-    while True:
-        ended, status = os.wait()
-        if ended == pid:
-            break
-    os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
-
-
 def cold() -> None:
     run = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (sandbox.py)
-    guard()  # the program's process from here on (pid 2)
     try:  # into the run's cgroups before anything else (the kernel checks root opened them)
         for fd in run["cgroup_fds"]:
             os.write(fd, b"0")
