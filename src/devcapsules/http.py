@@ -25,7 +25,10 @@ class Headers(Mapping[str, str]):
 
     def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None = None):
         self._values: dict[str, list[str]] = {}
-        if isinstance(items, Mapping):
+        if items is None:
+            return
+        # A dict first: most headers arrive as one, and an ABC check costs more than it.
+        if type(items) is dict or isinstance(items, Mapping):
             items = items.items()
         for name, value in items or ():
             self.add(name, value)
