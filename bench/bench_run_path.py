@@ -1,6 +1,6 @@
 """What `POST /api/v1/execute` adds around the sandbox: D1 round trips and latency.
 
-    .venv/bin/python bench/bench_run_path.py [--requests 40]
+    .venv/bin/python bench/bench_run_path.py [--requests 40] [--no-http]
 
 In-process (`app.handle`) on the real local bindings (SQLite D1 and KV on disk) and the
 real sandbox (local backend), for an anonymous caller, a session (JWT) and an API key,
@@ -9,6 +9,12 @@ trips the response waited on and those deferred (the execution record) are count
 apart. The anchor is the same hello world through `LocalExecutor.execute` alone, measured
 in the same run: the ratio is what the API layer costs on top of the sandbox.
 Goal (issue 17): <= 2 round trips per request, one of them (the record) off the path.
+
+Then over HTTP through the real local host (`devcapsules dev`, a subprocess): hello world
+p50/p99 with the warm pool on (`python=2`) and off, one client, sequential requests with a
+50 ms gap (the pool refills between requests, as between users), beside the minimal
+`bwrap --unshare-all ... python3 -c "print('Hello World')"` spawn measured in the same
+run (bench/_cold_path.py's anchor). Goal (issue 17): warm p50 <= 10 ms.
 """
 
 from __future__ import annotations
@@ -17,9 +23,17 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _cold_path import HELLO as HELLO_ARGV
+from _cold_path import _minimal, _spawn
+from bench_execution import local_host
 
 from devcapsules.app import build_app
 from devcapsules.bindings.env import Env
@@ -116,12 +130,61 @@ async def run(n: int, state: Path) -> None:
     db.close()
 
 
+def bwrap_anchor_ms() -> float:
+    from devcapsules.executor.sandbox import detect_sandbox
+
+    argv = [*_minimal(detect_sandbox().path), *HELLO_ARGV]
+    started = time.perf_counter()
+    _spawn(argv)
+    return (time.perf_counter() - started) * 1000
+
+
+async def http_hello(client: httpx.AsyncClient, base: str) -> float:
+    started = time.perf_counter()
+    response = await client.post(f"{base}/api/v1/execute", json=HELLO)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.json().get("stdout") == "Hello World\n", response.text  # no fast refusal
+    return elapsed
+
+
+async def through_local_host(n: int) -> None:
+    """Cold and warm hosts and the anchor, interleaved request by request."""
+    samples: dict[str, list[float]] = {"bwrap anchor": [], "cold": [], "warm": []}
+    with (
+        local_host({"EXECUTOR_WARM_POOL": "0"}) as cold,
+        local_host({"EXECUTOR_WARM_POOL": "python=2"}) as warm,
+    ):
+        async with httpx.AsyncClient(timeout=60) as client:
+            for base in (cold, warm):  # warm-up: the first run discovers the toolchain
+                await http_hello(client, base)
+            for _ in range(n):
+                samples["bwrap anchor"].append(await asyncio.to_thread(bwrap_anchor_ms))
+                samples["cold"].append(await http_hello(client, cold))
+                samples["warm"].append(await http_hello(client, warm))
+                await asyncio.sleep(0.05)
+    anchor = statistics.median(samples["bwrap anchor"])
+    print(f"\nPOST /execute hello world through the local host (HTTP), {n} requests each\n")
+    print(f"{'':<30}{'p50 ms':>9}{'p99 ms':>9}{'x anchor':>10}")
+    labels = {
+        "bwrap anchor": "minimal bwrap+python spawn",
+        "cold": "local host, cold (pool 0)",
+        "warm": "local host, warm (python=2)",
+    }
+    for name, values in samples.items():
+        p50, p99 = p50_p99(values)
+        print(f"{labels[name]:<30}{p50:>9.1f}{p99:>9.1f}{p50 / anchor:>10.2f}")
+    print("(goal: warm p50 <= 10 ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--no-http", action="store_true", help="in-process rows only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
         asyncio.run(run(args.requests, Path(state)))
+    if not args.no_http:
+        asyncio.run(through_local_host(args.requests))
 
 
 if __name__ == "__main__":
