@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -147,29 +148,31 @@ async def http_hello(client: httpx.AsyncClient, base: str) -> float:
     return elapsed
 
 
-async def through_local_host(n: int) -> None:
-    """Cold and warm hosts and the anchor, interleaved request by request."""
-    samples: dict[str, list[float]] = {"bwrap anchor": [], "cold": [], "warm": []}
-    with (
-        local_host({"EXECUTOR_WARM_POOL": "0"}) as cold,
-        local_host({"EXECUTOR_WARM_POOL": "python=2"}) as warm,
-    ):
+async def through_local_host(n: int, before_src: str | None = None) -> None:
+    """Cold and warm hosts and the anchor, interleaved request by request (`before_src`:
+    also a warm host running another tree's `src`, for before/after in one run)."""
+    configs = {
+        "cold": ("local host, cold (pool 0)", {"EXECUTOR_WARM_POOL": "0"}),
+        "warm": ("local host, warm (python=2)", {"EXECUTOR_WARM_POOL": "python=2"}),
+    }
+    if before_src:
+        before = {"EXECUTOR_WARM_POOL": "python=2", "PYTHONPATH": before_src}
+        configs["before"] = ("warm, the --before-src tree", before)
+    labels = {"anchor": "minimal bwrap+python spawn", **{k: v[0] for k, v in configs.items()}}
+    samples: dict[str, list[float]] = {name: [] for name in labels}
+    with contextlib.ExitStack() as stack:
+        hosts = {name: stack.enter_context(local_host(env)) for name, (_, env) in configs.items()}
         async with httpx.AsyncClient(timeout=60) as client:
-            for base in (cold, warm):  # warm-up: the first run discovers the toolchain
+            for base in hosts.values():  # warm-up: the first run discovers the toolchain
                 await http_hello(client, base)
             for _ in range(n):
-                samples["bwrap anchor"].append(await asyncio.to_thread(bwrap_anchor_ms))
-                samples["cold"].append(await http_hello(client, cold))
-                samples["warm"].append(await http_hello(client, warm))
+                samples["anchor"].append(await asyncio.to_thread(bwrap_anchor_ms))
+                for name, base in hosts.items():
+                    samples[name].append(await http_hello(client, base))
                 await asyncio.sleep(0.05)
-    anchor = statistics.median(samples["bwrap anchor"])
+    anchor = statistics.median(samples["anchor"])
     print(f"\nPOST /execute hello world through the local host (HTTP), {n} requests each\n")
     print(f"{'':<30}{'p50 ms':>9}{'p99 ms':>9}{'x anchor':>10}")
-    labels = {
-        "bwrap anchor": "minimal bwrap+python spawn",
-        "cold": "local host, cold (pool 0)",
-        "warm": "local host, warm (python=2)",
-    }
     for name, values in samples.items():
         p50, p99 = p50_p99(values)
         print(f"{labels[name]:<30}{p50:>9.1f}{p99:>9.1f}{p50 / anchor:>10.2f}")
@@ -180,11 +183,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--no-http", action="store_true", help="in-process rows only")
+    parser.add_argument("--before-src", help="another tree's src/: a warm host runs it too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
         asyncio.run(run(args.requests, Path(state)))
     if not args.no_http:
-        asyncio.run(through_local_host(args.requests))
+        asyncio.run(through_local_host(args.requests, args.before_src))
 
 
 if __name__ == "__main__":
