@@ -109,3 +109,15 @@ def test_every_json_route_declares_the_model_its_body_is_made_from():
     assert undeclared == []
     bodies = [route.response for route in all_routes() if route.response is not None]
     assert all(issubclass(model, Body) for model in bodies)
+
+
+def test_every_executor_service_route_declares_the_model_its_body_is_made_from():
+    # The service's answers are checked against these in every test that calls it
+    # (conftest's `bodies_from_models`), as the API's are.
+    from devcapsules.executor_service.app import ExecutorService
+    from devcapsules.services.execution.local import Capacity
+    from devcapsules.services.plans import ExecutionCaps
+
+    routes = ExecutorService(Capacity.sized(1), ExecutionCaps()).routes()
+    assert [route.name for route in routes if route.response is None] == []
+    assert all(issubclass(route.response, Body) for route in routes)

@@ -6,16 +6,21 @@ import asyncio
 
 import pytest
 
-from devcapsules.executor import run_tests
-from devcapsules.services.execution.local import suite_result
+from devcapsules.executor import DEFAULT_LIMITS
+from devcapsules.schemas.execution import BatchRun
+from devcapsules.services.execution.local import LocalExecutor, patient
 from devcapsules.services.generation import verify
 from devcapsules.services.generation.providers.catalog import build_capsule
 from devcapsules.services.generation.providers.catalog_data import EXERCISES
 
 
-async def runner(code, cases, language, name):
-    # The sandbox library's result as the local backend hands it on: the typed one.
-    return suite_result(await run_tests(code, cases, language, name))
+async def runner(codes, cases, language, name):
+    # The local backend's batch, as generation runs it: Python's solution and starter
+    # share one sandbox (a forked process each), JavaScript's run one sandbox each.
+    runs = [BatchRun(userCode=code, testCases=cases, functionName=name) for code in codes]
+    limits = DEFAULT_LIMITS.clamp(None, None)
+    with patient():  # every exercise at once: they queue for the executor's slots
+        return await LocalExecutor().run_tests_batch(runs, language, limits=limits)
 
 
 @pytest.mark.parametrize("language", ["python", "javascript"])

@@ -72,7 +72,11 @@ def test_jobs_in_flight_at_a_kill_complete_soon_after_the_restart(tmp_path):
             def all_done() -> bool:
                 return all(j["status"] == "completed" for j in statuses(base, headers, job_ids))
 
-            wait_for(all_done, RECOVERY_DEADLINE_S, "the jobs to complete after the restart")
+            try:
+                wait_for(all_done, RECOVERY_DEADLINE_S, "the jobs to complete after the restart")
+            except AssertionError:
+                print("DEBUG", statuses(base, headers, job_ids))
+                raise
             recovered_in = time.monotonic() - restarted
             jobs = statuses(base, headers, job_ids)
     print(f"all {JOBS} jobs completed {recovered_in:.1f} s after the restart")

@@ -98,12 +98,21 @@ def suite(passed: int, total: int, status: str | None = None, **fields) -> Suite
     )
 
 
+def each(run):
+    """A runner of one code as the verifier's batch runner (one result per code)."""
+
+    async def run_batch(codes, cases, language, name):
+        return [await run(code, cases, language, name) for code in codes]
+
+    return run_batch
+
+
 def fake_runner(solution_passed: int, starter_passed: int, total: int):
     async def run(code, cases, language, name):
         passed = solution_passed if "TODO" not in code else starter_passed
         return suite(passed, total, "passed" if passed == total else "failed")
 
-    return run
+    return each(run)
 
 
 def test_verify_requires_all_tests_and_a_failing_starter():
@@ -126,7 +135,7 @@ def test_verify_reads_the_typed_result_a_backend_returns():
             return suite(0, total)
         return suite(0, total, "compile_error", compileOutput="SyntaxError: bad token")
 
-    broken = asyncio.run(verify.verify(raw, "python", unloadable))
+    broken = asyncio.run(verify.verify(raw, "python", each(unloadable)))
     assert not broken.valid
     assert broken.problems[0] == "The reference solution does not load: SyntaxError: bad token"
 
@@ -138,7 +147,7 @@ def test_verify_reads_the_typed_result_a_backend_returns():
         result.summary.passed = total - 1
         return result
 
-    wrong = asyncio.run(verify.verify(raw, "python", one_wrong))
+    wrong = asyncio.run(verify.verify(raw, "python", each(one_wrong)))
     assert not wrong.valid and wrong.problems[0].startswith("Test 2 (")
     assert wrong.problems[0].endswith("but the solution returned 7")
 

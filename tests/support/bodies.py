@@ -11,9 +11,9 @@ from devcapsules.routing import Route
 
 
 def assert_body_from_model(route: Route, response: Response) -> None:
-    # Routes without a model (the OpenAPI document, the executor service's own API) are
-    # not in the public contract; tests/test_response_bodies.py checks that every public
-    # JSON route declares one.
+    # Routes without a model (the OpenAPI document) are not in the public contract;
+    # tests/test_response_bodies.py checks that every other JSON route, the API's and
+    # the executor service's, declares one.
     if route.response is None or not response.body:
         return
     model = route.response.model_validate_json(response.body)

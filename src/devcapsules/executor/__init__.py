@@ -8,6 +8,9 @@ Public API (all async, asyncio-friendly; no threads):
   every test case in one sandbox run (compile once, run N).
 - `batch.run_batch(programs, *, time_limit_s, memory_limit_mb, limits)` -> one
   `BatchResult` per program (Python).
+- `run_tests_batch(runs, language, *, ...)` -> one `TestRunResult` per `SuiteRun`: several
+  `run_tests()` runs of Python function tests in one sandbox, a forked process each
+  (tests_batch.py; `batchable(language, runs)` says whether runs qualify).
 - `available_languages()` / `resolve(name)`: toolchains discovered on first use, cached;
   `unusable_languages()`: those the host has but the sandbox cannot run, and why.
 - `Limits`: a plan's execution caps (services/plans/, whose `clamp` it uses) plus the
@@ -60,6 +63,7 @@ from .languages import (
 from .limits import DEFAULT_LIMITS, Limits
 from .runner import STATUSES, ExecutionResult, SourceTooLarge, execute
 from .sandbox import SandboxUnavailable, StdinTooLarge
+from .tests_batch import SuiteRun, batchable, run_tests_batch
 from .tests_harness import InvalidTestCases, TestCaseResult, TestRunResult, run_tests
 
 __all__ = [
@@ -72,12 +76,15 @@ __all__ = [
     "SandboxUnavailable",
     "SourceTooLarge",
     "StdinTooLarge",
+    "SuiteRun",
     "TestCaseResult",
     "TestRunResult",
     "UnknownLanguage",
     "available_languages",
+    "batchable",
     "execute",
     "resolve",
     "run_tests",
+    "run_tests_batch",
     "unusable_languages",
 ]

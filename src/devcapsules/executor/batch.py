@@ -18,10 +18,10 @@ import logging
 from dataclasses import dataclass
 
 from . import warm
-from .languages import resolve
+from .languages import Language, resolve
 from .limits import DEFAULT_LIMITS, Limits
 from .runner import check_sizes, workspace
-from .sandbox import SandboxResult, run_sandboxed, support_path
+from .sandbox import SandboxLimits, SandboxResult, run_sandboxed, support_path
 
 log = logging.getLogger(__name__)
 
@@ -61,25 +61,41 @@ async def run_batch(
         memory_mb=memory_mb,
         wall_time_s=limits.suite_wall_s(time_s, len(programs)),
     )
-    argv = [lang.run_cmd[0], support_path("batch_python.py"), "batch.json"]
-    with warm.taken(lang, limits, argv[1]) as ready:  # a pre-started sandbox, when the pool has one
-        if ready is not None:
-            run = await ready.run(files, argv, b"", box, results_channel=True)
-            return _results(run, len(programs), time_s)
-    with workspace(files) as workdir:
-        run = await run_sandboxed(argv, workdir=workdir, limits=box, results_channel=True)
+    run = await in_one_sandbox(lang, limits, files, box)
     return _results(run, len(programs), time_s)
 
 
-def _results(run: SandboxResult, count: int, time_s: float) -> list[BatchResult]:
+async def in_one_sandbox(
+    lang: Language, limits: Limits, files: dict[str, str], box: SandboxLimits
+) -> SandboxResult:
+    """The batch harness over `files` (batch.json and the programs) in one sandbox: a
+    pre-started one when the warm pool has one, else a cold one with the same options."""
+    argv = [lang.run_cmd[0], support_path("batch_python.py"), "batch.json"]
+    with warm.taken(lang, limits, argv[1]) as ready:
+        if ready is not None:
+            return await ready.run(files, argv, b"", box, results_channel=True)
+    with workspace(files) as workdir:
+        return await run_sandboxed(
+            argv, workdir=workdir, limits=box, mounts=lang.mounts, results_channel=True
+        )
+
+
+def records(run: SandboxResult, count: int) -> dict[int, dict]:
+    """The harness's records by program index (first one wins; malformed lines ignored)."""
     found: dict[int, dict] = {}
     for line in run.results.splitlines():
         try:
             record = json.loads(line)
         except (ValueError, RecursionError):
             continue
-        if isinstance(record, dict) and record.get("index") in range(count):
-            found.setdefault(record["index"], record)
+        index = record.get("index") if isinstance(record, dict) else None
+        if type(index) is int and 0 <= index < count:
+            found.setdefault(index, record)
+    return found
+
+
+def _results(run: SandboxResult, count: int, time_s: float) -> list[BatchResult]:
+    found = records(run, count)
     missing = _missing_status(run)
     return [_classify(found[i], time_s) if i in found else missing for i in range(count)]
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from devcapsules.app import App
 from devcapsules.context import Context
+from devcapsules.errors import InvalidInput
 from devcapsules.executor_service.guards import service_auth_middleware
-from devcapsules.http import HTTPError, Request, Response, json_response
+from devcapsules.http import Request
 from devcapsules.logs import Logger
 from devcapsules.middleware.body_limit import body_limit_middleware
 from devcapsules.middleware.request_log import request_log_middleware
 from devcapsules.middleware.security_headers import security_headers_middleware
-from devcapsules.routing import Route
+from devcapsules.routing import Reply, Route
 from devcapsules.schemas import execution as schemas
 from devcapsules.services.execution.local import (
     DEFAULT_CONCURRENCY,
@@ -54,49 +56,80 @@ class ExecutorService:
         self.caps = caps
         self.executor = LocalExecutor(capacity)  # it takes a slot per run
 
-    async def execute(self, request: Request, ctx: Context) -> Response:
+    async def execute(self, request: Request, ctx: Context) -> dict[str, Any]:
         body: schemas.ExecuteRequest = request.data
         limits = self.caps.clamp(body.time_limit, body.memory_limit)
         limits.check_sizes(body.source_code, body.stdin)
         result = await self.executor.execute(
             body.source_code, body.language, stdin=body.stdin, limits=limits
         )
-        return json_response({"success": True, **result, "limits": limits.public()})
+        return {**result, "limits": limits.public()}
 
-    async def execute_tests(self, request: Request, ctx: Context) -> Response:
+    async def execute_tests(self, request: Request, ctx: Context) -> dict[str, Any]:
         body: schemas.RunTestsRequest = request.data
         if body.testCases is None or body.language is None:
-            raise HTTPError(422, "capsules_not_served", "Send testCases and language")
+            raise InvalidInput("capsules_not_served", "Send testCases and language")
         limits = self.caps.clamp(body.time_limit, body.memory_limit)
         limits.check_sizes(body.userCode)
         result = await self.executor.run_tests(
             body.userCode, body.testCases, body.language, body.functionName, limits=limits
         )
-        wire = result.model_dump(exclude_unset=True)
-        return json_response({"success": True, **wire, "limits": limits.public()})
+        return {**result.model_dump(exclude_unset=True), "limits": limits.public()}
 
-    async def languages(self, request: Request, ctx: Context) -> Response:
-        return json_response({"success": True, "languages": await self.executor.languages()})
+    async def execute_tests_batch(self, request: Request, ctx: Context) -> dict[str, Any]:
+        """Several test runs in one request: one slot, one sandbox for Python function
+        tests (services/execution/local.py), else a run each. Limits are clamped once
+        and apply to every run; sizes are checked per run, before anything runs."""
+        body: schemas.RunTestsBatchRequest = request.data
+        limits = self.caps.clamp(body.time_limit, body.memory_limit)
+        for run in body.runs:
+            limits.check_sizes(run.userCode)
+        results = await self.executor.run_tests_batch(body.runs, body.language, limits=limits)
+        wire = [result.model_dump(exclude_unset=True) for result in results]
+        return {"results": wire, "limits": limits.public()}
 
-    async def health(self, request: Request, ctx: Context) -> Response:
+    async def languages(self, request: Request, ctx: Context) -> dict[str, Any]:
+        return {"languages": await self.executor.languages()}
+
+    async def health(self, request: Request, ctx: Context) -> Reply:
         capacity = self.capacity
-        return json_response(
-            {
-                "success": True,
-                "status": "ok",
-                "running": capacity.running,
-                "queued": capacity.admitted - capacity.running,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+        queued = capacity.admitted - capacity.running
+        state = {"status": "ok", "running": capacity.running, "queued": queued}
+        return Reply(state, headers={"Cache-Control": "no-store"})
 
     def routes(self) -> list[Route]:
+        """Every success body from its declared model (`Route.render`), as the API's;
+        errors in the one error shape (errors.py), rendered by the app's boundary."""
         prefix = "/api/v1/execute"
         return [
-            Route(prefix, self.execute, ["POST"], body=schemas.ExecuteRequest),
-            Route(f"{prefix}/tests", self.execute_tests, ["POST"], body=schemas.RunTestsRequest),
-            Route(f"{prefix}/languages", self.languages, ["GET"]),
-            Route("/health", self.health, ["GET"]),
+            Route(
+                prefix,
+                self.execute,
+                ["POST"],
+                body=schemas.ExecuteRequest,
+                response=schemas.ServiceExecuteResponse,
+            ),
+            Route(
+                f"{prefix}/tests",
+                self.execute_tests,
+                ["POST"],
+                body=schemas.RunTestsRequest,
+                response=schemas.ServiceRunTestsResponse,
+            ),
+            Route(
+                f"{prefix}/tests/batch",
+                self.execute_tests_batch,
+                ["POST"],
+                body=schemas.RunTestsBatchRequest,
+                response=schemas.ServiceRunTestsBatchResponse,
+            ),
+            Route(
+                f"{prefix}/languages",
+                self.languages,
+                ["GET"],
+                response=schemas.ServiceLanguagesResponse,
+            ),
+            Route("/health", self.health, ["GET"], response=schemas.ServiceHealthResponse),
         ]
 
 

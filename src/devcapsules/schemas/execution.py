@@ -193,3 +193,63 @@ class LanguagesResponse(Body):
     success: Literal[True] = True
     languages: list[LanguageOut]
     unavailable: list[UnavailableLanguage] = []
+
+
+# ------------------------------------------------------------ test batches
+
+
+class BatchRun(StrictModel):
+    """One run of a test batch: a program and its function tests."""
+
+    userCode: str
+    testCases: list[InlineTestCase] = Field(min_length=1, max_length=100)
+    functionName: str | None = Field(default=None, max_length=64, pattern=IDENTIFIER)
+
+
+class RunTestsBatchRequest(StrictModel):
+    """Several test runs of one caller in one language, each isolated from the others,
+    each with the same limits (the executor service's `POST /api/v1/execute/tests/batch`)."""
+
+    language: str = Language
+    runs: list[BatchRun] = Field(min_length=1, max_length=100)
+    time_limit: float | None = TimeLimit
+    memory_limit: int | None = MemoryLimit
+
+
+class SuiteBatchResult(BaseModel):
+    """One `SuiteResult` per run, in the order sent."""
+
+    results: list[SuiteResult]
+
+
+# ------------------------------------------------------------ the executor service's bodies
+# The service speaks the API's shapes without the API's own additions (backend,
+# executionId): these are what `devcapsules executor serve` answers, declared as its
+# routes' `response` models like the API's.
+
+
+class ServiceExecuteResponse(ExecutionResult, Body):
+    success: Literal[True] = True
+    limits: Limits
+
+
+class ServiceRunTestsResponse(SuiteResult, Body):
+    success: Literal[True] = True
+    limits: Limits
+
+
+class ServiceRunTestsBatchResponse(SuiteBatchResult, Body):
+    success: Literal[True] = True
+    limits: Limits
+
+
+class ServiceLanguagesResponse(Body):
+    success: Literal[True] = True
+    languages: list[LanguageInfo]
+
+
+class ServiceHealthResponse(Body):
+    success: Literal[True] = True
+    status: Literal["ok"]
+    running: int
+    queued: int

@@ -25,6 +25,7 @@ MAX_RUN_ANSWER_BYTES = 2 * KIB * KIB
 # A test run: each case carries its own captured output (and actual/expected values).
 PER_CASE_ANSWER_BYTES = 512 * KIB
 MAX_SUITE_ANSWER_BYTES = 32 * KIB * KIB
+MAX_BATCH_ANSWER_BYTES = 4 * MAX_SUITE_ANSWER_BYTES  # a test batch: every run's results
 MAX_LIST_ANSWER_BYTES = 1 * KIB * KIB  # language lists
 
 Model = TypeVar("Model", bound=BaseModel)

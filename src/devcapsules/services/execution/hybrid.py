@@ -29,7 +29,7 @@ from devcapsules.services.plans import RunLimits
 if TYPE_CHECKING:  # settings import this module (the context holds them); the edge adapter
     # imports it before (and without) pydantic
     from devcapsules.context import Context
-    from devcapsules.schemas.execution import SuiteResult
+    from devcapsules.schemas.execution import BatchRun, SuiteResult
 
 BACKENDS = ("local", "remote", "piston")
 _VARS = (
@@ -219,6 +219,12 @@ class HybridExecutor:
         return await backend.run_tests(
             user_code, test_cases, language, function_name, limits=limits
         )
+
+    async def run_tests_batch(
+        self, runs: list[BatchRun], language: str, *, limits: RunLimits
+    ) -> list[SuiteResult]:
+        backend = self.for_language(language)
+        return await backend.run_tests_batch(runs, language, limits=limits)
 
     async def languages(self) -> list[dict[str, Any]]:
         """Each language once, from the backend that would run it; a backend that cannot

@@ -31,9 +31,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from devcapsules.errors import TooLarge, Unavailable
-from devcapsules.schemas.execution import SuiteResult, Summary, TestResult
+from devcapsules.schemas.execution import BatchRun, SuiteResult, Summary, TestResult
 from devcapsules.services.execution.base import (
     invalid_test_cases,
+    run_each,
     unavailable,
     unsupported_language,
 )
@@ -78,6 +79,23 @@ class LocalExecutor:
                     user_code, test_cases, language, function_name, run=limits
                 )
         return suite_result(result)
+
+    async def run_tests_batch(
+        self, runs: list[BatchRun], language: str, *, limits: RunLimits
+    ) -> list[SuiteResult]:
+        """Python function tests: one sandbox and ONE slot for the whole batch (a forked
+        process per run inside: executor/tests_batch.py); anything else, or a single run,
+        a sandbox per run (`run_each`)."""
+        lib = await _library()
+        with library_errors():
+            suites = [lib.SuiteRun(r.userCode, r.testCases, r.functionName) for r in runs]
+            together = len(runs) > 1 and lib.batchable(language, suites)
+        if not together:
+            return await run_each(self, runs, language, limits)
+        async with self.slot(limits):
+            with library_errors():
+                results = await lib.run_tests_batch(suites, language, run=limits)
+        return [suite_result(result) for result in results]
 
     async def languages(self) -> list[dict[str, Any]]:
         lib = await _library()

@@ -25,7 +25,7 @@ from typing import Any
 from devcapsules.errors import DependencyFailed, InvalidInput
 from devcapsules.logs import Logger
 from devcapsules.matching import output_equal, shown_result
-from devcapsules.schemas.execution import SuiteResult
+from devcapsules.schemas.execution import BatchRun, SuiteResult
 from devcapsules.services import clock, outbound
 from devcapsules.services.execution.answers import (
     MAX_LIST_ANSWER_BYTES,
@@ -38,6 +38,7 @@ from devcapsules.services.execution.answers import (
 )
 from devcapsules.services.execution.base import (
     invalid_test_cases,
+    run_each,
     unavailable,
     unsupported_language,
 )
@@ -122,6 +123,12 @@ class PistonExecutor:
                 "version": last.get("version", ""),
             }
         )
+
+    async def run_tests_batch(
+        self, runs: list[BatchRun], language: str, *, limits: RunLimits
+    ) -> list[SuiteResult]:
+        """Piston has no batch: each run is its own `run_tests` (a request per case)."""
+        return await run_each(self, runs, language, limits)
 
     async def _run_cases(
         self, user_code: str, language: str, cases: list[dict[str, Any]], limits: RunLimits

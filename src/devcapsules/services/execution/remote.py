@@ -1,7 +1,8 @@
 """`RemoteExecutor`: our executor service (`devcapsules executor serve`) over HTTP.
 
 This is what the Worker uses: it cannot start processes, so code leaves the edge. The
-service speaks the public API's own paths and shapes, which keeps this a thin client:
+service speaks the public API's own paths and shapes (plus `/execute/tests/batch`, the
+protocol's `run_tests_batch`), which keeps this a thin client:
 requests go out with `Authorization: Bearer <AWS_EXECUTOR_API_KEY>` and the effective
 limits already capped by plan; answers come back in the public shape. Failures map to
 what the caller can act on: the service's client errors pass through unchanged, a busy
@@ -23,9 +24,16 @@ from pydantic import BaseModel
 
 from devcapsules.errors import DependencyFailed, error_for_status
 from devcapsules.logs import Logger
-from devcapsules.schemas.execution import ExecutionResult, LanguageInfo, SuiteResult
+from devcapsules.schemas.execution import (
+    BatchRun,
+    ExecutionResult,
+    LanguageInfo,
+    SuiteBatchResult,
+    SuiteResult,
+)
 from devcapsules.services import outbound
 from devcapsules.services.execution.answers import (
+    MAX_BATCH_ANSWER_BYTES,
     MAX_LIST_ANSWER_BYTES,
     MAX_RUN_ANSWER_BYTES,
     bad_response,
@@ -84,6 +92,27 @@ class RemoteExecutor:
         # The checked answer is the typed result itself; its envelope (success,
         # requestId, limits) and unknown fields are dropped, unset ones stay unsent.
         return checked(SuiteResult, answer, self.logger, self.name)
+
+    async def run_tests_batch(
+        self, runs: list[BatchRun], language: str, *, limits: RunLimits
+    ) -> list[SuiteResult]:
+        """The service's `/execute/tests/batch`: it runs the batch the way the local
+        backend does (one sandbox and one of its slots for Python function tests)."""
+        body = {
+            "language": language,
+            "runs": [run.model_dump(exclude_none=True) for run in runs],
+            **_limits(limits),
+        }
+        cases = [len(run.testCases) for run in runs]
+        run_s = sum(limits.suite_wall_s(n) for n in cases)  # the runs may take turns
+        bound = min(MAX_BATCH_ANSWER_BYTES, sum(suite_answer_bytes(n) for n in cases))
+        path = "/api/v1/execute/tests/batch"
+        answer = await self._call("POST", path, body, run_s, bound)
+        results = checked(SuiteBatchResult, answer, self.logger, self.name).results
+        if len(results) != len(runs):
+            reason = f"{len(results)} results for {len(runs)} runs"
+            raise bad_response(self.logger, self.name, reason)
+        return results
 
     async def languages(self) -> list[dict[str, Any]]:
         path = "/api/v1/execute/languages"

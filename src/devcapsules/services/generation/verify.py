@@ -24,6 +24,10 @@ An output that fails check 1 scores 0. The weights put correctness first (0.55 f
 two executor checks), so a capsule whose solution fails any test can never be valid,
 whatever the rest scores.
 
+The solution and the starter are one batch (`TestRunnerLike`): where the backend can
+(the local sandbox or the executor service, Python), both run in one sandbox, each in
+its own forked process with the limits and verdicts of a run of its own.
+
 Check 1 validates the content once: the `CapsuleContent` it builds is the one the
 consumer saves (`Candidate.content`). The executor checks read the backends' own typed
 `SuiteResult` (schemas.execution), whichever backend ran the code.
@@ -32,7 +36,6 @@ consumer saves (`Candidate.content`). The executor checks read the backends' own
 from __future__ import annotations
 
 import ast
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -59,8 +62,10 @@ _EDGE_WORDS = re.compile(
     r"\b(edge|empty|zero|negative|single|boundary|corner|large|duplicate)", re.IGNORECASE
 )
 _EXAMPLE = re.compile(r"\bexamples?\b|e\.g\.|for instance|->|=>", re.IGNORECASE)
-# (code, test_cases, language, function_name) -> the executor backends' typed result
-TestRunnerLike = Callable[[str, list[dict], str, str], Awaitable[SuiteResult]]
+# (codes, test_cases, language, function_name) -> the executor backends' typed result for
+# each code, in order: the codes run against the same tests as ONE batch
+# (`Executor.run_tests_batch`: one sandbox where the backend can, each run isolated).
+TestRunnerLike = Callable[[list[str], list[dict], str, str], Awaitable[list[SuiteResult]]]
 # Executor statuses meaning "the code did not load" rather than "the tests failed".
 _LOAD_FAILURES = {"error", "compile_error"}
 
@@ -271,7 +276,7 @@ async def verify(
     runner: TestRunnerLike,
     on_stage: Callable[[str], Awaitable[None]] = _no_stage,
 ) -> Candidate:
-    """Parse, run the solution and the starter (concurrently), score."""
+    """Parse, run the solution and the starter (one batch of two runs), score."""
     parsed, problems = parse(raw, language)
     if parsed is None:
         return Candidate(None, problems=problems, raw=raw)
@@ -281,9 +286,8 @@ async def verify(
     name, cases = capsule["functionName"], capsule["testCases"]
     await on_stage("testing")
     try:
-        solution, starter = await asyncio.gather(
-            runner(capsule["solution"], cases, language, name),
-            runner(capsule["starterCode"], cases, language, name),
+        solution, starter = await runner(
+            [capsule["solution"], capsule["starterCode"]], cases, language, name
         )
     except ValueError as exc:
         # The executor refused the input itself (InvalidTestCases, SourceTooLarge): the

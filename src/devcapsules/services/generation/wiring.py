@@ -31,7 +31,7 @@ from devcapsules.services import capsules
 from devcapsules.services.generation import jobs
 from devcapsules.services.generation.providers.base import ExecutorUnavailable
 
-TestRunner = Callable[[str, list[dict], str, str], Awaitable[SuiteResult]]
+TestRunner = Callable[[list[str], list[dict], str, str], Awaitable[list[SuiteResult]]]
 
 
 async def _create_once(db: Database, job: jobs.Job, content: CapsuleContent, score: float) -> str:
@@ -74,27 +74,32 @@ def _run_limits(ctx: Context) -> Any:
 
 
 def test_runner(ctx: Context) -> TestRunner:
-    """(code, test_cases, language, function_name) -> the executor's own typed
-    `SuiteResult`, unconverted (the verifier reads its fields).
+    """(codes, test_cases, language, function_name) -> the executor's own typed
+    `SuiteResult` per code, unconverted (the verifier reads their fields).
 
-    Runs through the execution service's hybrid executor, so the edge verifies where it
-    runs learners' code (remote executor) and the local host in the sandbox library.
+    Runs through the execution service's hybrid executor as one batch
+    (`run_tests_batch`), so the edge verifies where it runs learners' code (remote
+    executor) and the local host in the sandbox library, one sandbox for both runs.
     """
+    from devcapsules.schemas.execution import BatchRun
     from devcapsules.services.execution import executor_for
     from devcapsules.services.execution.local import patient
 
     executor = executor_for(ctx)
     limits = _run_limits(ctx)
 
-    async def run(code: str, cases: list[dict], language: str, function_name: str) -> SuiteResult:
+    async def run(
+        codes: list[str], cases: list[dict], language: str, function_name: str
+    ) -> list[SuiteResult]:
         # Hidden flags only matter to learners; here they would hide the actual values
         # the model needs to hear about.
         visible = [{**case, "hidden": False} for case in cases]
+        runs = [
+            BatchRun(userCode=code, testCases=visible, functionName=function_name) for code in codes
+        ]
         try:
             with patient():  # no client waits on a verification: queue, never refuse
-                return await executor.run_tests(
-                    code, visible, language, function_name, limits=limits
-                )
+                return await executor.run_tests_batch(runs, language, limits=limits)
         except NOT_THE_CANDIDATE as exc:
             # The job records code and message apart; the code is not repeated here.
             raise ExecutorUnavailable(exc.message, code=exc.code) from None
