@@ -37,9 +37,10 @@ from devcapsules.bindings.sqlite_queue import (  # noqa: E402
     QueueStore,
     SqliteQueue,
 )
+from devcapsules.context import Context  # noqa: E402
 from devcapsules.local.migrations import apply_migrations  # noqa: E402
 from devcapsules.logs import Logger  # noqa: E402
-from devcapsules.services import users  # noqa: E402
+from devcapsules.services.accounts import sessions  # noqa: E402
 from devcapsules.services.generation import jobs  # noqa: E402
 from devcapsules.settings import Settings  # noqa: E402
 from tests.generation.conftest import good_capsule  # noqa: E402
@@ -56,17 +57,18 @@ def open_env(state: Path, vars: dict[str, str]) -> Env:
     return Env(vars=vars, db=db, kv=SqliteKV(state / "KV.sqlite3"), generation_queue=queue)
 
 
-async def make_jobs(env: Env, user_id: str, count: int) -> list[str]:
+async def make_jobs(ctx: Context, user_id: str, count: int) -> list[str]:
     ids = []
     for _ in range(count):
-        job_id = jobs.new_job_id()
+        job_id = jobs.new_job_id(ctx.deps.clock.now(), ctx.deps.ids)
         await jobs.insert(
-            env.db,
+            ctx.env.db,
             job_id=job_id,
             user_id=user_id,
             prompt="Reverse a string",
             language="python",
             difficulty="easy",
+            now=ctx.deps.clock.now(),
         )
         ids.append(job_id)
     return ids
@@ -97,8 +99,9 @@ async def scenario(model: FakeModel, count: int, latency: float, concurrency: in
         }
         env = open_env(Path(tmp), vars)
         app = build_app(Settings.from_vars(vars), logger=Logger(level="error"))
-        user = await users.create_user(env.db, "bench@example.com", "Bench", "x")
-        job_ids = await make_jobs(env, user.id, count)
+        ctx = app.context(env)
+        user = await sessions.create_user(ctx, "bench@example.com", "Bench", "x")
+        job_ids = await make_jobs(ctx, user.id, count)
         seconds = await run_batches(app, env, job_ids)
         done = await env.db.prepare(
             "SELECT count(*) AS n FROM generation_jobs WHERE status = 'completed'"

@@ -29,8 +29,8 @@ from devcapsules.local.migrations import apply_migrations
 from devcapsules.logs import Logger
 from devcapsules.routes import all_routes
 from devcapsules.routing import Route
-from devcapsules.services import users
-from devcapsules.services.tokens import issue_access_token
+from devcapsules.services.accounts import sessions
+from devcapsules.services.accounts.tokens import issue_access_token
 from devcapsules.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,9 +94,10 @@ async def run(n: int, state: Path) -> None:
     apply_migrations(db.connection, ROOT / "migrations")
     env = Env(vars=VARS, db=db, kv=SqliteKV(state / "KV.sqlite3"))
     settings = Settings.from_vars(VARS)
-    user = await users.create_user(db, "bench@example.com", "Bench", "unused", "free")
-    token, _ = issue_access_token(settings, user.id, user.plan)
     apps = {False: build(settings, False), True: build(settings, True)}
+    ctx = apps[True].context(env)
+    user = await sessions.create_user(ctx, "bench@example.com", "Bench", "unused", "free")
+    token, _ = issue_access_token(settings, user.id, user.plan, ctx.deps.clock.now())
     print(f"{n} sequential requests per cell, in-process app.handle, local SQLite D1\n")
     print(f"{'request':<28}{'limiter':>9}{'median ms':>11}{'p95 ms':>9}{'D1 trips/req':>14}")
     for name, make in requests(token).items():

@@ -40,13 +40,14 @@ from devcapsules.app import build_app
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.sqlite_d1 import SqliteD1
 from devcapsules.bindings.sqlite_kv import SqliteKV
+from devcapsules.context import Context
 from devcapsules.http import Request
 from devcapsules.local.migrations import apply_migrations
 from devcapsules.logs import Logger
-from devcapsules.services import api_keys, users
+from devcapsules.services.accounts import api_keys, sessions
+from devcapsules.services.accounts.tokens import issue_access_token
 from devcapsules.services.execution.local import LocalExecutor
 from devcapsules.services.plans import PlanTable
-from devcapsules.services.tokens import issue_access_token
 from devcapsules.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,10 +85,10 @@ async def one(app, env: Env, headers: dict) -> tuple[float, int, int]:
     return elapsed, on_path, env.db.round_trips - before - on_path
 
 
-async def credentials(env: Env, settings: Settings) -> dict[str, dict]:
-    user = await users.create_user(env.db, "bench@example.com", "Bench", "unused", "free")
-    token, _ = issue_access_token(settings, user.id, user.plan)
-    key, _ = await api_keys.create(env, user.id, "bench", ["execute"], None)
+async def credentials(ctx: Context) -> dict[str, dict]:
+    user = await sessions.create_user(ctx, "bench@example.com", "Bench", "unused", "free")
+    token, _ = issue_access_token(ctx.settings, user.id, user.plan, ctx.deps.clock.now())
+    key, _ = await api_keys.create(ctx, user.id, "bench", ["execute"], None)
     return {
         "anonymous": {},
         "JWT": {"authorization": f"Bearer {token}"},
@@ -117,7 +118,7 @@ async def run(n: int, state: Path) -> None:
     print(f"POST /execute hello world, {n} sequential requests per row, in-process, warm KV\n")
     print(f"{'caller':<16}{'D1 on path':>11}{'deferred':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}")
     print(f"{'sandbox alone':<16}{'-':>11}{'-':>10}{anchor[0]:>9.1f}{anchor[1]:>9.1f}{1:>7.2f}")
-    for name, headers in (await credentials(env, settings)).items():
+    for name, headers in (await credentials(app.context(env))).items():
         cold = await one(app, env, headers)
         rows = [await one(app, env, headers) for _ in range(n)]
         on_path = statistics.mean(r[1] for r in rows)

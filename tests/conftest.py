@@ -98,6 +98,10 @@ class Client:
         settings = Settings.from_vars(self.env.vars)
         self.app = build_app(settings, logger=self.app.logger)
 
+    def context(self) -> Any:
+        """A context of this app, as a request gets one: for calling services directly."""
+        return self.app.context(self.env)
+
     def settle(self) -> None:
         """Let `wait_until` work finish before asserting on its effects."""
         pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]

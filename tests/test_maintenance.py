@@ -40,7 +40,9 @@ def test_run_scheduled_prunes_events_and_resends_unsent_jobs(client, app, logs):
     seed_old_event(client)
     job_id = seed_unsent_job(client)
     summary = client.run(
-        maintenance.run_scheduled(client.env, app.settings, "*/10 * * * *", Logger(sink=logs))
+        maintenance.run_scheduled(
+            client.env, app.settings, "*/10 * * * *", Logger(sink=logs), clock=app.deps.clock
+        )
     )
     assert summary["analyticsEventsPruned"] == 1
     assert summary["generationJobsResent"] == 1
@@ -57,7 +59,11 @@ def test_run_scheduled_prunes_events_and_resends_unsent_jobs(client, app, logs):
 def test_a_failing_task_does_not_stop_the_others(client, app, logs):
     client.env.db = FailingD1(client.env.db, r"DELETE FROM analytics_events", "analytics down")
     job_id = seed_unsent_job(client)
-    summary = client.run(maintenance.run_scheduled(client.env, app.settings, "", Logger(sink=logs)))
+    summary = client.run(
+        maintenance.run_scheduled(
+            client.env, app.settings, "", Logger(sink=logs), clock=app.deps.clock
+        )
+    )
     assert summary["analyticsEventsPruned"] is None
     assert summary["generationJobsResent"] == 1 and job_id
     failed = [line for line in logs.lines if line["action"] == "maintenance_task_failed"]

@@ -160,7 +160,7 @@ class App:
         """The cron trigger: the maintenance job, with this app's settings and logger."""
         from devcapsules.maintenance import run_scheduled
 
-        return await run_scheduled(env, self.settings, cron, self.logger)
+        return await run_scheduled(env, self.settings, cron, self.logger, clock=self.deps.clock)
 
 
 AppBuilder = Callable[[Settings], App]

@@ -2,9 +2,10 @@
 generation jobs whose queue message never left.
 
 On the edge the Worker's `scheduled` handler (cron in wrangler.toml `[triggers]`, every
-10 minutes) calls `await run_scheduled(env, settings, cron)`; locally `devcapsules dev`
-runs the same function every 10 minutes (`run_periodically`). Each task runs even when
-another one fails: a broken step is logged, never a reason to skip the rest.
+10 minutes) calls `await run_scheduled(env, settings, cron, clock=app.deps.clock)`;
+locally `devcapsules dev` runs the same function every 10 minutes (`run_periodically`).
+Each task runs even when another one fails: a broken step is logged, never a reason to
+skip the rest.
 
 Retention, per window (only the current window is ever read for limiting):
 - minute: 2 hours. A minute row is dead 60 s after it starts; keeping every minute for
@@ -27,9 +28,9 @@ from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import Database
 from devcapsules.logs import Logger
 from devcapsules.services.analytics.prune import prune_events
-from devcapsules.services.clock import utc_now
+from devcapsules.services.clock import Clock
 from devcapsules.services.generation.dispatch import resend_unsent_jobs
-from devcapsules.services.plans import DAY_SECONDS
+from devcapsules.services.plans import DAY_SECONDS, epoch_now
 from devcapsules.settings import Settings
 
 RETENTION_SECONDS = {
@@ -53,16 +54,17 @@ _PRUNE_CHARGES = (
 
 
 async def run_scheduled(
-    env: Env, settings: Settings, cron: str = "", logger: Logger | None = None
+    env: Env, settings: Settings, cron: str = "", logger: Logger | None = None, *, clock: Clock
 ) -> dict[str, Any]:
-    """Every maintenance task; returns what each did (also logged)."""
+    """Every maintenance task; returns what each did (also logged). `clock`: the app's
+    (`ctx.deps.clock`), for the event retention cut-off and the resent jobs' stamps."""
     logger = logger or Logger(level=settings.logging.level)
-    summary = await _guarded(logger, "counters", prune_counters(env, settings, cron, logger))
+    summary = await _guarded(logger, "counters", prune_counters(env, settings, clock, cron, logger))
     summary["analyticsEventsPruned"] = await _guarded(
-        logger, "analytics", _prune_events(env, settings)
+        logger, "analytics", _prune_events(env, settings, clock)
     )
     summary["generationJobsResent"] = await _guarded(
-        logger, "generation", resend_unsent_jobs(env, logger=logger)
+        logger, "generation", resend_unsent_jobs(env, clock, logger=logger)
     )
     return summary
 
@@ -75,16 +77,16 @@ async def _guarded(logger: Logger, task: str, work: Any) -> Any:
         return {} if task == "counters" else None
 
 
-async def _prune_events(env: Env, settings: Settings) -> int:
-    return await prune_events(env, utc_now(), settings.analytics.retention_days)
+async def _prune_events(env: Env, settings: Settings, clock: Clock) -> int:
+    return await prune_events(env, clock.now(), settings.analytics.retention_days)
 
 
 async def prune_counters(
-    env: Env, settings: Settings, cron: str = "", logger: Logger | None = None
+    env: Env, settings: Settings, clock: Clock, cron: str = "", logger: Logger | None = None
 ) -> dict[str, Any]:
     """Prune expired counter rows; returns what was deleted (also logged)."""
     logger = logger or Logger(level=settings.logging.level)
-    now = settings.limits.now()
+    now = epoch_now(clock)
     budget = Budget(MAX_STATEMENTS)
     deleted: dict[str, int] = {}
     for window, keep in RETENTION_SECONDS.items():
@@ -125,12 +127,13 @@ async def run_periodically(
     settings: Settings,
     stop: asyncio.Event,
     logger: Logger,
+    clock: Clock,
     interval: float = LOCAL_INTERVAL_SECONDS,
 ) -> None:
     """The local stand-in for the cron trigger: prune now, then every `interval` seconds."""
     while not stop.is_set():
         try:
-            await run_scheduled(env, settings, "local", logger)
+            await run_scheduled(env, settings, "local", logger, clock=clock)
         except Exception as exc:  # a failed run must not stop the next one
             logger.error("maintenance_failed", error=f"{type(exc).__name__}: {exc}")
         with contextlib.suppress(TimeoutError):

@@ -160,13 +160,13 @@ def test_executions_are_recorded_and_deduplicated_with_widget_events(client, own
     recorded = client.run(
         record_execution_event(
             client.env, client.app.settings.analytics, execution_id="exe_1", capsule_id=cid,
-            kind="tests", session_id=owner.id, tests_passed=3, tests_total=3,
+            kind="tests", session_id=owner.id, tests_passed=3, tests_total=3, now=now(),
         )
     )  # fmt: skip
     assert recorded is True
     widget_copy = event(cid, "test_run", id="exe_1", properties={"passed": 3, "total": 3})
     assert post(client, owner.headers, [widget_copy]).json()["duplicates"] == 1
-    run = dict(execution_id="exe_2", capsule_id=cid, kind="run", session_id=owner.id)
+    run = dict(execution_id="exe_2", capsule_id=cid, kind="run", session_id=owner.id, now=now())
     assert (
         client.run(record_execution_event(client.env, client.app.settings.analytics, **run)) is True
     )

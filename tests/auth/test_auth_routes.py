@@ -3,7 +3,7 @@ import time
 import jwt
 import pytest
 
-from devcapsules.services.tokens import AUDIENCE, ISSUER
+from devcapsules.services.accounts.tokens import AUDIENCE, ISSUER
 from tests.conftest import TEST_JWT_SECRET
 from tests.support.auth import PASSWORD, create_api_key, key_headers, register
 

@@ -1,7 +1,7 @@
 import asyncio
 import hashlib
 
-from devcapsules.services.passwords import DEFAULT_ITERATIONS, PasswordHasher
+from devcapsules.services.accounts.passwords import DEFAULT_ITERATIONS, PasswordHasher
 
 
 def run(awaitable):

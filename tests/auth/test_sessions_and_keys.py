@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from devcapsules.services import api_keys
+from devcapsules.services.accounts import principals
 from tests.support.auth import create_api_key, key_headers, register
 
 REFRESH = "/api/v1/auth/refresh"
@@ -79,7 +79,7 @@ def test_api_key_is_shown_once_and_listed_without_secret(client):
     assert [k["id"] for k in listed] == [body["apiKey"]["id"]]
     assert key not in str(listed)
     stored = client.run(client.env.db.prepare("SELECT key_hash FROM api_keys").first("key_hash"))
-    assert stored == api_keys.hash_key(key) and key not in stored
+    assert stored == principals.hash_key(key) and key not in stored
 
 
 def test_api_key_validation(client):
@@ -110,7 +110,10 @@ def test_revoked_key_stops_working_immediately_here(client):
     key = create_api_key(client, account, ["capsules:read"])
     assert client.get(ME, headers=key_headers(key)).status == 200
     client.settle()  # the principal is now cached in KV
-    assert client.run(client.env.kv.get(api_keys.cache_key(key))) is not None
+    assert (
+        client.run(client.env.kv.get(principals.key_cache_key(principals.hash_key(key))))
+        is not None
+    )
     key_id = client.get(KEYS, headers=account.headers).json()["apiKeys"][0]["id"]
     revoked = client.delete(f"{KEYS}/{key_id}", headers=account.headers)
     assert revoked.status == 200 and revoked.json()["apiKey"]["revokedAt"]
@@ -160,13 +163,13 @@ def test_concurrent_exchanges_of_one_token_leave_no_live_successor(client):
     import asyncio
 
     from devcapsules.errors import Unauthenticated
-    from devcapsules.services import refresh_tokens
+    from devcapsules.services.accounts import sessions
 
     account = register(client)
 
     async def exchange():
         try:
-            return await refresh_tokens.rotate(client.env.db, account.refresh_token)
+            return await sessions.rotate(client.context(), account.refresh_token)
         except Unauthenticated as exc:
             return exc.code
 

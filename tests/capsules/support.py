@@ -45,7 +45,13 @@ def publish_directly(client: Any, capsule_id: str) -> None:
 
     capsule = client.run(repository.get(client.env.db, capsule_id))
     updated = client.run(
-        repository.update(client.env.db, capsule_id, capsule.version, {"status": "published"})
+        repository.update(
+            client.env.db,
+            capsule_id,
+            capsule.version,
+            {"status": "published"},
+            now=client.app.deps.clock.now(),
+        )
     )
     assert updated is not None
 

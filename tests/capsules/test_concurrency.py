@@ -141,15 +141,35 @@ def test_concurrent_patches_without_if_match_both_apply_in_turn(client, owner, m
 def test_repository_update_is_conditional_on_the_version(client, owner):
     db = client.env.db
     capsule = client.run(
-        repository.create(db, owner.id, CapsuleCreate.model_validate(capsule_body()))
+        repository.create(
+            db,
+            owner.id,
+            CapsuleCreate.model_validate(capsule_body()),
+            capsule_id=client.app.deps.ids.new("cap"),
+            now=client.app.deps.clock.now(),
+        )
     )
-    first = client.run(repository.update(db, capsule.id, 1, {"title": "A", "tags": ["a"]}))
-    second = client.run(repository.update(db, capsule.id, 1, {"title": "B", "tags": ["b"]}))
+    first = client.run(
+        repository.update(
+            db, capsule.id, 1, {"title": "A", "tags": ["a"]}, now=client.app.deps.clock.now()
+        )
+    )
+    second = client.run(
+        repository.update(
+            db, capsule.id, 1, {"title": "B", "tags": ["b"]}, now=client.app.deps.clock.now()
+        )
+    )
     assert first is not None and first.version == 2
     assert second is None
     tags = client.run(
         db.prepare("SELECT tag FROM capsule_tags WHERE capsule_id = ?").bind(capsule.id).all()
     )
     assert [row["tag"] for row in tags["results"]] == ["a"]
-    assert client.run(repository.soft_delete(db, capsule.id, 1)) is False
-    assert client.run(repository.soft_delete(db, capsule.id, 2)) is True
+    assert (
+        client.run(repository.soft_delete(db, capsule.id, 1, now=client.app.deps.clock.now()))
+        is False
+    )
+    assert (
+        client.run(repository.soft_delete(db, capsule.id, 2, now=client.app.deps.clock.now()))
+        is True
+    )

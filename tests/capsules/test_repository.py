@@ -29,7 +29,15 @@ def test_escape_like():
 def test_corrupt_json_columns_are_reported_not_served(client, owner):
     db = client.env.db
     content = CapsuleCreate.model_validate(capsule_body())
-    capsule = client.run(repository.create(db, owner.id, content))
+    capsule = client.run(
+        repository.create(
+            db,
+            owner.id,
+            content,
+            capsule_id=client.app.deps.ids.new("cap"),
+            now=client.app.deps.clock.now(),
+        )
+    )
     client.run(
         db.prepare("UPDATE capsules SET test_cases = ? WHERE id = ?")
         .bind('[{"input": 1}]', capsule.id)
@@ -49,6 +57,8 @@ def test_generation_can_create_generated_capsules(client, owner):
             source="generated",
             generation_job_id="gen_1_abcd1234",
             quality_score=0.875,
+            capsule_id=client.app.deps.ids.new("cap"),
+            now=client.app.deps.clock.now(),
         )
     )
     stored = client.run(repository.get(client.env.db, capsule.id))

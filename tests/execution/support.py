@@ -35,12 +35,22 @@ def make_capsule(
         ],
         visibility=visibility,
     )
-    capsule = client.run(capsules.create(client.env.db, owner_id, content))
+    return store_capsule(client, owner_id, content, published=published)
+
+
+def store_capsule(client: Any, owner_id: str, content: CapsuleContent, *, published: bool) -> str:
+    """Write a capsule straight to D1 (and publish it), stamped by the app's clock and ids."""
+    clock, ids = client.app.deps.clock, client.app.deps.ids
+    create = capsules.create(
+        client.env.db, owner_id, content, capsule_id=ids.new("cap"), now=clock.now()
+    )
+    capsule = client.run(create)
     if published:
-        updated = client.run(
-            capsules.update(client.env.db, capsule.id, capsule.version, {"status": "published"})
+        changes = {"status": "published"}
+        publish = capsules.update(
+            client.env.db, capsule.id, capsule.version, changes, now=clock.now()
         )
-        assert updated is not None
+        assert client.run(publish) is not None
     return capsule.id
 
 

@@ -8,9 +8,8 @@ to run every published suite; inline suites keep the plan's cap.
 from __future__ import annotations
 
 from devcapsules.schemas.capsules import TEST_CASES_MAX, CapsuleContent
-from devcapsules.services import capsules
 from devcapsules.services.plans import DEFAULT_PLANS
-from tests.execution.support import ADD
+from tests.execution.support import ADD, store_capsule
 from tests.support.auth import register
 
 URL = "/api/v1/execute/tests"
@@ -26,12 +25,7 @@ def published_capsule(client, owner_id: str, cases: list[dict]) -> str:
         testCases=cases,
         visibility="public",
     )
-    capsule = client.run(capsules.create(client.env.db, owner_id, content))
-    updated = client.run(
-        capsules.update(client.env.db, capsule.id, capsule.version, {"status": "published"})
-    )
-    assert updated is not None
-    return capsule.id
+    return store_capsule(client, owner_id, content, published=True)
 
 
 def test_the_case_count_is_above_the_anonymous_cap_and_within_a_capsules():

@@ -24,7 +24,9 @@ def expire_lease(client, job_id):
 def test_a_job_held_by_a_crashed_delivery_is_taken_over_after_its_lease(client, creator, queue):
     job_id = submit(client, creator)
     # A delivery claimed the job, then its isolate died (no ack, no release).
-    claim = client.run(jobs.claim(client.env.db, job_id, "catalog", 300))
+    claim = client.run(
+        jobs.claim(client.env.db, job_id, "catalog", 300, now=client.app.deps.clock.now())
+    )
     assert claim.outcome == "claimed"
     queue.deliver()
     job = status(client, creator, job_id)
@@ -38,13 +40,28 @@ def test_a_job_held_by_a_crashed_delivery_is_taken_over_after_its_lease(client, 
 
 def test_a_delivery_that_lost_its_lease_cannot_finish(client, creator):
     job_id = submit(client, creator)
-    first = client.run(jobs.claim(client.env.db, job_id, "catalog", 300)).job
+    first = client.run(
+        jobs.claim(client.env.db, job_id, "catalog", 300, now=client.app.deps.clock.now())
+    ).job
     expire_lease(client, job_id)
-    second = client.run(jobs.claim(client.env.db, job_id, "catalog", 300)).job
-    stale = client.run(jobs.complete_statement(client.env.db, first, "cap_x", 0.9, 5).run())
+    second = client.run(
+        jobs.claim(client.env.db, job_id, "catalog", 300, now=client.app.deps.clock.now())
+    ).job
+    stale = client.run(
+        jobs.complete_statement(
+            client.env.db, first, "cap_x", 0.9, 5, now=client.app.deps.clock.now()
+        ).run()
+    )
     assert stale["meta"]["changes"] == 0
-    assert client.run(jobs.fail(client.env.db, first, "x", "stale")) is False
-    fresh = client.run(jobs.complete_statement(client.env.db, second, "cap_y", 0.9, 5).run())
+    assert (
+        client.run(jobs.fail(client.env.db, first, "x", "stale", now=client.app.deps.clock.now()))
+        is False
+    )
+    fresh = client.run(
+        jobs.complete_statement(
+            client.env.db, second, "cap_y", 0.9, 5, now=client.app.deps.clock.now()
+        ).run()
+    )
     assert fresh["meta"]["changes"] == 1
 
 
@@ -114,10 +131,19 @@ def test_overlapping_deliveries_create_one_capsule(client, creator):
     content = CapsuleContent(title="Reverse", language="python")
     first = client.run(
         capsules.create(
-            client.env.db, job.user_id, content, source="generated", generation_job_id=job_id
+            client.env.db,
+            job.user_id,
+            content,
+            source="generated",
+            generation_job_id=job_id,
+            capsule_id=client.app.deps.ids.new("cap"),
+            now=client.app.deps.clock.now(),
         )
     )
-    assert client.run(wiring._create_once(client.env.db, job, content, 0.9)) == first.id
+    assert (
+        client.run(wiring._create_once(client.env.db, job, content, 0.9, client.app.deps))
+        == first.id
+    )
     count = client.run(
         client.env.db.prepare("SELECT count(*) AS n FROM capsules WHERE generation_job_id = ?")
         .bind(job_id)
@@ -151,13 +177,41 @@ def test_a_running_delivery_renews_its_lease(client, creator, queue):
 
 def test_a_restarted_host_takes_back_its_predecessors_jobs_at_once(client, creator):
     job_id = submit(client, creator)
-    claim = client.run(jobs.claim(client.env.db, job_id, "catalog", 300, holder="holder_dead"))
+    claim = client.run(
+        jobs.claim(
+            client.env.db,
+            job_id,
+            "catalog",
+            300,
+            holder="holder_dead",
+            now=client.app.deps.clock.now(),
+        )
+    )
     assert claim.outcome == "claimed"
-    assert client.run(jobs.release_holder(client.env.db, "holder_other")) == 0
-    assert client.run(jobs.release_holder(client.env.db, "holder_dead")) == 1
+    assert (
+        client.run(
+            jobs.release_holder(client.env.db, "holder_other", now=client.app.deps.clock.now())
+        )
+        == 0
+    )
+    assert (
+        client.run(
+            jobs.release_holder(client.env.db, "holder_dead", now=client.app.deps.clock.now())
+        )
+        == 1
+    )
     # The dead holder's claim is fenced out; the job can be claimed again now, not in 300 s.
-    assert client.run(jobs.renew(client.env.db, claim.job, 300)) is False
-    again = client.run(jobs.claim(client.env.db, job_id, "catalog", 300))
+    assert (
+        client.run(jobs.renew(client.env.db, claim.job, 300, now=client.app.deps.clock.now()))
+        is False
+    )
+    again = client.run(
+        jobs.claim(client.env.db, job_id, "catalog", 300, now=client.app.deps.clock.now())
+    )
     assert again.outcome == "claimed" and again.job.attempts == 2
-    stale = client.run(jobs.complete_statement(client.env.db, claim.job, "cap_x", 0.9, 5).run())
+    stale = client.run(
+        jobs.complete_statement(
+            client.env.db, claim.job, "cap_x", 0.9, 5, now=client.app.deps.clock.now()
+        ).run()
+    )
     assert stale["meta"]["changes"] == 0

@@ -37,8 +37,8 @@ def refunds(monkeypatch):
     calls: list[tuple[str, bool]] = []
     real = quota.refund_generation
 
-    async def counted(env, job_id):
-        refunded = await real(env, job_id)
+    async def counted(ctx, job_id):
+        refunded = await real(ctx, job_id)
         calls.append((job_id, refunded))
         return refunded
 
@@ -139,11 +139,16 @@ def test_a_queue_refusal_keeps_job_and_charge_and_a_later_failure_refunds_once(
     assert used(client, account) == 1 and refunds == [] and queue.pending() == 0
 
     monkeypatch.setattr(client.env.generation_queue, "send", real_send)
-    assert client.run(dispatch.resend_unsent_jobs(client.env, older_than_seconds=0)) == 1
+    assert (
+        client.run(
+            dispatch.resend_unsent_jobs(client.env, client.app.deps.clock, older_than_seconds=0)
+        )
+        == 1
+    )
     queue.deliver()  # no catalog match: the job fails for our reasons, refunded
     assert client.run(jobs.get(client.env.db, accepted.job.id)).status == "failed"
     # Redelivery of the same job (and a dead letter for it) refund nothing more.
-    client.run(dispatch.enqueue(client.env, accepted.job.id))
+    client.run(dispatch.enqueue(client.env, accepted.job.id, client.app.deps.clock))
     queue.deliver()
     assert refunds == [(accepted.job.id, True)]
     assert used(client, account) == 0

@@ -93,10 +93,20 @@ def test_crash_between_row_and_send_is_recovered_by_the_sweep(
     monkeypatch.setattr(client.env.generation_queue, "send", real_send)
 
     # A fresh row is left alone (its request may still be sending)...
-    assert client.run(dispatch.resend_unsent_jobs(client.env)) == 0
+    assert client.run(dispatch.resend_unsent_jobs(client.env, client.app.deps.clock)) == 0
     # ...an old enough one is sent, once.
-    assert client.run(dispatch.resend_unsent_jobs(client.env, older_than_seconds=0)) == 1
-    assert client.run(dispatch.resend_unsent_jobs(client.env, older_than_seconds=0)) == 0
+    assert (
+        client.run(
+            dispatch.resend_unsent_jobs(client.env, client.app.deps.clock, older_than_seconds=0)
+        )
+        == 1
+    )
+    assert (
+        client.run(
+            dispatch.resend_unsent_jobs(client.env, client.app.deps.clock, older_than_seconds=0)
+        )
+        == 0
+    )
     queue.deliver()
     assert status(client, creator, job_id)["status"] == "completed"
 

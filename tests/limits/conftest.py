@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devcapsules.app import App, build_app
+from devcapsules.app import App, build_app, default_dependencies
 from devcapsules.logs import Logger
-from devcapsules.services import api_keys, users
-from devcapsules.services.tokens import issue_access_token
+from devcapsules.services.accounts import api_keys, sessions
+from devcapsules.services.accounts.tokens import issue_access_token
 from devcapsules.settings import Settings
 
 # 2026-03-01T12:00:10Z: mid-minute, mid-day.
@@ -29,14 +29,23 @@ _emails = itertools.count(1)
 
 
 class FakeClock:
+    """The app's clock (`ctx.deps.clock`) at a time the test moves; also callable as epoch
+    seconds, the form the local KV's clock takes."""
+
     def __init__(self, now: float = NOON):
-        self.now = float(now)
+        self.epoch = float(now)
 
     def __call__(self) -> float:
-        return self.now
+        return self.epoch
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch, UTC)
+
+    def monotonic(self) -> float:
+        return self.epoch
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        self.epoch += seconds
 
 
 @dataclass
@@ -63,20 +72,30 @@ def clock() -> FakeClock:
 @pytest.fixture
 def app(env, logs, clock) -> App:
     settings = Settings.from_vars(env.vars)
-    settings = replace(settings, limits=settings.limits.with_clock(clock))
-    return build_app(settings, logger=Logger(level=settings.logging.level, sink=logs))
+    logger = Logger(level=settings.logging.level, sink=logs)
+    deps = replace(default_dependencies(settings, logger), clock=clock)
+    return build_app(settings, logger=logger, dependencies=deps)
 
 
 def make_user(client, plan: str = "free") -> Caller:
     """A user and an access token, made directly: no API request spends any budget."""
     email = f"limits{next(_emails)}@example.com"
-    user = client.run(users.create_user(client.env.db, email, "Test", "unused-hash", plan))
-    token, _ = issue_access_token(client.app.settings, user.id, user.plan)
-    return Caller(user.id, plan, token)
+    user = client.run(sessions.create_user(client.context(), email, "Test", "unused-hash", plan))
+    return renew_token(client, Caller(user.id, plan, ""))
+
+
+def renew_token(client, caller: Caller) -> Caller:
+    """A fresh access token at the app clock's now: a token lives 15 minutes on the same
+    clock the windows use, so a test that jumps hours ahead renews it first."""
+    now = client.app.deps.clock.now()
+    caller.token, _ = issue_access_token(client.app.settings, caller.id, caller.plan, now)
+    return caller
 
 
 def make_key(client, caller: Caller) -> dict[str, str]:
-    key, _ = client.run(api_keys.create(client.env, caller.id, "widget", ["capsules:read"], None))
+    key, _ = client.run(
+        api_keys.create(client.context(), caller.id, "widget", ["capsules:read"], None)
+    )
     return {"Authorization": f"Bearer {key}"}
 
 

@@ -39,7 +39,9 @@ def remaining(client, table="usage_counters", column="window"):
 
 
 def run(client, app):
-    return client.run(maintenance.run_scheduled(client.env, app.settings, "17 * * * *"))
+    return client.run(
+        maintenance.run_scheduled(client.env, app.settings, "17 * * * *", clock=app.deps.clock)
+    )
 
 
 def test_prunes_by_window_retention(client, app):
@@ -81,7 +83,11 @@ def test_a_run_is_bounded_and_later_runs_finish(client, app, monkeypatch):
 
 
 def test_run_is_logged(client, app, logs):
-    client.run(maintenance.run_scheduled(client.env, app.settings, "cron", Logger(sink=logs)))
+    client.run(
+        maintenance.run_scheduled(
+            client.env, app.settings, "cron", Logger(sink=logs), clock=app.deps.clock
+        )
+    )
     assert "counters_pruned" in logs.actions()
 
 
@@ -92,7 +98,7 @@ def test_local_periodic_task_runs_until_stopped(client, app, logs):
         stop = asyncio.Event()
         task = asyncio.create_task(
             maintenance.run_periodically(
-                client.env, app.settings, stop, Logger(sink=logs), interval
+                client.env, app.settings, stop, Logger(sink=logs), app.deps.clock, interval
             )
         )
 

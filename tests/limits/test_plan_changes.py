@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from devcapsules.services.plans import current as current_plan
+from devcapsules.services.accounts import principals
 from tests.limits.conftest import FakeClock, make_key, make_user
 
 GENERATE = "/api/v1/generate"
@@ -38,7 +38,7 @@ def email_of(client, user_id: str) -> str:
 
 def downgrade(client, user_id: str, plan: str) -> None:
     """What `devcapsules users set-plan` does."""
-    client.run(current_plan.change_plan(client.env, email_of(client, user_id), plan))
+    client.run(principals.change_plan(client.context(), email_of(client, user_id), plan))
 
 
 def generate(client, headers, n: int):
@@ -85,5 +85,5 @@ def test_a_plan_changed_behind_our_back_applies_once_the_copy_expires(client, kv
     sql = "UPDATE users SET plan = 'free' WHERE id = ?"  # SQL on D1: no invalidation
     client.run(client.env.db.prepare(sql).bind(caller.id).run())
     assert client.get("/nope", headers=caller.headers).headers["RateLimit-Limit"] == "1000"
-    kv_clock.advance(current_plan.CACHE_TTL_SECONDS)
+    kv_clock.advance(principals.CACHE_TTL_SECONDS)
     assert client.get("/nope", headers=caller.headers).headers["RateLimit-Limit"] == "10"

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from devcapsules.app import build_app
+from devcapsules.app import build_app, default_dependencies
 from devcapsules.errors import QuotaExceeded
+from devcapsules.logs import Logger
 from devcapsules.services import quota
 from devcapsules.settings import Settings
 from tests.limits.conftest import NOON, counter_rows, make_user
@@ -25,7 +26,7 @@ def consume(client, ctx, caller, job_id):
 
 
 def refund(client, job_id):
-    return client.run(quota.refund_generation(client.env, job_id))
+    return client.run(quota.refund_generation(client.context(), job_id))
 
 
 def generations(client, caller) -> int:
@@ -94,7 +95,7 @@ def test_consume_is_idempotent_per_job(client, ctx):
 def test_refund_after_midnight_goes_back_to_the_day_charged(client, ctx, clock):
     caller = make_user(client)
     consume(client, ctx, caller, "gen_late")
-    clock.now = MIDNIGHT + 86_400 + 5  # the job fails just after midnight
+    clock.epoch = MIDNIGHT + 86_400 + 5  # the job fails just after midnight
     consume(client, ctx, caller, "gen_next_day")
     assert refund(client, "gen_late") is True
     rows = {(w, start): n for w, start, n in counter_rows(client, caller.id)}
@@ -111,8 +112,8 @@ def test_unlimited_plan_is_never_refused_but_still_counted(client, ctx):
 
 def test_zero_generations_refuses_the_first(client, env, clock):
     settings = Settings.from_vars({**env.vars, "PLAN_TEAM_GENERATIONS_PER_DAY": "0"})
-    settings = replace(settings, limits=settings.limits.with_clock(clock))
-    ctx = build_app(settings).context(env)
+    deps = replace(default_dependencies(settings, Logger()), clock=clock)
+    ctx = build_app(settings, dependencies=deps).context(env)
     caller = make_user(client, "team")
     with pytest.raises(QuotaExceeded) as refused:
         consume(client, ctx, caller, "gen_x")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devcapsules.middleware.rate_limit import WindowState, ip_subject, tightest
-from tests.limits.conftest import NOON, counter_rows, make_key, make_user
+from tests.limits.conftest import NOON, counter_rows, make_key, make_user, renew_token
 from tests.support.faults import FailingD1
 
 ME = "/api/v1/auth/me"
@@ -68,9 +68,11 @@ def test_day_window_refuses_with_its_own_details_then_resets_at_utc_midnight(cli
     assert refused.json()["error"]["details"]["window"] == "day"
     assert refused.json()["error"]["details"]["resetAt"] == "2026-03-02T00:00:00.000Z"
     assert int(refused.headers["Retry-After"]) == MIDNIGHT + 86_400 - int(clock())
-    clock.now = MIDNIGHT + 86_400 - 1  # 23:59:59 UTC: still the same day
+    clock.epoch = MIDNIGHT + 86_400 - 1  # 23:59:59 UTC: still the same day
+    renew_token(client, caller)  # the access token lives on the same clock
     assert client.get(ME, headers=caller.headers).status == 429
-    clock.now = MIDNIGHT + 86_400  # 00:00:00 UTC
+    clock.epoch = MIDNIGHT + 86_400  # 00:00:00 UTC
+    renew_token(client, caller)
     response = client.get(ME, headers=caller.headers)
     assert response.status == 200
     assert response.json()["usage"]["requests"]["day"]["used"] == 1

@@ -65,3 +65,12 @@ def test_failed_migration_applies_nothing(tmp_path):
         apply_migrations(connection, tmp_path)
     assert "a" in tables(connection) and "b" not in tables(connection)
     assert [p.name for p in pending_migrations(connection, tmp_path)] == ["0002_bad.sql"]
+
+
+def test_generation_jobs_no_longer_has_the_write_only_quota_refunded_column():
+    # A refund is the deletion of the job's quota_charges row; 0007 drops the old flag.
+    connection = sqlite3.connect(":memory:")
+    apply_migrations(connection, MIGRATIONS)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(generation_jobs)")}
+    assert "quota_refunded" not in columns
+    assert {"id", "user_id", "status", "created_at"} <= columns

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from devcapsules.services import users
+from devcapsules.services.accounts import principals
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -34,7 +34,7 @@ def register(client: Any, email: str | None = None, plan: str | None = None) -> 
     body = response.json()
     account = Account(body["user"]["id"], email, body["accessToken"], body["refreshToken"])
     if plan and plan != "free":
-        client.run(users.set_plan(client.env.db, email, plan))
+        client.run(principals.change_plan(client.context(), email, plan))
         login = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
         account.access_token = login.json()["accessToken"]
         account.plan = plan

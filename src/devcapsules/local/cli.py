@@ -142,26 +142,26 @@ def _run_migrate(args: argparse.Namespace) -> int:
 
 def _run_users_create(args: argparse.Namespace) -> int:
     from devcapsules.schemas.auth import RegisterRequest
-    from devcapsules.services import users
-    from devcapsules.services.passwords import PasswordHasher
+    from devcapsules.services.accounts import sessions
+    from devcapsules.services.accounts.passwords import PasswordHasher
 
     request = RegisterRequest(email=args.email, password=args.password, name=args.name)
 
-    async def create(runtime) -> users.User:
+    async def create(ctx):
         password_hash = await PasswordHasher().hash(request.password)
-        return await users.create_user(
-            runtime.env.db, request.email, request.name, password_hash, args.plan
+        return await sessions.create_user(
+            ctx, request.email, request.name, password_hash, args.plan
         )
 
-    user = _with_runtime(args, create)
+    user = _with_context(args, create)
     print(json.dumps(user.public()))
     return 0
 
 
 def _run_set_plan(args: argparse.Namespace) -> int:
-    from devcapsules.services.plans.current import change_plan
+    from devcapsules.services.accounts.principals import change_plan
 
-    user = _with_runtime(args, lambda runtime: change_plan(runtime.env, args.email, args.plan))
+    user = _with_context(args, lambda ctx: change_plan(ctx, args.email, args.plan))
     if user is None:
         print(f"devcapsules: error: no user with email {args.email}", file=sys.stderr)
         return 1
@@ -169,16 +169,21 @@ def _run_set_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_runtime(args: argparse.Namespace, action):
-    """Open the local bindings (migrating them), run one async action, close."""
+def _with_context(args: argparse.Namespace, action):
+    """Open the local bindings (migrating them), run one async action with a context of
+    the app built from the same vars as the dev server's (so the services get the same
+    settings, clock and ids as a request), close."""
+    from devcapsules.app import build_app
     from devcapsules.local.runtime import running_env
     from devcapsules.local.server import open_runtime
+    from devcapsules.settings import Settings
 
     runtime = open_runtime(find_project_root(), args.state_dir, None, quiet=True)
+    app = build_app(Settings.from_vars(runtime.config.vars))
 
     async def run() -> object:
-        async with running_env(runtime):
-            return await action(runtime)
+        async with running_env(runtime) as env:
+            return await action(app.context(env))
 
     try:
         return asyncio.run(run())

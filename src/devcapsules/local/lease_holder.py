@@ -13,12 +13,13 @@ from pathlib import Path
 
 from devcapsules.bindings.env import Env
 from devcapsules.logs import Logger
+from devcapsules.services.clock import Clock
 from devcapsules.services.generation import jobs
 
 HOLDER_FILE = "lease-holder"
 
 
-async def take_over_predecessor(env: Env, state_dir: Path, logger: Logger) -> int:
+async def take_over_predecessor(env: Env, state_dir: Path, logger: Logger, clock: Clock) -> int:
     """Record this process as the holder; release what the previous one held."""
     path = state_dir / HOLDER_FILE
     previous = path.read_text().strip() if path.is_file() else ""
@@ -26,7 +27,7 @@ async def take_over_predecessor(env: Env, state_dir: Path, logger: Logger) -> in
     path.write_text(current)
     if not previous or previous == current or env.db is None:
         return 0
-    released = await jobs.release_holder(env.db, previous)
+    released = await jobs.release_holder(env.db, previous, now=clock.now())
     if released:
         logger.info("generation_jobs_taken_over", previousHolder=previous, jobs=released)
     return released

@@ -72,12 +72,14 @@ async def _serve_app(
     assets = StaticAssets(config.assets) if config.assets else None
     server = uvicorn_server(AsgiAdapter(app, env, assets=assets), host, port)
     # Before the broker redelivers the crashed predecessor's messages: their jobs are free.
-    await take_over_predecessor(env, runtime.state_dir, app.logger)
+    await take_over_predecessor(env, runtime.state_dir, app.logger, app.deps.clock)
     stop = asyncio.Event()
     broker = make_broker(app, runtime)  # SQLite only: Miniflare runs its own consumer
     workers = [asyncio.create_task(broker.run(stop))] if broker else []
     # The local stand-in for the edge's cron trigger (maintenance.run_scheduled).
-    workers.append(asyncio.create_task(run_periodically(env, settings, stop, app.logger)))
+    workers.append(
+        asyncio.create_task(run_periodically(env, settings, stop, app.logger, app.deps.clock))
+    )
     app.logger.info(
         "dev_server_started",
         url=f"http://{host}:{port}",

@@ -7,13 +7,11 @@ never silently ignored: a client with a broken token should learn it at once.
 
 from __future__ import annotations
 
-from devcapsules.context import Context, Principal
+from devcapsules.context import Context
 from devcapsules.errors import DomainError, status_of
 from devcapsules.http import HTTPError, Request, Response
 from devcapsules.middleware import CallNext, Middleware
-from devcapsules.services import api_keys
-from devcapsules.services.plans.current import current_plan
-from devcapsules.services.tokens import verify_access_token
+from devcapsules.services.accounts import principals
 
 
 def bearer_token(request: Request) -> str | None:
@@ -31,15 +29,6 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def resolve_principal(ctx: Context, token: str) -> Principal:
-    if token.startswith(api_keys.KEY_PREFIX):
-        return await api_keys.resolve(ctx, token)
-    claims = verify_access_token(ctx.settings, token)
-    # Limits and quotas follow the plan as it is now, not as it was at login.
-    plan = await current_plan(ctx, claims.user_id, claims.plan)
-    return Principal(user_id=claims.user_id, plan=plan, token_id=claims.token_id)
-
-
 REJECTED_CREDENTIAL = "rejected_credential"
 
 
@@ -52,7 +41,7 @@ def authenticate_middleware() -> Middleware:
         try:
             token = bearer_token(request)
             if token is not None:
-                ctx.principal = await resolve_principal(ctx, token)
+                ctx.principal = await principals.resolve(ctx, token)
                 ctx.logger = ctx.logger.bind(principal=ctx.principal.log_id)
         except (HTTPError, DomainError) as exc:
             if status_of(exc) != 401:

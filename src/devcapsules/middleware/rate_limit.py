@@ -140,7 +140,7 @@ def rate_limit_middleware(
 
     async def count(request: Request, ctx: Context) -> dict[str, str] | None:
         subject, plan, caps = subject_for(request, ctx, limits)
-        now = limits.now()
+        now = plans.epoch_now(ctx.deps.clock)
         windows = request_windows(caps, now)
         if not windows:
             return None

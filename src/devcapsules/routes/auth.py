@@ -6,7 +6,8 @@ from devcapsules.context import ACCOUNT_SCOPE, Context
 from devcapsules.http import HTTPError, Request
 from devcapsules.routing import Reply, Route
 from devcapsules.schemas import auth as schemas
-from devcapsules.services import api_keys, identity, plan_usage, refresh_tokens, users
+from devcapsules.services import plan_usage
+from devcapsules.services.accounts import api_keys, sessions, store
 
 PREFIX = "/api/v1/auth"
 TAGS = ("auth",)
@@ -14,33 +15,33 @@ TAGS = ("auth",)
 
 async def register(request: Request, ctx: Context) -> Reply:
     body: schemas.RegisterRequest = request.data
-    user = await identity.register(ctx, body.email, body.password, body.name)
+    user = await sessions.register(ctx, body.email, body.password, body.name)
     ctx.logger.info("user_registered", userId=user.id)
-    session = await identity.start_session(ctx, user)
+    session = await sessions.start_session(ctx, user)
     return Reply(schemas.SessionResponse.of(session), status=201)
 
 
 async def login(request: Request, ctx: Context) -> schemas.SessionResponse:
     body: schemas.LoginRequest = request.data
-    user = await identity.authenticate_password(ctx, body.email, body.password)
-    return schemas.SessionResponse.of(await identity.start_session(ctx, user))
+    user = await sessions.authenticate_password(ctx, body.email, body.password)
+    return schemas.SessionResponse.of(await sessions.start_session(ctx, user))
 
 
 async def refresh(request: Request, ctx: Context) -> schemas.SessionResponse:
     body: schemas.RefreshRequest = request.data
-    return schemas.SessionResponse.of(await identity.refresh_session(ctx, body.refreshToken))
+    return schemas.SessionResponse.of(await sessions.refresh_session(ctx, body.refreshToken))
 
 
 async def logout(request: Request, ctx: Context) -> schemas.OkResponse:
     body: schemas.RefreshRequest = request.data
-    await refresh_tokens.revoke(ctx.env.db, body.refreshToken)
+    await sessions.logout(ctx, body.refreshToken)
     # Unknown tokens answer the same: logout is idempotent and reveals nothing.
     return schemas.OkResponse()
 
 
 async def me(request: Request, ctx: Context) -> dict:
     principal = ctx.principal
-    user = await users.find_by_id(ctx.env.db, principal.user_id)
+    user = await store.user_by_id(ctx.env.db, principal.user_id)
     if user is None:
         raise HTTPError(401, "token_invalid", "The account no longer exists")
     body: dict = {"plan": user.plan, "authenticatedAs": principal.kind}
@@ -57,19 +58,19 @@ async def me(request: Request, ctx: Context) -> dict:
 async def create_api_key(request: Request, ctx: Context) -> Reply:
     body: schemas.ApiKeyCreateRequest = request.data
     key, row = await api_keys.create(
-        ctx.env, ctx.principal.user_id, body.name, list(body.scopes), body.expiresAt
+        ctx, ctx.principal.user_id, body.name, list(body.scopes), body.expiresAt
     )
     ctx.logger.info("api_key_created", apiKeyId=row["id"])
     return Reply(schemas.ApiKeyCreatedResponse(key=key, apiKey=row), status=201)
 
 
 async def list_api_keys(request: Request, ctx: Context) -> schemas.ApiKeyListResponse:
-    keys = await api_keys.list_for_user(ctx.env, ctx.principal.user_id)
+    keys = await api_keys.list_for_user(ctx, ctx.principal.user_id)
     return schemas.ApiKeyListResponse(apiKeys=keys)
 
 
 async def revoke_api_key(request: Request, ctx: Context) -> schemas.ApiKeyRevokedResponse:
-    row = await api_keys.revoke(ctx.env, ctx.principal.user_id, request.path_params["id"])
+    row = await api_keys.revoke(ctx, ctx.principal.user_id, request.path_params["id"])
     ctx.logger.info("api_key_revoked", apiKeyId=row["id"])
     return schemas.ApiKeyRevokedResponse(apiKey=row)
 

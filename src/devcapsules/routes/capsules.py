@@ -70,9 +70,14 @@ def _validate_content(fields: dict[str, Any]) -> schemas.CapsuleContent:
         raise validation_error(exc) from None
 
 
+def _new(ctx: Context) -> dict[str, Any]:
+    """A new capsule's id and time, from the app's id source and clock."""
+    return {"capsule_id": ctx.deps.ids.new("cap"), "now": ctx.deps.clock.now()}
+
+
 async def create_capsule(request: Request, ctx: Context) -> Reply:
     body: schemas.CapsuleCreate = request.data
-    capsule = await repository.create(ctx.env.db, ctx.principal.user_id, body)
+    capsule = await repository.create(ctx.env.db, ctx.principal.user_id, body, **_new(ctx))
     ctx.logger.info("capsule_created", capsuleId=capsule.id)
     location = {"Location": f"{PREFIX}/{capsule.id}"}
     return _capsule_response(capsule, full=True, status=201, headers=location)
@@ -152,13 +157,15 @@ async def _apply_update(
     stays_published = capsule.status == "published" and "status" not in changes
     if stays_published and _TESTED_FIELDS & changes.keys():
         await verify_solution(ctx, dataclasses.replace(capsule, **columns))
-    return await repository.update(ctx.env.db, capsule.id, capsule.version, columns)
+    now = ctx.deps.clock.now()
+    return await repository.update(ctx.env.db, capsule.id, capsule.version, columns, now=now)
 
 
 async def delete_capsule(request: Request, ctx: Context) -> Response:
     capsule = await _load_owned(ctx, request.path_params["id"])
     etags.check_if_match(request, capsule.version)
-    if not await repository.soft_delete(ctx.env.db, capsule.id, capsule.version):
+    now = ctx.deps.clock.now()
+    if not await repository.soft_delete(ctx.env.db, capsule.id, capsule.version, now=now):
         raise etags.precondition_failed()
     ctx.logger.info("capsule_deleted", capsuleId=capsule.id)
     return empty_response(204)
@@ -171,7 +178,7 @@ async def publish_capsule(request: Request, ctx: Context) -> Reply:
         return _capsule_response(capsule, full=True)  # idempotent: nothing to write
     await verify_solution(ctx, capsule)
     published = await repository.update(
-        ctx.env.db, capsule.id, capsule.version, {"status": "published"}
+        ctx.env.db, capsule.id, capsule.version, {"status": "published"}, now=ctx.deps.clock.now()
     )
     if published is None:
         raise etags.precondition_failed()
@@ -192,6 +199,7 @@ async def duplicate_capsule(request: Request, ctx: Context) -> Reply:
         _validate_content(fields),
         source=original.source,
         quality_score=original.quality_score,
+        **_new(ctx),
     )
     ctx.logger.info("capsule_duplicated", capsuleId=copy.id, originalId=original.id)
     location = {"Location": f"{PREFIX}/{copy.id}"}

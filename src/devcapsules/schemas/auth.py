@@ -11,7 +11,7 @@ from devcapsules.context import SCOPES
 from devcapsules.schemas import Body, StrictModel
 
 if TYPE_CHECKING:
-    from devcapsules.services.identity import Session
+    from devcapsules.services.accounts.sessions import Session
 from devcapsules.schemas.patterns import EMAIL, ONE_LINE, SPACE, documented, matches
 
 PASSWORD_MIN = 8
@@ -105,7 +105,7 @@ class SessionResponse(Body):
         )
 
 
-# Read from a key's row (services/api_keys.metadata), whose columns are snake_case, or
+# Read from a key's row (services/accounts/store.key_metadata), whose columns are snake_case, or
 # from its own JSON (populate_by_name).
 class ApiKeyOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from devcapsules.bindings.protocols import Database
 from devcapsules.schemas.capsules import TEST_CASES, CapsuleContent, dump_test_case
 from devcapsules.services.capsule_access import Audience
-from devcapsules.services.clock import iso, new_id, utc_now
+from devcapsules.services.clock import iso
 from devcapsules.services.cursors import decode_cursor, encode_cursor
 
 _COLUMNS = (
@@ -129,14 +130,16 @@ async def create(
     owner_id: str,
     content: CapsuleContent,
     *,
+    capsule_id: str,
+    now: datetime,
     source: str = "manual",
     generation_job_id: str | None = None,
     quality_score: float | None = None,
 ) -> Capsule:
     """A new draft (version 1). Generation calls this too, with source="generated"."""
-    now = iso(utc_now())
+    stamp = iso(now)
     values = {
-        "id": new_id("cap"),
+        "id": capsule_id,
         "owner_id": owner_id,
         **content_columns(content),
         "status": "draft",
@@ -144,8 +147,8 @@ async def create(
         "generation_job_id": generation_job_id,
         "quality_score": quality_score,
         "version": 1,
-        "created_at": now,
-        "updated_at": now,
+        "created_at": stamp,
+        "updated_at": stamp,
     }
     columns = ", ".join(values)
     insert = db.prepare(
@@ -179,7 +182,7 @@ async def get(db: Database, capsule_id: str) -> Capsule | None:
 
 
 async def update(
-    db: Database, capsule_id: str, expected_version: int, changes: dict[str, Any]
+    db: Database, capsule_id: str, expected_version: int, changes: dict[str, Any], *, now: datetime
 ) -> Capsule | None:
     """Apply column changes if the capsule is still at `expected_version`; None if not.
 
@@ -202,7 +205,7 @@ async def update(
             f" WHERE id = ? AND version = ? AND deleted_at IS NULL RETURNING {_COLUMNS}"
         ).bind(
             *(_to_db(column, value) for column, value in changes.items()),
-            iso(utc_now()),
+            iso(now),
             *guard,
         )
     )
@@ -210,15 +213,17 @@ async def update(
     return _first(results[-1:])
 
 
-async def soft_delete(db: Database, capsule_id: str, expected_version: int) -> bool:
+async def soft_delete(
+    db: Database, capsule_id: str, expected_version: int, *, now: datetime
+) -> bool:
     """Mark deleted (kept for audit and undo; invisible everywhere). False if it lost a race."""
-    now = iso(utc_now())
+    stamp = iso(now)
     results = await db.batch(
         [
             db.prepare(
                 "UPDATE capsules SET deleted_at = ?, updated_at = ?, version = version + 1"
                 " WHERE id = ? AND version = ? AND deleted_at IS NULL"
-            ).bind(now, now, capsule_id, expected_version)
+            ).bind(stamp, stamp, capsule_id, expected_version)
         ]
     )
     return results[0]["meta"]["changes"] == 1

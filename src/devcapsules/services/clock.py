@@ -52,7 +52,11 @@ class Clock:
 
 
 class Ids:
-    """The app's id source (`ctx.deps.ids`): random ids in the API's format."""
+    """The app's id source (`ctx.deps.ids`): random ids in the API's format, and the hex
+    tokens of the ids whose shape the seed fixes (`gen_<epoch-ms>_<8 hex>`)."""
 
     def new(self, prefix: str, nbytes: int = 10) -> str:
         return new_id(prefix, nbytes)
+
+    def hex(self, nbytes: int) -> str:
+        return secrets.token_hex(nbytes)

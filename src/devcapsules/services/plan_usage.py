@@ -18,13 +18,19 @@ from __future__ import annotations
 from typing import Any
 
 from devcapsules.context import Context
-from devcapsules.services.plans import epoch_iso, read_counts, window_reset, window_start
+from devcapsules.services.plans import (
+    epoch_iso,
+    epoch_now,
+    read_counts,
+    window_reset,
+    window_start,
+)
 
 
 async def summary(ctx: Context, user_id: str, plan: str) -> dict[str, Any]:
     limits = ctx.settings.limits
     caps = limits.for_plan(plan)
-    now = limits.now()
+    now = epoch_now(ctx.deps.clock)
     windows = ("minute", "day", "generation_day")
     pairs = [(name, window_start(name, now)) for name in windows]
     counts = await read_counts(ctx.env.db, user_id, pairs)

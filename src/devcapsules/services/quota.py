@@ -4,11 +4,12 @@ for our reasons (provider down, dead-lettered). Exact, and idempotent per job id
 The generation feature calls exactly two functions:
 
     grant = await consume_generation(ctx, user_id, plan, job_id)   # accept time
-    refunded = await refund_generation(env, job_id)                  # our failure
+    refunded = await refund_generation(ctx, job_id)                  # our failure
 
-Idempotency is keyed by the **job id** (table `quota_charges`, migration 0002), not by
-`generation_jobs.quota_refunded`: a charge row records which UTC day was charged, so a
-refund after midnight returns the generation to the right day, and the quota works even
+Idempotency is keyed by the **job id** (table `quota_charges`, migration 0002; the old
+`generation_jobs.quota_refunded` flag is dropped by 0007): a charge row records which UTC
+day was charged, so a refund after midnight returns the generation to the right day, and
+the quota works even
 when the job row was never written (charge first, insert job, refund if the insert
 fails). Consuming twice for one job charges once; refunding twice (queue redelivery,
 DLQ after a retry already refunded) refunds once; refunding an uncharged job is a no-op.
@@ -23,11 +24,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from devcapsules.bindings.env import Env
 from devcapsules.context import Context
 from devcapsules.errors import QuotaExceeded
-from devcapsules.services.clock import iso, utc_now
-from devcapsules.services.plans import epoch_iso, window_reset, window_start
+from devcapsules.services.clock import iso
+from devcapsules.services.plans import epoch_iso, epoch_now, window_reset, window_start
 
 WINDOW = "generation_day"
 
@@ -69,11 +69,11 @@ async def consume_generation(ctx: Context, user_id: str, plan: str, job_id: str)
     Idempotent per job id: a repeat call returns the existing charge with charged=False.
     """
     limits = ctx.settings.limits
-    now = limits.now()
+    now = epoch_now(ctx.deps.clock)
     day = window_start(WINDOW, now)
     limit = limits.for_plan(plan).generations_per_day
     token = secrets.token_hex(8)
-    args = (job_id, user_id, day, token, iso(utc_now()), limit)
+    args = (job_id, user_id, day, token, iso(ctx.deps.clock.now()), limit)
     db = ctx.env.db
     # Each statement binds exactly the parameters it uses (?1.. in order).
     _, _, state = await db.batch(
@@ -121,14 +121,13 @@ _REFUND_MARK = (
 )
 
 
-async def refund_generation(env: Env, job_id: str) -> bool:
+async def refund_generation(ctx: Context, job_id: str) -> bool:
     """Give the job's generation back to the day it was charged. True if this call did.
 
     Safe to call on every failure path and on every redelivery: the counter update and
     the `refunded_at` mark are one transaction, and both require `refunded_at IS NULL`.
     """
-    db = env.db
-    now = iso(utc_now())
+    db, now = ctx.env.db, iso(ctx.deps.clock.now())
     _, marked = await db.batch(
         [db.prepare(_REFUND_COUNTER).bind(job_id), db.prepare(_REFUND_MARK).bind(job_id, now)]
     )

@@ -11,12 +11,11 @@ records `generatedAt`, so clients can see how old an answer is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from devcapsules.context import Context
-from devcapsules.services.kv_cache import read_json
+from devcapsules.services.kv_cache import keep_copy, read_json
 
 VERSION = "v1"
 
@@ -33,20 +32,9 @@ async def cached(
     ctx: Context, key: str, ttl: int, compute: Callable[[], Awaitable[dict[str, Any]]]
 ) -> tuple[dict[str, Any], bool]:
     """The cached value and True, or a freshly computed one (stored afterwards) and False."""
-    kv = ctx.env.kv
-    hit = await read_json(kv, key, ctx.logger)
+    hit = await read_json(ctx.env.kv, key, ctx.logger)
     if hit is not None:
         return hit, True
     value = await compute()
-    if kv is not None:
-        # Off the response path: the caller does not wait for the write.
-        ctx.wait_until(_store(ctx, key, value, ttl))
+    keep_copy(ctx, key, value, ttl)  # off the response path: the caller does not wait
     return value, False
-
-
-async def _store(ctx: Context, key: str, value: dict[str, Any], ttl: int) -> None:
-    # A cache write that fails costs a recomputation later, never the request.
-    try:
-        await ctx.env.kv.put(key, json.dumps(value, default=str), expiration_ttl=ttl)
-    except Exception as exc:
-        ctx.logger.warn("analytics_cache_write_failed", key=key, message=str(exc))

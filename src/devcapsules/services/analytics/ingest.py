@@ -38,7 +38,7 @@ from devcapsules.services.analytics.options import AnalyticsOptions
 from devcapsules.services.analytics.ranges import day_of
 from devcapsules.services.capsule_access import audience, can_read
 from devcapsules.services.capsules import find_refs
-from devcapsules.services.clock import iso, utc_now
+from devcapsules.services.clock import iso
 
 
 def session_hash(salt: str, capsule_id: str, session_id: str) -> str:
@@ -267,6 +267,7 @@ async def record_execution_event(
     capsule_id: str | None,
     kind: str,
     session_id: str,
+    now: datetime,
     occurred_at: datetime | None = None,
     tests_passed: int | None = None,
     tests_total: int | None = None,
@@ -282,7 +283,6 @@ async def record_execution_event(
         return False
     if not await find_refs(env.db, ids=[capsule_id]):
         return False
-    now = utc_now()
     moment = occurred_at or now
     if moment < now - timedelta(days=options.retention_days):
         return False

@@ -169,6 +169,7 @@ async def _insert(
                 capsule_id=r.capsule_id,
                 kind=r.kind,
                 session_id=r.session_id or user_id or execution_id,
+                now=ctx.deps.clock.now(),
                 tests_passed=r.tests_passed,
                 tests_total=r.tests_total,
             )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -57,7 +56,7 @@ def job_id_of(message: Message) -> str | None:
 async def fail_job(ctx: Context, job: jobs.Job, code: str, reason: str, *, fenced=True) -> bool:
     """Mark failed, refund the quota (`intake.refund_failure`: once, and not for failures
     the prompt caused), log `generation_failed`. False if the job was already final."""
-    if not await jobs.fail(ctx.env.db, job, code, reason, fenced=fenced):
+    if not await jobs.fail(ctx.env.db, job, code, reason, fenced=fenced, now=ctx.deps.clock.now()):
         return False
     refunded = await intake.refund_failure(ctx, job.id, code)
     ctx.logger.error(
@@ -82,7 +81,7 @@ async def lease_heartbeat(ctx: Context, job: jobs.Job, lease_seconds: int) -> As
         while True:
             await asyncio.sleep(lease_seconds / 3)
             try:
-                if not await jobs.renew(ctx.env.db, job, lease_seconds):
+                if not await jobs.renew(ctx.env.db, job, lease_seconds, now=ctx.deps.clock.now()):
                     # Finished meanwhile, or taken over: the fence keeps this delivery's
                     # writes out either way.
                     ctx.logger.info("generation_lease_not_renewed", jobId=job.id)
@@ -122,7 +121,8 @@ class JobWorker:
             message.retry(delay_seconds=retry_delay(message.attempts))
 
     async def _take(self, message: Message, job_id: str) -> None:
-        claim = await jobs.claim(self.db, job_id, self.provider.name, self.config.lease_seconds)
+        lease, now = self.config.lease_seconds, self.ctx.deps.clock.now()
+        claim = await jobs.claim(self.db, job_id, self.provider.name, lease, now=now)
         if claim.outcome == "claimed":
             async with lease_heartbeat(self.ctx, claim.job, self.config.lease_seconds):
                 await self._run(message, claim.job)
@@ -134,10 +134,12 @@ class JobWorker:
             message.ack()
 
     async def _run(self, message: Message, job: jobs.Job) -> None:
-        started = time.monotonic()
+        started = self.ctx.deps.clock.monotonic()
         try:
             outcome = await self._generate(job)
-            await self._finish(message, job, outcome, int((time.monotonic() - started) * 1000))
+            await self._finish(
+                message, job, outcome, int((self.ctx.deps.clock.monotonic() - started) * 1000)
+            )
         except TransientProviderError as exc:
             await self._retry_later(message, job, exc.code, exc.message, exc.retry_after)
             return
@@ -152,13 +154,17 @@ class JobWorker:
                 "generation_attempt_crashed", jobId=job.id, error=f"{type(exc).__name__}: {exc}"
             )
             await jobs.release(
-                self.db, job, "internal_error", "An internal error occurred; retrying"
+                self.db,
+                job,
+                "internal_error",
+                "An internal error occurred; retrying",
+                now=self.ctx.deps.clock.now(),
             )
             raise
 
     async def _generate(self, job: jobs.Job) -> pipeline.Outcome:
         async def on_stage(stage: str) -> None:
-            await jobs.set_stage(self.db, job, stage)
+            await jobs.set_stage(self.db, job, stage, now=self.ctx.deps.clock.now())
 
         request = GenerationRequest(job.prompt, job.language, job.difficulty)
         return await pipeline.generate_verified(
@@ -173,7 +179,7 @@ class JobWorker:
     async def _retry_later(
         self, message: Message, job: jobs.Job, code: str, reason: str, after: float | None
     ) -> None:
-        await jobs.release(self.db, job, code, reason)
+        await jobs.release(self.db, job, code, reason, now=self.ctx.deps.clock.now())
         delay = retry_delay(message.attempts, after)
         self.ctx.logger.warn(
             "generation_retry", jobId=job.id, errorCode=code, reason=reason[:300], delay=delay
@@ -190,9 +196,9 @@ class JobWorker:
             await fail_job(self.ctx, job, code, f"After {outcome.model_calls} attempts: {summary}")
             message.ack()
             return
-        await jobs.set_stage(self.db, job, "saving")
+        await jobs.set_stage(self.db, job, "saving", now=self.ctx.deps.clock.now())
         assert best.content is not None  # a valid candidate parsed
-        capsule_id = await wiring.save_capsule(self.db, job, best.content, best.score, elapsed_ms)
+        capsule_id = await wiring.save_capsule(self.ctx, job, best.content, best.score, elapsed_ms)
         if capsule_id is None:
             self.ctx.logger.warn("generation_lease_lost", jobId=job.id)
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from devcapsules.bindings.env import Env
 from devcapsules.bindings.protocols import QUEUE_MAX_BATCH_MESSAGES
 from devcapsules.logs import Logger
+from devcapsules.services.clock import Clock
 from devcapsules.services.generation import jobs
 
 
@@ -20,14 +21,15 @@ def message_body(job_id: str) -> dict[str, object]:
     return {"jobId": job_id, "v": 1}
 
 
-async def enqueue(env: Env, job_id: str) -> None:
+async def enqueue(env: Env, job_id: str, clock: Clock) -> None:
     """Send and mark. Raises if the queue refuses; the row then waits for the sweep."""
     await env.generation_queue.send(message_body(job_id))
-    await jobs.mark_enqueued(env.db, [job_id])
+    await jobs.mark_enqueued(env.db, [job_id], now=clock.now())
 
 
 async def resend_unsent_jobs(
     env: Env,
+    clock: Clock,
     *,
     older_than_seconds: float = 60,
     limit: int = QUEUE_MAX_BATCH_MESSAGES,
@@ -38,11 +40,13 @@ async def resend_unsent_jobs(
     `older_than_seconds` leaves alone rows whose request is still between its insert and
     its send, so a normal request is not sent twice.
     """
-    unsent = await jobs.find_unsent(env.db, older_than_seconds=older_than_seconds, limit=limit)
+    unsent = await jobs.find_unsent(
+        env.db, older_than_seconds=older_than_seconds, limit=limit, now=clock.now()
+    )
     if not unsent:
         return 0
     await env.generation_queue.send_batch([{"body": message_body(job.id)} for job in unsent])
-    await jobs.mark_enqueued(env.db, [job.id for job in unsent])
+    await jobs.mark_enqueued(env.db, [job.id for job in unsent], now=clock.now())
     if logger is not None:
         logger.warn("generation_jobs_resent", count=len(unsent), jobIds=[j.id for j in unsent])
     return len(unsent)

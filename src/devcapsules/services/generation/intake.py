@@ -77,7 +77,7 @@ async def refund_failure(ctx: Context, job_id: str, code: str) -> bool:
     call refunded (at most once per job, however often it is called)."""
     if code in USER_CAUSED:
         return False
-    return await quota.refund_generation(ctx.env, job_id)
+    return await quota.refund_generation(ctx, job_id)
 
 
 def _replay(job: jobs.Job, order: Order) -> Accepted:
@@ -95,7 +95,7 @@ async def _charged_insert(ctx: Context, order: Order, key: str | None) -> jobs.J
     """The new job's row, charged; None (and refunded) if the key was taken meanwhile.
     Charged first, keyed by the job id, so a refusal writes no job at all."""
     principal = ctx.principal
-    job_id = jobs.new_job_id()
+    job_id = jobs.new_job_id(ctx.deps.clock.now(), ctx.deps.ids)
     await quota.consume_generation(ctx, principal.user_id, principal.plan, job_id)
     try:
         job = await jobs.insert(
@@ -107,18 +107,19 @@ async def _charged_insert(ctx: Context, order: Order, key: str | None) -> jobs.J
             difficulty=order.difficulty,
             api_key_id=principal.api_key_id,
             idempotency_key=key,
+            now=ctx.deps.clock.now(),
         )
     except Exception:
-        await quota.refund_generation(ctx.env, job_id)  # no job, no charge
+        await quota.refund_generation(ctx, job_id)  # no job, no charge
         raise
     if job is None:
-        await quota.refund_generation(ctx.env, job_id)
+        await quota.refund_generation(ctx, job_id)
     return job
 
 
 async def _enqueue(ctx: Context, job: jobs.Job) -> None:
     try:
-        await dispatch.enqueue(ctx.env, job.id)
+        await dispatch.enqueue(ctx.env, job.id, ctx.deps.clock)
     except Exception as exc:
         # The row is durable and unsent: the recovery sweep sends it. The client's job
         # is accepted either way, so this is not the client's error (and not refunded).

@@ -25,13 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from devcapsules.bindings.protocols import Database
-from devcapsules.services.clock import iso, parse_iso, utc_now
+from devcapsules.services.clock import Ids, iso, parse_iso
 from devcapsules.services.cursors import decode_cursor, encode_cursor
 
 TERMINAL = ("completed", "failed")
@@ -98,9 +97,9 @@ def process_holder() -> str:
     return _PROCESS_HOLDER[0]
 
 
-def new_job_id() -> str:
+def new_job_id(now: datetime, ids: Ids) -> str:
     """`gen_<epoch-ms>_<8 hex>`, the seed's shape; sorts by creation time."""
-    return f"gen_{int(time.time() * 1000)}_{secrets.token_hex(4)}"
+    return f"gen_{int(now.timestamp() * 1000)}_{ids.hex(4)}"
 
 
 def request_hash(prompt: str, language: str, difficulty: str) -> str:
@@ -126,9 +125,10 @@ async def insert(
     difficulty: str,
     api_key_id: str | None = None,
     idempotency_key: str | None = None,
+    now: datetime,
 ) -> Job | None:
     """A new queued, not-yet-enqueued job; None if the idempotency key is already taken."""
-    now = iso(utc_now())
+    stamp = iso(now)
     digest = request_hash(prompt, language, difficulty)
     statement = db.prepare(
         "INSERT INTO generation_jobs (id, user_id, api_key_id, prompt, language, difficulty,"
@@ -136,7 +136,7 @@ async def insert(
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
     )
     args = (user_id, api_key_id, prompt, language, difficulty, idempotency_key, digest)
-    result = await statement.bind(job_id, *args, now, now).run()
+    result = await statement.bind(job_id, *args, stamp, stamp).run()
     if result["meta"]["changes"] == 0:
         return None
     return await get(db, job_id)
@@ -196,22 +196,24 @@ async def list_for_user(
 # ------------------------------------------------------------ the queue hand-off
 
 
-async def mark_enqueued(db: Database, job_ids: list[str]) -> None:
-    now = iso(utc_now())
+async def mark_enqueued(db: Database, job_ids: list[str], *, now: datetime) -> None:
+    stamp = iso(now)
     statements = [
         db.prepare(
             "UPDATE generation_jobs SET enqueued_at = ?, updated_at = ?"
             " WHERE id = ? AND enqueued_at IS NULL"
-        ).bind(now, now, job_id)
+        ).bind(stamp, stamp, job_id)
         for job_id in job_ids
     ]
     if statements:
         await db.batch(statements)
 
 
-async def find_unsent(db: Database, *, older_than_seconds: float, limit: int) -> list[Job]:
+async def find_unsent(
+    db: Database, *, older_than_seconds: float, limit: int, now: datetime
+) -> list[Job]:
     """Queued rows whose message never reached the queue (the partial index serves this)."""
-    cutoff = iso(utc_now() - timedelta(seconds=older_than_seconds))
+    cutoff = iso(now - timedelta(seconds=older_than_seconds))
     rows = await (
         db.prepare(
             f"SELECT {_COLUMNS} FROM generation_jobs WHERE enqueued_at IS NULL"
@@ -236,10 +238,15 @@ class Claim:
 
 
 async def claim(
-    db: Database, job_id: str, provider: str, lease_seconds: int, holder: str | None = None
+    db: Database,
+    job_id: str,
+    provider: str,
+    lease_seconds: int,
+    holder: str | None = None,
+    *,
+    now: datetime,
 ) -> Claim:
     """Take the job unless it is finished or another delivery holds an unexpired lease."""
-    now = utc_now()
     until = iso(now + timedelta(seconds=lease_seconds))
     stamp = iso(now)
     row = await (
@@ -278,9 +285,8 @@ async def claim(
 _FENCE = " AND attempts = ? AND status = 'processing'"
 
 
-async def renew(db: Database, job: Job, lease_seconds: int) -> bool:
+async def renew(db: Database, job: Job, lease_seconds: int, *, now: datetime) -> bool:
     """Extend the delivery's lease (its heartbeat); False once the job is not its own."""
-    now = utc_now()
     until = iso(now + timedelta(seconds=lease_seconds))
     result = await (
         db.prepare(f"UPDATE generation_jobs SET lease_until = ? WHERE id = ?{_FENCE}")
@@ -290,56 +296,56 @@ async def renew(db: Database, job: Job, lease_seconds: int) -> bool:
     return result["meta"]["changes"] == 1
 
 
-async def release_holder(db: Database, holder: str) -> int:
+async def release_holder(db: Database, holder: str, *, now: datetime) -> int:
     """Give back every job `holder` was processing (a host that crashed): queued again,
     unleased, so the redelivered messages take them at once. Returns how many."""
-    now = iso(utc_now())
     result = await (
         db.prepare(
             "UPDATE generation_jobs SET status = 'queued', stage = 'queued', progress = 0,"
             " lease_until = NULL, lease_holder = NULL, updated_at = ?"
             " WHERE lease_holder = ? AND status = 'processing'"
         )
-        .bind(now, holder)
+        .bind(iso(now), holder)
         .run()
     )
     return result["meta"]["changes"]
 
 
-async def set_stage(db: Database, job: Job, stage: str) -> None:
-    now = iso(utc_now())
+async def set_stage(db: Database, job: Job, stage: str, *, now: datetime) -> None:
     await (
         db.prepare(
             "UPDATE generation_jobs SET stage = ?, progress = ?, updated_at = ?"
             f" WHERE id = ?{_FENCE}"
         )
-        .bind(stage, PROGRESS[stage], now, job.id, job.attempts)
+        .bind(stage, PROGRESS[stage], iso(now), job.id, job.attempts)
         .run()
     )
 
 
 def complete_statement(
-    db: Database, job: Job, capsule_id: str, score: float, generation_ms: int
+    db: Database, job: Job, capsule_id: str, score: float, generation_ms: int, *, now: datetime
 ) -> Any:
     """The job's final UPDATE (fenced by the delivery's claim)."""
-    now = iso(utc_now())
+    stamp = iso(now)
     return db.prepare(
         "UPDATE generation_jobs SET status = 'completed', stage = 'done', progress = 100,"
         " capsule_id = ?, quality_score = ?, generation_time_ms = ?, error_code = NULL,"
         " error_message = NULL, lease_until = NULL, lease_holder = NULL, completed_at = ?,"
         f" updated_at = ? WHERE id = ?{_FENCE}"
-    ).bind(capsule_id, score, generation_ms, now, now, job.id, job.attempts)
+    ).bind(capsule_id, score, generation_ms, stamp, stamp, job.id, job.attempts)
 
 
-async def fail(db: Database, job: Job, code: str, message: str, *, fenced: bool = True) -> bool:
+async def fail(
+    db: Database, job: Job, code: str, message: str, *, fenced: bool = True, now: datetime
+) -> bool:
     """Mark failed. `fenced=False` (the DLQ) fails any unfinished job regardless of leases."""
-    now = iso(utc_now())
+    stamp = iso(now)
     sql = (
         "UPDATE generation_jobs SET status = 'failed', error_code = ?, error_message = ?,"
         " lease_until = NULL, lease_holder = NULL, completed_at = ?, updated_at = ?"
         " WHERE id = ? AND status IN ('queued', 'processing')"
     )
-    args: list[Any] = [code, message[:1000], now, now, job.id]
+    args: list[Any] = [code, message[:1000], stamp, stamp, job.id]
     if fenced:
         sql += _FENCE
         args.append(job.attempts)
@@ -347,15 +353,14 @@ async def fail(db: Database, job: Job, code: str, message: str, *, fenced: bool 
     return result["meta"]["changes"] == 1
 
 
-async def release(db: Database, job: Job, code: str, message: str) -> None:
+async def release(db: Database, job: Job, code: str, message: str, *, now: datetime) -> None:
     """Give the job back after a transient error; the error is kept as the last one seen."""
-    now = iso(utc_now())
     await (
         db.prepare(
             "UPDATE generation_jobs SET status = 'queued', stage = 'queued', progress = 0,"
             " lease_until = NULL, lease_holder = NULL, error_code = ?, error_message = ?,"
             f" updated_at = ? WHERE id = ?{_FENCE}"
         )
-        .bind(code, message[:1000], now, job.id, job.attempts)
+        .bind(code, message[:1000], iso(now), job.id, job.attempts)
         .run()
     )

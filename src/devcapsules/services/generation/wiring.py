@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from devcapsules.bindings.protocols import D1Error, Database
-from devcapsules.context import Context
+from devcapsules.context import Context, Dependencies
 from devcapsules.errors import (
     DependencyFailed,
     DependencyTimeout,
@@ -34,7 +34,9 @@ from devcapsules.services.generation.providers.base import ExecutorUnavailable
 TestRunner = Callable[[list[str], list[dict], str, str], Awaitable[list[SuiteResult]]]
 
 
-async def _create_once(db: Database, job: jobs.Job, content: CapsuleContent, score: float) -> str:
+async def _create_once(
+    db: Database, job: jobs.Job, content: CapsuleContent, score: float, deps: Dependencies
+) -> str:
     """Create the job's capsule; if an overlapping delivery created it first, the unique
     index on generation_job_id refuses ours and we reuse theirs."""
     try:
@@ -45,6 +47,8 @@ async def _create_once(db: Database, job: jobs.Job, content: CapsuleContent, sco
             source="generated",
             generation_job_id=job.id,
             quality_score=score,
+            capsule_id=deps.ids.new("cap"),
+            now=deps.clock.now(),
         )
     except D1Error as exc:
         existing = await capsules.find_id_by_generation_job(db, job.id)
@@ -55,15 +59,16 @@ async def _create_once(db: Database, job: jobs.Job, content: CapsuleContent, sco
 
 
 async def save_capsule(
-    db: Database, job: jobs.Job, content: CapsuleContent, score: float, generation_ms: int
+    ctx: Context, job: jobs.Job, content: CapsuleContent, score: float, generation_ms: int
 ) -> str | None:
     """Create (or reuse) the job's draft capsule and complete the job; returns the capsule
     id, or None when this delivery's lease was lost (another one owns the job now).
     `content` is the verifier's, validated once there (`verify.Candidate.content`)."""
+    db, now = ctx.env.db, ctx.deps.clock.now()
     capsule_id = await capsules.find_id_by_generation_job(db, job.id)
     if capsule_id is None:
-        capsule_id = await _create_once(db, job, content, score)
-    result = await jobs.complete_statement(db, job, capsule_id, score, generation_ms).run()
+        capsule_id = await _create_once(db, job, content, score, ctx.deps)
+    result = await jobs.complete_statement(db, job, capsule_id, score, generation_ms, now=now).run()
     return capsule_id if result["meta"]["changes"] == 1 else None
 
 

@@ -16,7 +16,7 @@ Rows: `anonymous` (callers without a credential), `free`, `creator`, `team`,
     PLAN_ANONYMOUS_MAX_SOURCE_BYTES bytes of source code a run may send
 
 (every field: `OVERRIDES` below; README "Plans and limits" lists them with defaults).
-Which plan a signed-in caller is on *now* (a KV copy of D1's, 60 s) is `plans.current`.
+Which plan a signed-in caller is on *now* (a KV copy of D1's, 60 s) is `accounts.principals`.
 Overrides are validated when the settings are built (`Settings.from_vars`): a typo in a
 var name or value stops the Worker with a clear message naming the var instead of
 silently keeping the default. The anonymous row's request windows are the free plan's
@@ -54,15 +54,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from devcapsules.bindings.protocols import Database
 from devcapsules.context import PLANS, Principal
 from devcapsules.errors import InvalidInput, TooLarge
-from devcapsules.services.clock import iso
+from devcapsules.services.clock import Clock, iso
 
 MINUTE_SECONDS = 60
 DAY_SECONDS = 86_400
@@ -233,20 +232,17 @@ OVERRIDES: Mapping[str, Override] = _REQUEST_OVERRIDES | {
 _VAR = re.compile(r"^PLAN_([A-Z]+)_(" + "|".join(OVERRIDES) + r")$")
 
 
-def wall_clock() -> float:
-    return time.time()
+def epoch_now(clock: Clock) -> int:
+    """Epoch seconds on the app's clock (`ctx.deps.clock`): what every window is computed
+    from, so a test crosses a UTC midnight by moving the injected clock, without sleeping."""
+    return int(clock.now().timestamp())
 
 
 @dataclass(frozen=True)
 class PlanTable:
-    """The validated plans table plus the clock every window is computed from.
-
-    The clock is injectable so tests can cross a UTC midnight without sleeping:
-    `dataclasses.replace(settings, limits=settings.limits.with_clock(fake))`.
-    """
+    """The validated plans table."""
 
     plans: Mapping[str, PlanLimits] = field(default_factory=lambda: dict(DEFAULT_PLANS))
-    clock: Callable[[], float] = field(default=wall_clock, compare=False, repr=False)
 
     def for_plan(self, plan: str) -> PlanLimits:
         # An unknown plan (a stale token after a plan is retired) gets the free numbers:
@@ -266,12 +262,6 @@ class PlanTable:
         maximums, so whatever a plan may ask for (overrides included) it can run."""
         rows = [row.execution for row in self.plans.values()]
         return ExecutionCaps(**{f.name: max(getattr(r, f.name) for r in rows) for f in _CAP_FIELDS})
-
-    def now(self) -> int:
-        return int(self.clock())
-
-    def with_clock(self, clock: Callable[[], float]) -> PlanTable:
-        return replace(self, clock=clock)
 
 
 def from_vars(values: Mapping[str, str]) -> PlanTable:

@@ -1,16 +1,20 @@
-"""Access tokens: HS256 JWTs with a pinned algorithm and the claims we rely on."""
+"""Access tokens: HS256 JWTs with a pinned algorithm and the claims we rely on.
+
+Issued and checked at `now`, the app's clock (`ctx.deps.clock`): `iat`/`exp`/`nbf` are
+compared here rather than by PyJWT (which would read the wall clock), so an injected
+clock moves a token's life like every other stamp. PyJWT checks the rest.
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
 
 from devcapsules.errors import InvalidToken, Misconfigured
-from devcapsules.services.clock import utc_now
 from devcapsules.settings import MIN_JWT_SECRET_LENGTH, Settings
 
 ALGORITHM = "HS256"
@@ -42,8 +46,9 @@ def signing_key(settings: Settings) -> str:
     )
 
 
-def issue_access_token(settings: Settings, user_id: str, plan: str) -> tuple[str, int]:
-    now = utc_now()
+def issue_access_token(
+    settings: Settings, user_id: str, plan: str, now: datetime
+) -> tuple[str, int]:
     claims: dict[str, Any] = {
         "sub": user_id,
         "plan": plan,
@@ -58,7 +63,7 @@ def issue_access_token(settings: Settings, user_id: str, plan: str) -> tuple[str
     return token, int(ACCESS_TOKEN_TTL.total_seconds())
 
 
-def verify_access_token(settings: Settings, token: str) -> AccessClaims:
+def verify_access_token(settings: Settings, token: str, now: datetime) -> AccessClaims:
     key = signing_key(settings)
     try:
         claims = jwt.decode(
@@ -67,20 +72,35 @@ def verify_access_token(settings: Settings, token: str) -> AccessClaims:
             algorithms=[ALGORITHM],  # pinned: "none", RS256, HS512 ... are refused
             audience=AUDIENCE,
             issuer=ISSUER,
-            leeway=CLOCK_LEEWAY_SECONDS,
-            options={"require": REQUIRED_CLAIMS},
+            options={"require": REQUIRED_CLAIMS, **_TIMES_CHECKED_HERE},
         )
-    except jwt.ExpiredSignatureError:
-        raise invalid_token("token_expired", "The access token has expired") from None
     except jwt.InvalidSignatureError:
         raise invalid_token("token_invalid", "The access token signature is invalid") from None
     except jwt.DecodeError:
         raise invalid_token("token_malformed", "The access token is malformed") from None
     except jwt.InvalidTokenError as exc:
         raise invalid_token("token_invalid", f"The access token is invalid: {exc}") from None
+    _check_times(claims, now.timestamp())
     if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
         raise invalid_token("token_invalid", "The token is not an access token")
     return AccessClaims(claims["sub"], str(claims.get("plan", "free")), claims["jti"])
+
+
+_TIMES_CHECKED_HERE = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """PyJWT's time rules (integers; expired at `exp`; not valid before `iat`/`nbf`), with
+    the same leeway, at the app's `now`."""
+    try:
+        expires, issued = int(claims["exp"]), int(claims["iat"])
+        not_before = int(claims.get("nbf", issued))
+    except (ValueError, TypeError, OverflowError):
+        raise invalid_token("token_malformed", "The access token's times are malformed") from None
+    if expires <= now - CLOCK_LEEWAY_SECONDS:
+        raise invalid_token("token_expired", "The access token has expired")
+    if max(issued, not_before) > now + CLOCK_LEEWAY_SECONDS:
+        raise invalid_token("token_invalid", "The access token is not yet valid")
 
 
 def invalid_token(code: str, message: str) -> InvalidToken:
