@@ -4,7 +4,10 @@ anchor) to `execute()`. Each layer's median minus the previous one is what it co
 
 Used by bench_execution.py; synchronous layers are timed around subprocess.run, the
 library ones around their awaitable, all in this one process, interleaved (every layer
-once per round), so the machine's load falls on every layer alike.
+once per round), so the machine's load falls on every layer alike. Next to the wall
+clock, the CPU each call cost (this process and every process it started, from a cpuacct
+cgroup: _cpu.py): on a shared machine the wall clock moves with the neighbours' load,
+the CPU much less.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
+
+import _cpu
 
 from devcapsules.executor import cgroup, execute, sandbox, warm
 from devcapsules.executor.runner import workspace
@@ -79,12 +84,12 @@ def sync_layers(bwrap: str) -> list[tuple[str, Callable[[], None]]]:
     ]
 
 
-async def _sandboxed(with_cgroup: bool) -> None:
+async def _sandboxed(argv: list[str], with_cgroup: bool) -> None:
     with contextlib.ExitStack() as stack:
         if not with_cgroup:
             stack.enter_context(_no_cgroup())
-        workdir = stack.enter_context(workspace({}))
-        result = await run_sandboxed(HELLO, workdir=workdir, limits=SandboxLimits())
+        workdir = stack.enter_context(workspace({"main.py": "print('Hello World')"}))
+        result = await run_sandboxed(argv, workdir=workdir, limits=SandboxLimits())
     assert result.stdout == "Hello World\n", result.stderr
 
 
@@ -103,11 +108,19 @@ async def _execute() -> None:
     assert result.stdout == "Hello World\n", result
 
 
+SCRIPT = [SANDBOX_PYTHON, "main.py"]
+WARM = "execute() warm (pre-started sandbox)"
+COLD = "execute() cold (+ work dir, classify)"
+LAUNCHER = "for reference: the launcher path (JS, compiled, `python3 -c`)"
+
+
 def async_layers() -> list[tuple[str, Callable]]:
     return [
-        ("+ launcher (rlimits, report), async supervision", lambda: _sandboxed(False)),
-        ("+ run cgroup (a v1 move: favordynmods, no RCU wait)", lambda: _sandboxed(True)),
-        ("execute() cold (+ work dir, classify)", _execute),
+        (
+            "+ cgroup join (sh), in-process stub, bwrap status",
+            lambda: _sandboxed(SCRIPT, True),
+        ),
+        (COLD, _execute),
     ]
 
 
@@ -151,38 +164,48 @@ async def breakdown(runs: int) -> list[tuple[str, float, float]]:
         (name, lambda call=call: _sync(call)) for name, call in sync_layers(bwrap)
     ]
     layers += [(name, lambda call=call: _cold(call)) for name, call in async_layers()]
-    layers.append(("execute() warm (pre-started sandbox)", _execute))
+    layers.append((WARM, _execute))
+    layers.append((LAUNCHER, lambda: _cold(lambda: _sandboxed(HELLO, True))))
     pool = warm.configure({"python": 2})
     pool.refill_soon = lambda: None
     samples: dict[str, list[float]] = {name: [] for name, _ in layers}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in layers}
     try:
         for round_ in range(runs + 1):  # round 0 warms every layer up, untimed
             for name, call in layers:
-                if name.startswith("execute() warm"):
+                if name == WARM:
                     await _warm_round(pool)
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), _cpu.cpu_s()
                 await call()
                 if round_:
                     samples[name].append((time.perf_counter() - started) * 1000)
+                    cpu[name].append((_cpu.cpu_s() - cpu_started) * 1000)
     finally:
         warm.configure({})
-    return [(name, *_stats(samples[name])) for name, _ in layers]
+    return [(name, *_stats(samples[name]), statistics.median(cpu[name])) for name, _ in layers]
 
 
-def print_breakdown(table: list[tuple[str, float, float]]) -> None:
-    anchor = table[0][1]
+def print_breakdown(table: list[tuple[str, float, float, float]]) -> None:
+    anchor, anchor_cpu = table[0][1], table[0][3]
     width = max(len(name) for name, *_ in table)
-    head = f"{'p50 ms':>7}  {'p99 ms':>7}  {'+ms':>6}  {'x anchor':>8}"
+    head = f"{'p50 ms':>7}  {'p99 ms':>7}  {'+ms':>6}  {'x anchor':>8}  {'CPU ms':>6}  {'x':>5}"
     print(f"{'cold path, layer by layer':<{width}}  {head}")
     previous = None
-    for name, p50, p99 in table:
-        delta = "" if previous is None else f"{p50 - previous:+.1f}"
-        print(f"{name:<{width}}  {p50:>7.1f}  {p99:>7.1f}  {delta:>6}  {p50 / anchor:>8.2f}")
+    for name, p50, p99, cpu in table:
+        layered = previous is not None and name not in (WARM, LAUNCHER)  # not on the path
+        delta = f"{p50 - previous:+.1f}" if layered else ""
+        print(
+            f"{name:<{width}}  {p50:>7.1f}  {p99:>7.1f}  {delta:>6}  {p50 / anchor:>8.2f}"
+            f"  {cpu:>6.1f}  {cpu / anchor_cpu:>5.2f}"
+        )
         previous = p50
-    cold, hot = table[-2][1], table[-1][1]
+    by_name = {name: row for name, *row in table}
+    (cold, cold_p99, cold_cpu), hot = by_name[COLD], by_name[WARM]
     print(
-        f"goal execute() p50 <= 1.2x anchor: cold {cold / anchor:.2f}x, warm {hot / anchor:.2f}x "
-        f"(anchor {anchor:.1f} ms)"
+        f"goal execute() cold p50 <= 1.2x anchor: cold p50 {cold:.1f} ms, p99 {cold_p99:.1f} "
+        f"ms: {cold / anchor:.2f}x anchor {anchor:.1f} ms; CPU {cold_cpu:.1f} ms: "
+        f"{cold_cpu / anchor_cpu:.2f}x anchor {anchor_cpu:.1f} ms "
+        f"(warm {hot[0] / anchor:.2f}x; launcher path {by_name[LAUNCHER][0] / anchor:.2f}x)"
     )
 
 

@@ -9,6 +9,10 @@ Where the host gives one (we are root, or own a delegated subtree):
 - cgroup v2, when this process's cgroup already delegates `memory` and `pids` to its
   children (cgroup.subtree_control): memory.max, memory.swap.max = 0, pids.max.
 
+On v1 also a directory in `cpuacct`, where we may make one: it only counts (the run's CPU
+time, every process, read from outside: what lets a Python run skip the launcher); v2
+counts CPU in every cgroup (cpu.stat).
+
 The user's process joins by writing "0" to a `cgroup.procs` descriptor this (root)
 process opened and the launcher inherits (the kernel checks the opener's credentials);
 its children are born inside. The launcher, bwrap and their memory stay outside: the
@@ -51,13 +55,16 @@ class RunCgroup:
     """One run's cgroup (one directory per v1 hierarchy, or one v2 directory)."""
 
     dirs: list[Path]
-    procs: list[Path]  # the cgroup.procs files the user's process writes "0" to
+    procs: list[Path]  # the cgroup.procs files the user's process writes "0" to: memory
+    # first, then (v1) cpuacct, then pids
     peak_file: Path
     events_file: Path  # holds "oom_kill N"
     memory_files: list[Path] = dataclasses.field(default_factory=list)  # limit, then memsw
     pids_file: Path | None = None
     memory_bytes: int = 0  # the limit now
     fds: list[int] = dataclasses.field(default_factory=list)
+    cpu_file: Path | None = None  # v1 cpuacct.usage (ns) or v2 cpu.stat; None: not counted
+    counting: int = 1  # the leading `procs` that charge or count (memory, CPU), not limit
 
     def set_limits(self, memory_bytes: int, processes: int) -> None:
         """Change the limits of a cgroup made in advance (a warm sandbox's), before its
@@ -94,6 +101,20 @@ class RunCgroup:
                     kills = int(value)
         return peak, kills
 
+    def cpu_ms(self) -> int | None:
+        """CPU time of every process that was in the run, or None where the host does not
+        count it (v1 without a cpuacct hierarchy we may use)."""
+        if self.cpu_file is None:
+            return None
+        try:
+            text = self.cpu_file.read_text()
+            if self.cpu_file.name == "cpu.stat":  # v2: "usage_usec N" among others
+                fields = dict(line.split(" ", 1) for line in text.splitlines())
+                return int(fields["usage_usec"]) // 1000
+            return int(text) // 1_000_000
+        except (OSError, ValueError, KeyError):
+            return None
+
     def try_remove(self) -> bool:
         """rmdir now; False if a directory is still busy."""
         for path in self.dirs:
@@ -129,6 +150,7 @@ class _Hierarchy:
     version: str  # "v1" or "v2"
     memory: Path  # where run cgroups are created (v2: memory and pids are the same)
     pids: Path
+    cpu: Path | None = None  # v1: a cpuacct hierarchy (v2 counts CPU in every cgroup)
 
     def create(self, name: str, memory_bytes: int, processes: int) -> RunCgroup:
         if self.version == "v2":
@@ -147,6 +169,7 @@ class _Hierarchy:
                 [path / "memory.max"],
                 path / "pids.max",
                 memory_bytes,
+                cpu_file=path / "cpu.stat",
             )
         memory, pids = self.memory / name, self.pids / name
         memory.mkdir()
@@ -157,7 +180,7 @@ class _Hierarchy:
         for path in memory_files:
             _write(path, memory_bytes)
         _write(pids / "pids.max", processes)
-        return RunCgroup(
+        group = RunCgroup(
             [memory, pids],
             [memory / "cgroup.procs", pids / "cgroup.procs"],
             memory / "memory.max_usage_in_bytes",
@@ -166,9 +189,16 @@ class _Hierarchy:
             pids / "pids.max",
             memory_bytes,
         )
+        if self.cpu is not None:  # only counts: no CPU limit, RLIMIT_CPU is the limit
+            (self.cpu / name).mkdir()
+            group.dirs.append(self.cpu / name)
+            group.procs.insert(1, self.cpu / name / "cgroup.procs")
+            group.cpu_file = self.cpu / name / "cpuacct.usage"
+            group.counting = 2
+        return group
 
     def bases(self) -> set[Path]:
-        return {self.memory, self.pids}
+        return {self.memory, self.pids} | ({self.cpu} if self.cpu else set())
 
 
 def _write(path: Path, value: int) -> None:
@@ -191,6 +221,8 @@ def hierarchy() -> _Hierarchy | None:
         candidates.append(_Hierarchy("v1", memory, pids))
     for candidate in candidates:
         if _probe(candidate):
+            if candidate.version == "v1" and "cpuacct" in own:
+                candidate = _with_cpuacct(candidate, own["cpuacct"])
             _sweep(candidate)
             atexit.register(_sweep, candidate, True)
             if candidate.version == "v1" and os.geteuid() == 0:
@@ -230,6 +262,19 @@ def _probe(candidate: _Hierarchy) -> bool:
         with contextlib.suppress(OSError):
             path.rmdir()
     return True
+
+
+def _with_cpuacct(found: _Hierarchy, own_path: str) -> _Hierarchy:
+    """`found` plus the cpuacct hierarchy, when we may make cgroups in it (a run's CPU is
+    then counted from the outside: see sandbox.py's in-process Python)."""
+    cpu = ROOT / "cpuacct" / own_path.lstrip("/")
+    probe = cpu / f"{PREFIX}probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        return found
+    return dataclasses.replace(found, cpu=cpu)
 
 
 def new_run_cgroup(host_name: str, memory_mb: int, processes: int) -> RunCgroup | None:

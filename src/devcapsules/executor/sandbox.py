@@ -8,7 +8,16 @@ Layers, outermost first:
 2. bubblewrap: new user, pid, net, ipc, uts and mount namespaces; read-only binds of the
    toolchain only (/usr and friends), a size-capped tmpfs /tmp, the run's work directory,
    a cleared environment, uid/gid 65534, --die-with-parent, --new-session.
-3. launcher.py (inside): sets CPU/address-space/process/file-size/open-file rlimits on the
+3. Python programs (`python3 [-I] script`, with a run cgroup that counts CPU): no launcher.
+   bwrap starts `sh`, which joins the run's memory (v1: and cpuacct) cgroup and execs
+   the program's own interpreter on harness/warm_python.py (`--run`): it joins the pids
+   one, sets the rlimits and descriptors, and runs the script in-process. How the run
+   ended comes from outside the sandbox only: the exit status from bwrap's
+   --json-status-fd (held by its monitor, outside the pid namespace; written only when
+   the program was exec'd and ended), peak memory and CPU from the run cgroup. One
+   interpreter start instead of two.
+   Everything else (JS, compiled programs, `runs` mode, hosts without such a cgroup):
+   launcher.py inside sets CPU/address-space/process/file-size/open-file rlimits on the
    user's process, waits for it and reports exit code, signal, peak RSS on a private fd.
 
 Why bwrap runs as an unprivileged host uid: RLIMIT_NPROC is never enforced for processes
@@ -48,6 +57,7 @@ log = logging.getLogger(__name__)
 HARNESS_DIR = Path(__file__).with_name("harness")
 SANDBOX_UID = 65534  # "nobody": both the uid inside and the host uid bwrap runs as
 SANDBOX_PYTHON = "/usr/bin/python3"  # runs the launcher; lives under the mounted /usr
+SANDBOX_SH = "/bin/sh"  # joins the run cgroup before an in-process Python (see below)
 BOX_DIR = "/box"  # where the run's work directory appears inside the sandbox
 SUPPORT_DIR = "/opt/dc"  # read-only copy of harness/ inside the sandbox
 _PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -117,7 +127,9 @@ class SandboxResult:
     max_rss_kb: int
     reports: list[dict] = field(default_factory=list)  # launcher records (one per run)
     results: bytes = b""  # harness channel, untrusted: parse defensively
-    launcher_ok: bool = True  # False: the launcher never reported (killed or crashed)
+    # False: no trusted record of the program's end (the launcher's last report, or bwrap's
+    # exit-code for an in-process Python): killed, crashed, or never started
+    launcher_ok: bool = True
     memory_exceeded: bool = False  # the run's cgroup OOM-killed one of its processes
 
 
@@ -207,11 +219,38 @@ def _support_dir() -> str:
     for source in HARNESS_DIR.iterdir():
         if source.is_file():
             shutil.copyfile(source, root / source.name)
+    _compile_stub(root)
     (root / "passwd").write_text(f"nobody:x:{SANDBOX_UID}:{SANDBOX_UID}::/tmp:/bin/false\n")
     (root / "group").write_text(f"nogroup:x:{SANDBOX_UID}:\n")
     for path in root.iterdir():
         path.chmod(0o755 if path.is_dir() else 0o644)
     return str(root)
+
+
+_STUB = "warm_python.py"
+_COMPILE = "import py_compile, sys; py_compile.compile(*sys.argv[1:], doraise=True)"
+
+
+def _compile_stub(root: Path) -> None:
+    """warm_python.pyc, compiled by the sandbox's own interpreter (a .pyc is only good for
+    the Python that wrote it): a cold run then starts the stub without compiling it (1 ms
+    of CPU). Named as it is inside, so its frames show no host path. Best effort: without
+    it the .py runs."""
+    paths = [str(root / _STUB), str(root / f"{_STUB}c"), support_path(_STUB)]
+    done = subprocess.run(
+        [SANDBOX_PYTHON, "-I", "-S", "-c", _COMPILE, *paths],
+        capture_output=True,
+        timeout=30,
+    )
+    if done.returncode != 0:
+        log.warning("cannot precompile %s: %s", _STUB, done.stderr.decode(errors="replace")[-300:])
+
+
+def _stub_script(python: str) -> str:
+    """The stub `python` runs: the .pyc only for the interpreter that compiled it."""
+    compiled = os.path.join(_support_dir(), f"{_STUB}c")
+    same = os.path.realpath(python) == os.path.realpath(SANDBOX_PYTHON)
+    return support_path(f"{_STUB}c" if same and os.path.exists(compiled) else _STUB)
 
 
 def support_path(name: str) -> str:
@@ -268,6 +307,7 @@ def _command(
     limits: SandboxLimits,
     mounts: Sequence[Mount],
     env: Mapping[str, str],
+    status_fd: int | None = None,
 ) -> Iterator[_Launch]:
     """How to start bwrap for one run; the descriptors it inherits are closed on exit.
 
@@ -281,6 +321,8 @@ def _command(
         seccomp_fd = _memfd("seccomp", _seccomp_program())
         fds.callback(os.close, seccomp_fd)
         options = _bwrap_args(workdir, writable, limits, binds, env, seccomp_fd)
+        if status_fd is not None:  # bwrap reports its program's end here (outside the box)
+            options += ["--json-status-fd", str(status_fd)]
         args_fd = _memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
         fds.callback(os.close, args_fd)
         command = ["bwrap", "--args", str(args_fd), "--", *argv]
@@ -490,25 +532,34 @@ async def run_sandboxed(
     group = cgroup.new_run_cgroup(hostdir.host_dir().name, limits.memory_mb, limits.max_processes)
     if group is None:
         limits = cgroup.fallback(limits)
+    stdin_fd = _memfd("stdin", stdin)
     try:
-        with _Pipes(results_channel, group.open() if group else []) as pipes:
-            spec = _launcher_spec(argv, limits, runs, pipes)
-            launcher = launcher_argv(spec)
+        in_process = runs is None and in_process_python(argv, group)
+        early = group.counting if in_process else 0  # the cgroups sh joins (_join_script)
+        with _Pipes(results_channel, group.open() if group else [], early > 1) as pipes:
+            if in_process:
+                command = _in_process_argv(argv, limits, pipes, stdin_fd, early)
+            else:
+                command = launcher_argv(_launcher_spec(argv, limits, runs, pipes))
             with _command(
                 bwrap,
-                launcher,
+                command,
                 workdir=workdir,
                 writable=writable_workdir,
                 limits=limits,
                 mounts=mounts,
                 env=env or {},
+                status_fd=pipes.report_w if in_process else None,
             ) as launch:
-                result = await _supervise(launch, stdin, limits, pipes)
+                result = await _supervise(launch, stdin_fd, limits, pipes, early)
         if group is not None:
             peak_kb, oom_kills = group.usage()
             result.max_rss_kb = max(result.max_rss_kb, peak_kb)
             result.memory_exceeded = oom_kills > 0
+            if in_process:
+                result.cpu_ms = _cgroup_cpu_ms(group)
     finally:
+        os.close(stdin_fd)
         if group is not None:
             group.close()
             _remove_soon(group)
@@ -528,6 +579,57 @@ def _remove_soon(group: cgroup.RunCgroup) -> None:
     task = asyncio.get_running_loop().create_task(group.remove())
     _removals.add(task)
     task.add_done_callback(_removals.discard)
+
+
+def in_process_python(argv: Sequence[str], group: cgroup.RunCgroup | None) -> bool:
+    """Can this run skip the launcher: `python3 [-I] script args...` (what warm_python.py
+    runs in its own interpreter), with a run cgroup that counts CPU, so everything the
+    launcher would report is known from outside (bwrap's status, the cgroup's files)."""
+    if group is None or group.cpu_file is None or len(argv) < 2:
+        return False
+    if not os.path.basename(argv[0]).startswith("python") or not os.path.exists(SANDBOX_SH):
+        return False
+    rest = argv[2:] if argv[1] == "-I" else argv[1:]
+    return bool(rest) and not rest[0].startswith("-")
+
+
+# The sandbox's first process: `sh`, whose stdin is the run's memory cgroup.procs (on v2
+# the only one) and, on v1, whose stdout is its cpuacct one, joins them with a write of
+# "0" (the kernel checks the credentials of the opener, root), then execs the Python: so
+# the interpreter's whole start is charged to the run and its CPU counted, as a launched
+# program's are. Through stdin/stdout because dash's redirections take single-digit
+# descriptors only (and bwrap writes only to stderr); the stub puts the run's stdin and
+# stdout back on fds 0 and 1, and joins the pids cgroup (nothing has forked yet).
+_JOIN = "printf 0 >&0 2>/dev/null", "printf 0 2>/dev/null"
+_JOIN_FAILED = '|| { echo "sandbox: cannot join the run cgroup" >&2; exit 125; }; exec "$@"'
+
+
+def _join_script(early: int) -> str:
+    return f"{' && '.join(_JOIN[:early])} {_JOIN_FAILED}"
+
+
+def _in_process_argv(
+    argv: Sequence[str], limits: SandboxLimits, pipes: _Pipes, stdin_fd: int, early: int
+) -> list[str]:
+    """sh (the first `early` cgroups) -> `python3 warm_python.py --run HEX`, which joins
+    the others, sets fds and rlimits, then runs the script in its own interpreter."""
+    run = {
+        "argv": list(argv),
+        "limits": limits.rlimits(),
+        "stdin_fd": stdin_fd,
+        "stdout_fd": pipes.stdout_w,
+        "results_fd": pipes.results_w,
+        "cgroup_fds": pipes.cgroup_fds[early:],  # the first ones: sh's
+    }
+    stub = [argv[0], _stub_script(argv[0]), "--run", marshal.dumps(run).hex()]
+    return [SANDBOX_SH, "-c", _join_script(early), "sh", *stub]
+
+
+def _cgroup_cpu_ms(group: cgroup.RunCgroup) -> int:
+    used = group.cpu_ms()
+    if used is None:  # we made the file; only a host fault removes it
+        log.warning("the run's CPU time could not be read from its cgroup")
+    return used or 0
 
 
 def launcher_argv(spec: dict) -> list[str]:
@@ -551,64 +653,72 @@ def _launcher_spec(
 
 
 class _Pipes:
-    """The launcher's report pipe and the optional harness results pipe (host ends)."""
+    """The launcher's (or bwrap's status) report pipe, the optional harness results pipe
+    and, when bwrap's stdout is a cgroup descriptor (_join_script), the program's stdout
+    pipe (host ends)."""
 
-    def __init__(self, with_results: bool, cgroup_fds: list[int]) -> None:
+    def __init__(self, with_results: bool, cgroup_fds: list[int], own_stdout=False) -> None:
         self.report_r, self.report_w = os.pipe()
         self.results_r, self.results_w = os.pipe() if with_results else (None, None)
+        self.stdout_r, self.stdout_w = os.pipe() if own_stdout else (None, None)
         self.cgroup_fds = cgroup_fds  # owned by the RunCgroup; only passed through here
 
     def child_fds(self) -> tuple[int, ...]:
-        ends = tuple(fd for fd in (self.report_w, self.results_w) if fd is not None)
-        return (*ends, *self.cgroup_fds)
+        ends = (self.report_w, self.results_w, self.stdout_w)
+        return (*(fd for fd in ends if fd is not None), *self.cgroup_fds)
 
     def close_child_ends(self) -> None:
-        for fd in (self.report_w, self.results_w):
+        for fd in (self.report_w, self.results_w, self.stdout_w):
             if fd is not None:
                 os.close(fd)
-        self.report_w = self.results_w = None
+        self.report_w = self.results_w = self.stdout_w = None
 
     def __enter__(self) -> _Pipes:
         return self
 
     def __exit__(self, *exc) -> None:
-        for fd in (self.report_r, self.report_w, self.results_r, self.results_w):
+        ends = (self.report_r, self.report_w, self.results_r, self.results_w)
+        for fd in (*ends, self.stdout_r, self.stdout_w):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
 
 async def _supervise(
-    launch: _Launch,
-    stdin: bytes,
-    limits: SandboxLimits,
-    pipes: _Pipes,
+    launch: _Launch, stdin_fd: int, limits: SandboxLimits, pipes: _Pipes, early: int
 ) -> SandboxResult:
-    stdin_fd = _memfd("stdin", stdin)
-    try:
+    """`early`: an in-process Python's cgroups its sh joins, on its stdin (and stdout);
+    the run's stdin (and stdout) then travel as plain descriptors (see _join_script)."""
+    if early == 0:
         proc = _start(launch, stdin_fd, pipes)
-    finally:
-        os.close(stdin_fd)
-    return await _follow(proc, pipes, limits)
+    else:
+        stdout = pipes.cgroup_fds[1] if early > 1 else subprocess.PIPE
+        proc = _start(launch, pipes.cgroup_fds[0], pipes, (stdin_fd,), stdout)
+    return await _follow(proc, pipes, limits, status_from_bwrap=early > 0)
 
 
-def _start(launch: _Launch, stdin, pipes: _Pipes, extra_fds: tuple[int, ...] = ()):
+def _start(
+    launch: _Launch, stdin, pipes: _Pipes, extra_fds: tuple[int, ...] = (), stdout=subprocess.PIPE
+):
     """Popen bwrap in its own session (its group is what a kill targets)."""
     kwargs = launch.popen_kwargs()
     kwargs["pass_fds"] = (*launch.fds, *pipes.child_fds(), *extra_fds)
     return subprocess.Popen(
         launch.argv,
         stdin=stdin,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         start_new_session=True,
         **kwargs,
     )
 
 
-async def _follow(proc, pipes: _Pipes, limits: SandboxLimits, go=None) -> SandboxResult:
+async def _follow(
+    proc, pipes: _Pipes, limits: SandboxLimits, go=None, status_from_bwrap: bool = False
+) -> SandboxResult:
     """Watch a started sandbox to its end: caps, deadline, reaping. `go` (warm runs) is
-    called once the streams are watched: it hands the run over; the clock starts there."""
+    called once the streams are watched: it hands the run over; the clock starts there.
+    `status_from_bwrap`: the report pipe is bwrap's --json-status-fd, not a launcher's."""
     loop = asyncio.get_running_loop()
     killer = _Killer(proc.pid)
     status = None
@@ -629,7 +739,7 @@ async def _follow(proc, pipes: _Pipes, limits: SandboxLimits, go=None) -> Sandbo
         proc.returncode = -1  # reaped by us; stop Popen.__del__ from waiting again
     await _drain(streams)
     wall_ms = int((time.monotonic() - started) * 1000)
-    return _result(status, streams, killer, wall_ms)
+    return _result(status, streams, killer, wall_ms, status_from_bwrap)
 
 
 class _Killer:
@@ -648,8 +758,11 @@ class _Killer:
 async def _attach(loop, proc, pipes: _Pipes, limits: SandboxLimits, killer: _Killer) -> dict:
     streams = {}
     cap, kill = limits.max_output_bytes, killer.kill
+    stdout = proc.stdout
+    if pipes.stdout_r is not None:  # bwrap's own stdout was a cgroup descriptor
+        stdout, pipes.stdout_r = os.fdopen(pipes.stdout_r, "rb", 0), None
     sources = {
-        "stdout": (proc.stdout, cap, killer.overflow),
+        "stdout": (stdout, cap, killer.overflow),
         "stderr": (proc.stderr, cap, killer.overflow),
         "report": (os.fdopen(pipes.report_r, "rb", 0), limits.max_channel_bytes, kill),
     }
@@ -736,9 +849,13 @@ def _check_setup(result: SandboxResult) -> None:
         raise SandboxSetupError(result.stderr.strip()[:500])
 
 
-def _result(status, streams: dict, killer: _Killer, wall_ms: int) -> SandboxResult:
+def _result(
+    status, streams: dict, killer: _Killer, wall_ms: int, status_from_bwrap: bool = False
+) -> SandboxResult:
     raw_status, _usage = status
     reports = _parse_reports(streams["report"].data())
+    if status_from_bwrap:
+        reports = _bwrap_reports(reports)
     final = next((r for r in reports if "done" not in r and "index" not in r), None)
     per_run = [r for r in reports if "index" in r]
     outer_code = os.waitstatus_to_exitcode(raw_status)
@@ -759,6 +876,19 @@ def _result(status, streams: dict, killer: _Killer, wall_ms: int) -> SandboxResu
         results=streams["results"].data() if "results" in streams else b"",
         launcher_ok=any("done" in r for r in reports),
     )
+
+
+def _bwrap_reports(records: list[dict]) -> list[dict]:
+    """bwrap's --json-status-fd records as a launcher's: its `exit-code` record (written
+    only when its program was exec'd and has ended: never for a setup failure or a run we
+    killed) becomes the final record, with the shell's 128 + signal convention undone.
+    The descriptor lives in bwrap's monitor, outside the sandbox's pid namespace: nothing
+    the program does can write to it."""
+    code = next((r["exit-code"] for r in records if type(r.get("exit-code")) is int), None)
+    if code is None:
+        return []
+    exit_code, sig = _outcome(None, code)
+    return [{"exit_code": exit_code, "signal": sig}, {"done": True}]
 
 
 def _outcome(final: dict | None, outer_code: int) -> tuple[int | None, int | None]:

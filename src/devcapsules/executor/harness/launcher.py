@@ -5,6 +5,10 @@ the spec, in hex), so it is stdlib only and must start fast: no `json` on the si
 path (its import, through `re` and `enum`, took 8.5 ms of a ~10 ms start); `marshal` is
 built in, and single-run records hold only numbers and booleans.
 
+A cold Python program needs none of it where the run cgroup counts CPU (sandbox.py runs
+it in its own interpreter, harness/warm_python.py `--run`, and reads the outcome from
+bwrap and the cgroup); everything else still runs under this launcher.
+
 It exists because bubblewrap's own exit status loses what we need:
 the exact signal, and the peak memory of the user's process (bwrap's init reaps it, so
 rusage never reaches the host). It is also where RLIMIT_NPROC must be set: inside the

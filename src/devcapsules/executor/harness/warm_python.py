@@ -1,4 +1,16 @@
-"""A pre-started Python for one warm run: the interpreter is up before the program exists.
+"""The Python that runs one program in-process: pre-started for a warm run, or, for a
+cold one, started with the run on its command line (the launcher-less cold path).
+
+Cold (`python3 warm_python.py --run HEX`, HEX: the host's marshal of argv, rlimits and the
+stdin, stdout, cgroup and results descriptors), exec'd by the `sh` that already joined the
+run's memory (and CPU) cgroups (sandbox.py): it joins the others (failing closed), puts
+the run's stdin and stdout on fds 0 and 1 and the harness results pipe on fd 3, closes
+every other descriptor, enters its own process group, applies the rlimits and runs the
+script like a warm run. Nothing here reports anything: the host takes the exit status
+from bwrap and memory and CPU from the cgroup, outside anything this process (or the
+program it becomes) can reach.
+
+Warm:
 
 The warm launcher execs `python3 warm_python.py` with the run's socket on fd 3; this waits
 for the run (marshalled argv and rlimits, plus the stdin descriptor and, for the function-test
@@ -16,7 +28,6 @@ read-only mounts. MODULES_AT_HAND_OVER records what was loaded when the run came
 tests check that a prepared run imports nothing after it).
 """
 
-import _socket
 import marshal
 import os
 import resource
@@ -24,7 +35,8 @@ import sys
 
 # `_socket`, not `socket` (which pulls in enum and friends), and marshal, not json: every
 # module imported here is also torn down at the program's exit, on the clock (loading
-# json, socket and resource doubled interpreter finalization, 2.3 -> 4.7 ms).
+# json, socket and resource doubled interpreter finalization, 2.3 -> 4.7 ms). `_socket`
+# only when warm: a cold run has no socket to read.
 
 
 PREPARED: dict = {}  # support script path -> its compiled code
@@ -104,7 +116,41 @@ def run_script(argv: list) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
+def reopen_stdout() -> None:
+    """sys.stdout as the interpreter would have made it on this fd 1 (a pipe): the one it
+    made at start-up wraps what fd 1 was then (a cgroup file), so it would say seekable."""
+    old = sys.stdout
+    new = open(1, "w", encoding=old.encoding, errors=old.errors, newline="\n", closefd=False)  # noqa: SIM115 (lives as sys.stdout)
+    new.buffer.raw.name = "<stdout>"
+    sys.stdout = sys.__stdout__ = new
+
+
+def cold() -> None:
+    run = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (sandbox.py)
+    try:  # into the run's cgroups before anything else (the kernel checks root opened them)
+        for fd in run["cgroup_fds"]:
+            os.write(fd, b"0")
+    except OSError as exc:
+        os.write(2, f"sandbox: cannot join the run cgroup: {exc}\n".encode())
+        os._exit(125)
+    os.dup2(run["stdin_fd"], 0)  # fd 0 (and on v1 fd 1) were the cgroups sh joined
+    if run["stdout_fd"] is not None:
+        os.dup2(run["stdout_fd"], 1)
+        reopen_stdout()
+    os.setpgid(0, 0)  # as a launched program: one group per run
+    results_fd = run["results_fd"]
+    if results_fd is not None:
+        os.dup2(results_fd, 3)
+    os.closerange(4 if results_fd is not None else 3, 1 << 16)  # cgroup fds included
+    apply_limits(run["limits"])
+    run_script(run["argv"])
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
+    cold()
+elif __name__ == "__main__":
+    import _socket
+
     if len(sys.argv) > 1:
         prepare(sys.argv[1])
     MODULES_AT_HAND_OVER = frozenset(sys.modules)  # just before the run can arrive
