@@ -1,6 +1,6 @@
 """What `POST /api/v1/execute` adds around the sandbox: D1 round trips and latency.
 
-    .venv/bin/python bench/bench_run_path.py [--requests 40]
+    .venv/bin/python bench/bench_run_path.py [--requests 40] [--no-http]
 
 In-process (`app.handle`) on the real local bindings (SQLite D1 and KV on disk) and the
 real sandbox (local backend), for an anonymous caller, a session (JWT) and an API key,
@@ -9,17 +9,32 @@ trips the response waited on and those deferred (the execution record) are count
 apart. The anchor is the same hello world through `LocalExecutor.execute` alone, measured
 in the same run: the ratio is what the API layer costs on top of the sandbox.
 Goal (issue 17): <= 2 round trips per request, one of them (the record) off the path.
+
+Then over HTTP through the real local host (`devcapsules dev`, a subprocess): hello world
+p50/p99 with the warm pool on (`python=2`) and off, one client, sequential requests with a
+50 ms gap (the pool refills between requests, as between users), beside the minimal
+`bwrap --unshare-all ... python3 -c "print('Hello World')"` spawn measured in the same
+run (bench/_cold_path.py's anchor). Goal (issue 17): warm p50 <= 10 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _cold_path import HELLO as HELLO_ARGV
+from _cold_path import _minimal, _spawn
+from bench_execution import local_host
 
 from devcapsules.app import build_app
 from devcapsules.bindings.env import Env
@@ -117,12 +132,64 @@ async def run(n: int, state: Path) -> None:
     db.close()
 
 
+def bwrap_anchor_ms() -> float:
+    from devcapsules.executor.sandbox import detect_sandbox
+
+    argv = [*_minimal(detect_sandbox().path), *HELLO_ARGV]
+    started = time.perf_counter()
+    _spawn(argv)
+    return (time.perf_counter() - started) * 1000
+
+
+async def http_hello(client: httpx.AsyncClient, base: str) -> float:
+    started = time.perf_counter()
+    response = await client.post(f"{base}/api/v1/execute", json=HELLO)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.json().get("stdout") == "Hello World\n", response.text  # no fast refusal
+    return elapsed
+
+
+async def through_local_host(n: int, before_src: str | None = None) -> None:
+    """Cold and warm hosts and the anchor, interleaved request by request (`before_src`:
+    also a warm host running another tree's `src`, for before/after in one run)."""
+    configs = {
+        "cold": ("local host, cold (pool 0)", {"EXECUTOR_WARM_POOL": "0"}),
+        "warm": ("local host, warm (python=2)", {"EXECUTOR_WARM_POOL": "python=2"}),
+    }
+    if before_src:
+        before = {"EXECUTOR_WARM_POOL": "python=2", "PYTHONPATH": before_src}
+        configs["before"] = ("warm, the --before-src tree", before)
+    labels = {"anchor": "minimal bwrap+python spawn", **{k: v[0] for k, v in configs.items()}}
+    samples: dict[str, list[float]] = {name: [] for name in labels}
+    with contextlib.ExitStack() as stack:
+        hosts = {name: stack.enter_context(local_host(env)) for name, (_, env) in configs.items()}
+        async with httpx.AsyncClient(timeout=60) as client:
+            for base in hosts.values():  # warm-up: the first run discovers the toolchain
+                await http_hello(client, base)
+            for _ in range(n):
+                samples["anchor"].append(await asyncio.to_thread(bwrap_anchor_ms))
+                for name, base in hosts.items():
+                    samples[name].append(await http_hello(client, base))
+                await asyncio.sleep(0.05)
+    anchor = statistics.median(samples["anchor"])
+    print(f"\nPOST /execute hello world through the local host (HTTP), {n} requests each\n")
+    print(f"{'':<30}{'p50 ms':>9}{'p99 ms':>9}{'x anchor':>10}")
+    for name, values in samples.items():
+        p50, p99 = p50_p99(values)
+        print(f"{labels[name]:<30}{p50:>9.1f}{p99:>9.1f}{p50 / anchor:>10.2f}")
+    print("(goal: warm p50 <= 10 ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--no-http", action="store_true", help="in-process rows only")
+    parser.add_argument("--before-src", help="another tree's src/: a warm host runs it too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
         asyncio.run(run(args.requests, Path(state)))
+    if not args.no_http:
+        asyncio.run(through_local_host(args.requests, args.before_src))
 
 
 if __name__ == "__main__":

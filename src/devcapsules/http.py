@@ -25,7 +25,10 @@ class Headers(Mapping[str, str]):
 
     def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None = None):
         self._values: dict[str, list[str]] = {}
-        if isinstance(items, Mapping):
+        if items is None:
+            return
+        # A dict first: most headers arrive as one, and an ABC check costs more than it.
+        if type(items) is dict or isinstance(items, Mapping):
             items = items.items()
         for name, value in items or ():
             self.add(name, value)
@@ -48,6 +51,36 @@ class Headers(Mapping[str, str]):
         if key not in self._values:
             self._values[key] = [str(value)]
         return ", ".join(self._values[key])
+
+    @classmethod
+    def from_asgi(cls, pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """From an ASGI scope's (name, value) byte pairs, decoded once (latin-1)."""
+        headers = cls.__new__(cls)
+        values: dict[str, list[str]] = {}
+        for raw_name, raw_value in pairs:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            if name in values:
+                values[name].append(value)
+            else:
+                values[name] = [value]
+        headers._values = values
+        return headers
+
+    def set_defaults(self, defaults: Iterable[tuple[str, str]]) -> None:
+        """Set each (lower-case name, value) not set yet: one dict lookup per header, for
+        the headers every response carries (security_headers)."""
+        values = self._values
+        for key, value in defaults:
+            if key not in values:
+                values[key] = [value]
+
+    def encoded(self) -> list[tuple[bytes, bytes]]:
+        """Every (name, value) as latin-1 bytes, the form an ASGI server sends."""
+        return [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, values in self._values.items()
+            for value in values
+        ]
 
     def remove(self, name: str) -> None:
         self._values.pop(name.lower(), None)
@@ -117,13 +150,36 @@ class Request:
         if not isinstance(self.headers, Headers):
             self.headers = Headers(self.headers)
         parts = urlsplit(self.url)
-        self.path = parts.path or "/"
-        self.query_string = parts.query
+        self._split(parts.path, parts.query)
+
+    def _split(self, path: str, query_string: str) -> None:
+        self.path = path or "/"
+        self.query_string = query_string
         # Filled in by the router: path parameters, and the validated body and query
         # when the route declares models for them.
         self.path_params: dict[str, str] = {}
         self.data: Any = None
         self.params: Any = None
+
+    @classmethod
+    def from_parts(
+        cls,
+        method: str,
+        url: str,
+        path: str,
+        query_string: str,
+        headers: Headers,
+        body: bytes = b"",
+        client_ip: str | None = None,
+        body_complete: bool = True,
+    ) -> Request:
+        """A request whose host already has the path and query apart (ASGI's scope): the
+        same object as `Request(method, url, ...)` without parsing `url` again."""
+        request = cls.__new__(cls)
+        request.method, request.url, request.headers = method.upper(), url, headers
+        request.body, request.client_ip, request.body_complete = body, client_ip, body_complete
+        request._split(path, query_string)
+        return request
 
     @property
     def query(self) -> dict[str, str]:

@@ -119,3 +119,26 @@ def test_a_waiting_run_gives_up_after_its_wait_bound_and_patient_work_never_does
         assert (capacity.admitted, capacity.patient) == (0, 0)
 
     asyncio.run(scenario())
+
+
+def test_toolchain_discovery_leaves_the_event_loop_only_once(monkeypatch):
+    # Discovery (~0.5 s of compiler probes) runs in a thread, once: every later run of the
+    # process finds it cached and goes straight to its sandbox, without a thread hop.
+    hops: list = []
+    real = asyncio.to_thread
+
+    async def counted(fn, *args, **kwargs):
+        hops.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(local, "_discovered", False)
+    monkeypatch.setattr(local.asyncio, "to_thread", counted)
+
+    async def three_runs_worth():
+        return [await local._library() for _ in range(3)]
+
+    libraries = asyncio.run(three_runs_worth())
+    from devcapsules import executor
+
+    assert libraries == [executor] * 3
+    assert [fn.__name__ for fn in hops] == ["available_languages"]

@@ -153,3 +153,39 @@ def test_local_assets_answer_like_cloudflares_asset_worker(assets, environment):
         expected = {k: v for k, v in edge[path]["headers"].items() if k in COMPARED}
         actual = {k: v for k, v in local.headers.items_list() if k in COMPARED}
         assert actual == expected, path
+
+
+def _counting_lookups(assets: StaticAssets, monkeypatch) -> list[str]:
+    looked_up: list[str] = []
+    real = StaticAssets._file
+
+    def counted(self, path):
+        looked_up.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(StaticAssets, "_file", counted)
+    return looked_up
+
+
+def test_an_api_request_costs_no_file_lookup(monkeypatch):
+    # Every API request asks the assets first; resolving its candidate files (x, x.html,
+    # x/index.html) was ~130 µs of filesystem calls per /health.
+    assets = StaticAssets(load_config(ROOT).assets)
+    looked_up = _counting_lookups(assets, monkeypatch)
+    for path in ("/health", "/api/v1/execute", "/api/v1/capsules/abc"):
+        assert local_answer(assets, path) is None
+    assert looked_up == []
+    assert local_answer(assets, "/docs").status == 200 and looked_up  # assets still are
+
+
+def test_a_file_added_while_the_host_runs_is_served(tmp_path):
+    (tmp_path / "_headers").write_text("")
+    assets = StaticAssets(AssetsConfig(directory=tmp_path))
+    assert local_answer(assets, "/new") is None  # reads the top level
+    (tmp_path / "new.html").write_text("<p>new</p>")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "page.txt").write_text("text")
+    assert local_answer(assets, "/new").body == b"<p>new</p>"
+    assert local_answer(assets, "/dir/page.txt").body == b"text"
+    (tmp_path / "new.html").unlink()
+    assert local_answer(assets, "/new") is None

@@ -36,7 +36,7 @@ class AsgiAdapter:
             return
         if scope["type"] != "http":
             return
-        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        headers = Headers.from_asgi(scope["headers"])
         if (asset := self._asset(scope, headers)) is not None:
             await send_response(send, asset)
             return
@@ -84,19 +84,25 @@ class AsgiAdapter:
 def build_request(
     scope: dict[str, Any], body: bytes, body_complete: bool = True, headers: Headers | None = None
 ) -> Request:
+    """The scope's path and query are already apart: the URL is assembled for the app
+    (`request.url`) but not parsed again. The path is the raw (still percent-encoded)
+    one, as the edge's `request.url` gives it; a fragment (h11 leaves it) is dropped."""
     if headers is None:
-        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        headers = Headers.from_asgi(scope["headers"])
     host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
     path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    path = path.partition("#")[0]
     query = scope.get("query_string", b"").decode("latin-1")
     url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
     client = scope.get("client")
     client_ip = client[0] if client else None
-    return Request(scope["method"], url, headers, body, client_ip, body_complete)
+    return Request.from_parts(
+        scope["method"], url, path, query, headers, body, client_ip, body_complete
+    )
 
 
 async def send_response(send: Any, response: Response) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items_list()]
+    headers = response.headers.encoded()
     if "content-length" not in response.headers:
         headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})

@@ -31,8 +31,11 @@ def request_log_middleware() -> Middleware:
         ctx.request_id = inbound if _SAFE_ID.match(inbound) else new_request_id()
         ctx.logger = ctx.logger.bind(requestId=ctx.request_id)
         started = clock.monotonic()
-        with logs.request_scope(requestId=ctx.request_id):  # for the app-wide loggers too
+        scope = logs.enter_request_scope({"requestId": ctx.request_id})  # app-wide loggers
+        try:
             response = await call_next(request, ctx)
+        finally:
+            logs.leave_request_scope(scope)
         response.headers.set(HEADER, ctx.request_id)
         ctx.logger.log(
             "error" if response.status >= 500 else "info",

@@ -24,6 +24,8 @@ SECURITY_HEADERS = {
     # Responses are per caller unless a route says otherwise (capsules, languages, docs).
     "Cache-Control": "no-store",
 }
+# Lower-cased once: set on every response (`Headers.set_defaults`).
+_DEFAULTS = tuple((name.lower(), value) for name, value in SECURITY_HEADERS.items())
 # Over HTTPS only (the edge): browsers ignore it over plain HTTP, and the local host is HTTP.
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
@@ -31,8 +33,7 @@ HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 def security_headers_middleware() -> Middleware:
     async def security_headers(request: Request, ctx: Context, call_next: CallNext) -> Response:
         response = await call_next(request, ctx)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        response.headers.set_defaults(_DEFAULTS)
         if request.url.startswith("https://"):
             response.headers.set(*HSTS)
         return response

@@ -239,6 +239,11 @@ def main() -> None:
     else:
         run_each(spec, report)
     report({"done": True})
+    if spec.get("warm"):
+        # Nothing of this process is needed after its last record, and the host kills the
+        # sandbox on reading it: an interpreter's teardown here only delays the pipes' EOF,
+        # which the host waits for before it answers (warm runs: ~3-5 ms of each run).
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -289,9 +289,17 @@ def drain_warm_pool() -> None:
 async def _library() -> Any:
     from devcapsules import executor
 
-    # Discovery probes every compiler once (javac alone ~0.5 s): keep it off the loop.
-    await asyncio.to_thread(executor.available_languages)
+    global _discovered
+    if not _discovered:
+        # Discovery probes every compiler once (javac alone ~0.5 s): keep it off the loop.
+        # Cached for the process after that: later runs skip the thread hop (a wake-up
+        # of a pool thread and the GIL handed back and forth, on every run's path).
+        await asyncio.to_thread(executor.available_languages)
+        _discovered = True
     return executor
+
+
+_discovered = False
 
 
 @contextlib.contextmanager
