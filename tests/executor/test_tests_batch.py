@@ -64,10 +64,10 @@ def test_a_run_sees_nothing_a_previous_run_left():
         "SEEN = 1\n"
         "def f(x):\n    return x + 1\n"
     )
-    look = (
+    look = (  # /proc/1 (bwrap's reaper) is an empty directory: no cmdline to read
         "import os, sys\n"
         "def f(x):\n"
-        "    others = [p for p in os.listdir('/proc') if p.isdigit()\n"
+        "    others = [p for p in os.listdir('/proc') if p.isdigit() and p != '1'\n"
         f"              and '{marker}' in open(f'/proc/{{p}}/cmdline').read()]\n"
         "    kept = 'SEEN' in dir(sys.modules.get('solution'))\n"
         "    leftovers = os.path.exists('/tmp/left') or others or kept\n"

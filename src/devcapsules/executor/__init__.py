@@ -36,6 +36,9 @@ wheel installs with us; see sandbox.py for the why of each):
   heap flag is the cap), processes, file size, open files, no core dumps.
 - Wall-clock deadline: the whole process tree dies with it (SIGKILL to bwrap; its pid
   namespace takes every descendant along, including ones that setsid/daemonise).
+- The sandbox's pid 1 (bwrap's reaper, dumpable, outside the run's cgroups and rlimits)
+  is out of reach: /proc/1 is an empty read-only directory and seccomp refuses ptrace
+  and process_vm_*, so no program can write its memory or read its environ or fds.
 - stdout and stderr capped (64 KiB each by default); passing the cap kills the run
   (status output_limit_exceeded); invalid UTF-8 is decoded with U+FFFD; stdin above
   `Limits.max_stdin_bytes` is refused before anything runs (`StdinTooLarge`).

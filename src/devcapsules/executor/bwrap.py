@@ -8,8 +8,9 @@ the reason in the log, rather than dropping an isolation feature.
 
 The bundled binary is copied (with the libcap it links) into the host's support directory
 before use: bwrap is started as the unprivileged sandbox uid, which may not be able to
-reach a virtualenv under a 0700 home; and the sandbox can read its pid 1's /proc/1/exe,
-which then names only the run's own scratch directory, not where the project lives.
+reach a virtualenv under a 0700 home; and its path then names only the run's own
+scratch directory, not where the project lives (the sandbox's /proc/1, bwrap's reaper,
+is hidden besides: sandbox.py).
 """
 
 from __future__ import annotations
