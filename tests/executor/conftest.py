@@ -1,5 +1,6 @@
 import asyncio
 import os
+import uuid
 
 import pytest
 
@@ -37,6 +38,15 @@ def processes_with(marker: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+@pytest.fixture
+def marker():
+    """A unique string to put in the argv of the processes a test's program starts; the
+    test fails if one of them outlived its run."""
+    value = f"dcmark-{uuid.uuid4().hex}"
+    yield value
+    assert processes_with(value) == [], "a sandboxed process survived its run"
 
 
 WARM_SIZES = {"python": 1, "javascript": 1}

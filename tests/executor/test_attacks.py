@@ -10,17 +10,9 @@ import pytest
 from devcapsules.executor.runner import execute
 from devcapsules.executor.tests_harness import run_tests
 
-from .conftest import processes_with, run
+from .conftest import run
 
 pytestmark = [pytest.mark.usefixtures("sandbox", "pool_mode"), pytest.mark.slow]
-
-
-@pytest.fixture
-def marker():
-    """A unique string to put in the argv of processes the attack starts."""
-    value = f"dcmark-{uuid.uuid4().hex}"
-    yield value
-    assert processes_with(value) == [], "a sandboxed process survived its run"
 
 
 def py(code: str, **kwargs):

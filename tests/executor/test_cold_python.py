@@ -7,14 +7,13 @@ anything the program can write or reach."""
 from __future__ import annotations
 
 import signal
-import uuid
 
 import pytest
 
 from devcapsules.executor import cgroup, sandbox, warm
 from devcapsules.executor.runner import classify, execute, workspace
 
-from .conftest import processes_with, run
+from .conftest import run
 
 pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
 
@@ -26,13 +25,6 @@ def cold_only():
     found = cgroup.hierarchy()
     if found is None or (found.version == "v1" and found.cpu is None):
         pytest.skip("no run cgroup counting CPU here: Python keeps the launcher")
-
-
-@pytest.fixture
-def marker():
-    value = f"dcmark-{uuid.uuid4().hex}"
-    yield value
-    assert processes_with(value) == [], "a sandboxed process survived its run"
 
 
 def py(code: str, **kwargs):
