@@ -129,6 +129,9 @@ def unsigned(claims: dict) -> str:
         (lambda: unsigned({}), "token_invalid"),
         (lambda: "not.a.jwt", "token_malformed"),
         (lambda: "garbage", "token_malformed"),
+        # NumericDate claims are integers, as PyJWT requires (the app's clock checks them)
+        (lambda: forge({"exp": str(int(time.time()) + 600)}), "token_malformed"),
+        (lambda: forge({"iat": True}), "token_malformed"),
     ],
 )
 def test_bad_tokens_are_401_with_precise_codes(client, make_token, code):

@@ -92,15 +92,19 @@ _TIMES_CHECKED_HERE = {"verify_exp": False, "verify_iat": False, "verify_nbf": F
 def _check_times(claims: dict[str, Any], now: float) -> None:
     """PyJWT's time rules (integers; expired at `exp`; not valid before `iat`/`nbf`), with
     the same leeway, at the app's `now`."""
-    try:
-        expires, issued = int(claims["exp"]), int(claims["iat"])
-        not_before = int(claims.get("nbf", issued))
-    except (ValueError, TypeError, OverflowError):
-        raise invalid_token("token_malformed", "The access token's times are malformed") from None
+    expires, issued = claims["exp"], claims["iat"]
+    not_before = claims.get("nbf", issued)
+    if not all(_is_timestamp(value) for value in (expires, issued, not_before)):
+        raise invalid_token("token_malformed", "The access token's times are malformed")
     if expires <= now - CLOCK_LEEWAY_SECONDS:
         raise invalid_token("token_expired", "The access token has expired")
     if max(issued, not_before) > now + CLOCK_LEEWAY_SECONDS:
         raise invalid_token("token_invalid", "The access token is not yet valid")
+
+
+def _is_timestamp(value: Any) -> bool:
+    # As PyJWT: NumericDate claims are integers (not "123", not true)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def invalid_token(code: str, message: str) -> InvalidToken:
