@@ -35,3 +35,28 @@ def test_a_port_taken_by_another_server_is_given_up_for_a_free_one(tmp_path, mon
     finally:
         foreign.shutdown()
     assert list(tmp_path.glob(f"lost-port-server-{taken}.log"))
+
+
+def test_a_refused_url_stays_refused_and_cannot_be_taken():
+    """ "The executor is down" tests need a port nobody can start a server on while they
+    run (a free_port() could be taken by a parallel test's server: a flake seen in CI)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = server.refused_url()
+    port = urlsplit(url).port
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            other.bind(("127.0.0.1", port))
+            taken = True
+        except OSError:
+            taken = False
+    assert not taken
+    try:
+        httpx.get(url, timeout=5)
+        refused = False
+    except httpx.ConnectError:
+        refused = True
+    assert refused
+    assert server.refused_url() == url

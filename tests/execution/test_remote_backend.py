@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import LogCapture
 from tests.execution.servers import SERVICE_KEY
 from tests.execution.support import ADD, HELLO, client_with, executions
-from tests.support.server import free_port
+from tests.support.server import refused_url
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def unreachable_remote(env, loop, logs=None):
         loop,
         logs,
         EXECUTOR_BACKEND_DEFAULT="remote",
-        EXECUTOR_URL=f"http://127.0.0.1:{free_port()}",
+        EXECUTOR_URL=refused_url(),
         AWS_EXECUTOR_API_KEY=SERVICE_KEY,
     )
 

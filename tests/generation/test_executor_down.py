@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from tests.generation.conftest import DLQ, status, submit
-from tests.support.server import free_port
+from tests.support.server import refused_url
 
 
 @pytest.fixture
 def test_vars(test_vars):
-    unreachable = f"http://127.0.0.1:{free_port()}"
+    unreachable = refused_url()
     return {**test_vars, "EXECUTOR_BACKEND_DEFAULT": "remote", "EXECUTOR_URL": unreachable}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.execution.support import ADD, HELLO, client_with, executions
 from tests.support.peers import Behaviour, misbehaving_peer
-from tests.support.server import free_port
+from tests.support.server import refused_url
 
 GOOD_RUN = {
     "success": True,
@@ -167,7 +167,7 @@ def test_an_oversized_piston_answer_is_a_502(env, loop, logs):
 
 @pytest.mark.parametrize("backend", [remote, piston])
 def test_an_unreachable_executor_is_a_503_with_retry_after(env, loop, logs, backend):
-    client = backend(env, loop, logs, f"http://127.0.0.1:{free_port()}")
+    client = backend(env, loop, logs, refused_url())
     response = client.post("/api/v1/execute", json=HELLO)
     assert response.status == 503
     assert response.json()["error"]["code"] == "executor_unavailable"

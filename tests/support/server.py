@@ -23,6 +23,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@functools.cache
+def _refusing_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # bound, never listening: held for the whole test run
+    return sock
+
+
+def refused_url() -> str:
+    """A loopback URL whose connections are refused, for "the dependency is down" tests.
+
+    Not a `free_port()`: a port that is free now can be taken by another test's server
+    before the request (its answer then reads as a bad answer, not an outage). This port
+    stays bound, without listening, for the life of the test process: a connect gets
+    ECONNREFUSED and no server can bind it."""
+    return f"http://127.0.0.1:{_refusing_socket().getsockname()[1]}"
+
+
 @contextlib.contextmanager
 def dev_server(state_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     with dev_process(state_dir, extra_env) as (base, _):
