@@ -23,11 +23,12 @@ that matters, between principals and the host, is the sandbox's, unchanged.
 import contextlib
 import json
 import os
+import resource  # the children's CPU limit: loaded once here, not in every fork
 import select
 import shutil
 import signal
 import sys
-import tempfile  # noqa: F401 (the function-test harness's: loaded once, not per fork)
+import tempfile  # the function-test harness's: loaded once, not per fork
 import time
 import traceback
 
@@ -42,8 +43,6 @@ def run_child(path: str, out: int, err: int, argv: list, chan, cpu_s) -> None:
         os.dup2(chan, RESULTS_FD)
     os.closerange(3 if chan is None else 4, 1 << 16)
     if cpu_s is not None:  # lower only: the launcher's hard limit stays the ceiling
-        import resource
-
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
         soft = cpu_s if hard == resource.RLIM_INFINITY else min(cpu_s, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
@@ -169,6 +168,10 @@ def main() -> None:
     make_undumpable()
     with open(sys.argv[1]) as f:
         batch = json.load(f)
+    # Found once, before the forks: each child would otherwise probe /tmp (create, write
+    # and remove a file) on its first temporary file. The answer is the same for every
+    # program (the sandbox's /tmp; the environment is the sandbox's, cleared).
+    tempfile.gettempdir()
     cap, channel_cap = batch["max_output"], batch.get("max_channel", 0)
     out_path, err_path, chan_path = "/tmp/.batch-out", "/tmp/.batch-err", "/tmp/.batch-chan"
     for index in range(batch["count"]):
