@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import time
 import traceback
 
@@ -33,13 +32,15 @@ def emit(record: dict) -> None:
 
 
 def capture_file() -> int:
-    """A new unnamed file in the temp directory (the sandbox's private /tmp): a raw fd,
-    as TemporaryFile makes it, without the file object around it (this runs twice per
-    test; in a batch, in a fresh fork, where every object touched costs a page copy)."""
+    """A new unnamed file on the sandbox's private /tmp (a tmpfs; its environment is
+    cleared, so /tmp is where tempfile would look too): a raw fd, as TemporaryFile makes
+    it, without the file object around it or tempfile's imports (shutil, random, the
+    compression modules: ~4 ms of every run's start, and more pages in every fork)."""
     try:
-        return os.open(tempfile.gettempdir(), os.O_RDWR | os.O_TMPFILE | os.O_EXCL, 0o600)
+        return os.open("/tmp", os.O_RDWR | os.O_TMPFILE | os.O_EXCL, 0o600)
     except OSError:  # a file system without unnamed files: a named one, unlinked at once
-        fd, path = tempfile.mkstemp()
+        path = f"/tmp/.capture-{os.getpid()}-{time.monotonic_ns()}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         os.unlink(path)
         return fd
 
