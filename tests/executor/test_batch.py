@@ -90,7 +90,7 @@ LEAVE_EVERYWHERE = (
 )
 LOOK_EVERYWHERE = (
     "import ctypes, os\n"
-    "found = [name for name in os.listdir('/tmp') if not name.startswith('.batch-')]\n"
+    "found = os.listdir('/tmp')\n"
     "found += [p for p in ('/dev/shm/left', '/dev/left') if os.path.lexists(p)]\n"
     "if os.readlink('/dev/stdin') != '/proc/self/fd/0':\n"
     "    found.append('/dev/stdin')\n"
@@ -106,6 +106,16 @@ LOOK_EVERYWHERE = (
 def test_a_program_leaves_nothing_anywhere_writable_or_in_ipc():
     results = run(run_batch([LEAVE_EVERYWHERE, LOOK_EVERYWHERE, LOOK_EVERYWHERE]))
     assert [r.status for r in results] == ["ok", "ok", "ok"], [r.stderr for r in results]
+
+
+def test_what_a_program_does_to_tmp_cannot_stop_the_programs_after_it():
+    # The harness's own output files are unnamed: closing /tmp to its uid (the tmpfs is
+    # the sandbox uid's) or removing what is in it stopped the whole batch before.
+    close_tmp = "import os\nos.chmod('/tmp', 0)\n"
+    clear_tmp = "import os\nfor name in os.listdir('/tmp'):\n    os.unlink('/tmp/' + name)\n"
+    results = run(run_batch([close_tmp, "print('after')", clear_tmp, "print('after')"]))
+    assert [r.status for r in results] == ["ok"] * 4, [r.stderr for r in results]
+    assert results[1].stdout == results[3].stdout == "after\n"
 
 
 def test_a_program_cannot_write_a_later_programs_record():

@@ -2,7 +2,7 @@
 
 `python3 batch_python.py batch.json`: for each program (files p0.py, p1.py, ... in the
 work directory), fork a child that runs it as `__main__` (fresh globals, sys.argv set),
-with its stdout/stderr in private files, in its own process group, under the launcher's
+with its stdout/stderr in private unnamed files, in its own process group, under the launcher's
 rlimits (a forked child starts with its own CPU-time count) and a per-program deadline.
 After each program every other process in the sandbox but this harness and its
 ancestors is SIGKILLed, /tmp emptied, /dev put back as it was and the System V IPC
@@ -236,9 +236,10 @@ def reset(dev: tuple[int, dict], tmp_mode: int, libc) -> None:
         os._exit(LEFTOVERS_SURVIVED)  # never run the next program beside a leftover
 
 
-def read_capped(path: str, cap: int) -> tuple[str, bool]:
-    with open(path, "rb") as f:
-        data = f.read(cap + 1)
+def read_capped(fd: int, cap: int) -> tuple[str, bool]:
+    """A program's stream from the start of its private file (then closed)."""
+    data = os.pread(fd, cap + 1, 0)
+    os.close(fd)
     return data[:cap].decode("utf-8", "replace"), len(data) > cap
 
 
@@ -266,8 +267,11 @@ def program(batch: dict, index: int) -> dict:
     }
 
 
-def private(path: str) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def private() -> int:
+    """An unnamed file on /tmp for one stream of one program, read back through this fd:
+    a program can neither find it by name nor remove or replace it, nor make it
+    unreadable by closing /tmp to us (with named files, any of that stopped the batch)."""
+    return os.open("/tmp", os.O_RDWR | os.O_TMPFILE | os.O_EXCL, 0o600)
 
 
 def main() -> None:
@@ -277,20 +281,16 @@ def main() -> None:
     with open(sys.argv[1]) as f:
         batch = json.load(f)
     cap, channel_cap = batch["max_output"], batch.get("max_channel", 0)
-    out_path, err_path, chan_path = "/tmp/.batch-out", "/tmp/.batch-err", "/tmp/.batch-chan"
     for index in range(batch["count"]):
         entry = program(batch, index)
         if os.path.isabs(entry["path"]) and entry["path"] not in SUPPORT:
             SUPPORT[entry["path"]] = load(entry["path"])
-        out, err = private(out_path), private(err_path)
-        chan = private(chan_path) if entry["channel"] else None
+        out, err = private(), private()
+        chan = private() if entry["channel"] else None
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             run_child(entry["path"], out, err, entry["argv"], chan, entry["cpu_s"])
-        for fd in (out, err, chan):
-            if fd is not None:
-                os.close(fd)
         status, usage, timed_out = wait(pid, entry["timeout_s"])
         kill_the_rest()
         record = {
@@ -302,10 +302,10 @@ def main() -> None:
             "cpu_ms": int((usage.ru_utime + usage.ru_stime) * 1000),
             "max_rss_kb": usage.ru_maxrss,
         }
-        record["stdout"], record["stdout_truncated"] = read_capped(out_path, cap)
-        record["stderr"], record["stderr_truncated"] = read_capped(err_path, cap)
-        if entry["channel"]:
-            record["results"], record["results_truncated"] = read_capped(chan_path, channel_cap)
+        record["stdout"], record["stdout_truncated"] = read_capped(out, cap)
+        record["stderr"], record["stderr_truncated"] = read_capped(err, cap)
+        if chan is not None:
+            record["results"], record["results_truncated"] = read_capped(chan, channel_cap)
         reset(dev, tmp_mode, libc)
         os.write(RESULTS_FD, (json.dumps(record) + "\n").encode())
 
