@@ -214,11 +214,17 @@ def remove(path: str) -> None:
 
 def remove_ipc(libc) -> None:
     """Remove every System V shared memory segment, message queue and semaphore set of
-    this IPC namespace (each table lists its objects after a header line)."""
+    this IPC namespace (each table lists its objects after a header line; read raw:
+    this runs after every program, and an empty table is the usual answer)."""
     for table, control in IPC_TABLES.items():
-        with open(f"/proc/sysvipc/{table}") as f:
-            ids = [int(line.split()[1]) for line in f.readlines()[1:]]
-        for ident in ids:
+        fd, chunks = os.open(f"/proc/sysvipc/{table}", os.O_RDONLY), []
+        try:
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        for line in b"".join(chunks).splitlines()[1:]:
+            ident = int(line.split()[1])
             args = (ident, 0, IPC_RMID) if table == "sem" else (ident, IPC_RMID, None)
             if getattr(libc, control)(*args) != 0:
                 raise OSError(f"{control}({ident}) failed")
