@@ -266,6 +266,26 @@ def report(measured: list[list[tuple]], size: int, rounds: int) -> None:
         print("(no cpuacct cgroup here: CPU counts only reaped processes, an undercount)")
 
 
+def cost_split(size: int, rounds: int) -> None:
+    """CPU of one cold wired batch of 2 runs and of `size // 2`, interleaved: the slope
+    is what each further run costs, the rest what a batch costs once (its sandbox)."""
+    executor, limits = LocalExecutor(Capacity.sized(CONCURRENCY)), DEFAULT_LIMITS.clamp(None, None)
+    small, large = 2, size // 2
+    used: dict[int, list[float]] = {small: [], large: []}
+    for _ in range(rounds):
+        for count in (small, large):
+            runs = suites(corpus(count))
+            cpu = cpu_s()
+            asyncio.run(executor.run_tests_batch(runs, "python", limits=limits))
+            used[count].append(cpu_s() - cpu)
+    low, high = (statistics.median(used[n]) * 1000 for n in (small, large))
+    per_run = (high - low) / (large - small)
+    print(
+        f"wired cold batch CPU: {small} runs {low:.1f} ms, {large} runs {high:.1f} ms:"
+        f" {per_run:.2f} ms per further run, {low - small * per_run:.1f} ms per batch"
+    )
+
+
 def main(size: int, rounds: int) -> None:
     asyncio.run(batched(corpus(4)))  # toolchain discovery and the sandbox check, once
     asyncio.run(LocalExecutor().languages())  # the local backend's discovery, once
@@ -277,6 +297,7 @@ def main(size: int, rounds: int) -> None:
     finally:
         anchor.close()
     report(measured, size, rounds)
+    cost_split(size, rounds)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
