@@ -5,10 +5,10 @@ Cold (`python3 warm_python.py --run HEX`, HEX: the host's marshal of argv, rlimi
 stdin, stdout, cgroup and results descriptors), exec'd by the `sh` that already joined the
 run's memory (and CPU) cgroups (sandbox.py): it joins the others (failing closed), puts
 the run's stdin and stdout on fds 0 and 1 and the harness results pipe on fd 3, closes
-every other descriptor, enters its own process group, applies the rlimits and runs the
-script like a warm run. Nothing here reports anything: the host takes the exit status
-from bwrap and memory and CPU from the cgroup, outside anything this process (or the
-program it becomes) can reach.
+every other descriptor, enters its own process group and runs the script like a warm run
+(the rlimits were set by that sh; any it cannot express come in HEX and are set here).
+Nothing here reports anything: the host takes the exit status from bwrap and memory and
+CPU from the cgroup, outside anything this process (or the program it becomes) can reach.
 
 Warm:
 
