@@ -23,11 +23,10 @@ Layers, outermost first:
    bwrap starts `sh`, which joins the run's memory (v1: and cpuacct) cgroup, sets the
    rlimits (`ulimit`) and execs the program's own interpreter on harness/warm_python.py
    (`--run`): it joins the pids one, sets the descriptors, and runs the script
-   in-process. How the run
-   ended comes from outside the sandbox only: the exit status from bwrap's
-   --json-status-fd (held by its monitor, outside the pid namespace; written only when
-   the program was exec'd and ended), peak memory and CPU from the run cgroup. One
-   interpreter start instead of two.
+   in-process. How the run ended comes from outside the sandbox only: the exit status
+   from bwrap's --json-status-fd (held by its monitor, outside the pid namespace;
+   written only when the program was exec'd and ended), peak memory and CPU from the
+   run cgroup. One interpreter start instead of two.
    Everything else (JS, compiled programs, `runs` mode, hosts without such a cgroup):
    launcher.py inside sets CPU/address-space/process/file-size/open-file rlimits on the
    user's process, waits for it and reports exit code, signal, peak RSS on a private fd.
@@ -931,12 +930,16 @@ async def _wait(
     loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
 
     def at_deadline() -> None:
+        if exited.done():  # ended in the same loop turn: not a timeout
+            return
         if not finished.done():
             killer.timed_out = True
         killer.kill()
 
+    def end_now(_: asyncio.Future) -> None:  # the launcher's last record
+        killer.kill()
+
     deadline = loop.call_later(timeout_s, at_deadline)
-    end_now = lambda _: killer.kill()  # noqa: E731 (the launcher's last record)
     finished.add_done_callback(end_now)
     try:
         await exited
