@@ -3,7 +3,7 @@ work directory live under it, so nothing is left behind.
 
 Layout: `$TMPDIR/devcapsules-host-XXXX/` (0755: bwrap runs as the sandbox uid and must
 traverse it) with `support/` (harness files, a synthetic /etc/passwd, maybe a copy of
-bwrap) and `runs/run-XXXX/` (one per run, owned by the sandbox uid, removed after it).
+bwrap) and `runs/run-PID-N/` (one per run, owned by the sandbox uid, removed after it).
 
 The owner holds an exclusive `flock` on `.lock` for as long as it lives; the kernel drops
 it however the process ends (SIGKILL included). So a directory whose lock can be taken
