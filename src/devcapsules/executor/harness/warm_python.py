@@ -5,10 +5,10 @@ Cold (`python3 warm_python.py --run HEX`, HEX: the host's marshal of argv, rlimi
 stdin, stdout, cgroup and results descriptors), exec'd by the `sh` that already joined the
 run's memory (and CPU) cgroups (sandbox.py): it joins the others (failing closed), puts
 the run's stdin and stdout on fds 0 and 1 and the harness results pipe on fd 3, closes
-every other descriptor, enters its own process group, applies the rlimits and runs the
-script like a warm run. Nothing here reports anything: the host takes the exit status
-from bwrap and memory and CPU from the cgroup, outside anything this process (or the
-program it becomes) can reach.
+every other descriptor, enters its own process group and runs the script like a warm run
+(the rlimits were set by that sh; any it cannot express come in HEX and are set here).
+Nothing here reports anything: the host takes the exit status from bwrap and memory and
+CPU from the cgroup, outside anything this process (or the program it becomes) can reach.
 
 Warm:
 
@@ -30,7 +30,6 @@ tests check that a prepared run imports nothing after it).
 
 import marshal
 import os
-import resource
 import sys
 
 # `_socket`, not `socket` (which pulls in enum and friends), and marshal, not json: every
@@ -69,7 +68,11 @@ def receive() -> dict:
 
 
 def apply_limits(limits: list) -> None:
-    """(resource, soft, hard) triples, worked out by the host (`SandboxLimits.rlimits`)."""
+    """(resource, soft, hard) triples, worked out by the host (`SandboxLimits.rlimits`).
+    Imported here: a cold run's rlimits are set by its sh (sandbox.py), which spares
+    it the extension module's load."""
+    import resource
+
     for which, soft, hard in limits:
         resource.setrlimit(which, (soft, hard))
 
@@ -142,7 +145,8 @@ def cold() -> None:
     if results_fd is not None:
         os.dup2(results_fd, 3)
     os.closerange(4 if results_fd is not None else 3, 1 << 16)  # cgroup fds included
-    apply_limits(run["limits"])
+    if run["limits"]:
+        apply_limits(run["limits"])
     run_script(run["argv"])
 
 
@@ -150,6 +154,7 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
     cold()
 elif __name__ == "__main__":
     import _socket
+    import resource  # noqa: F401 (apply_limits' own import: loaded before the hand-over)
 
     if len(sys.argv) > 1:
         prepare(sys.argv[1])
