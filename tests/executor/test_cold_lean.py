@@ -33,9 +33,11 @@ def cold_python():
 
 
 @pytest.mark.usefixtures("cold_python")
-def test_a_cold_program_gets_its_rlimits_without_the_stub_loading_resource():
-    # sh sets them (ulimit): the program finds exactly the limits, and no module loaded
-    # that a bare `python3 main.py` would not have loaded for it.
+@pytest.mark.parametrize("dash", [True, False], ids=["sh-is-dash", "other-sh"])
+def test_a_cold_program_gets_exactly_its_rlimits(dash, monkeypatch):
+    # With dash, sh sets them (ulimit) and the stub loads no `resource` module a bare
+    # `python3 main.py` would not have loaded; with another sh the stub sets them.
+    monkeypatch.setattr(sandbox, "_sh_is_dash", lambda: dash)
     code = (
         "import sys\n"
         "print('resource' in sys.modules)\n"
@@ -46,13 +48,19 @@ def test_a_cold_program_gets_its_rlimits_without_the_stub_loading_resource():
     result = run(execute(code, "python", time_limit_s=2, memory_limit_mb=64))
     assert result.status == "ok", result
     lines = result.stdout.splitlines()
-    assert lines[0] == "False"
+    assert lines[0] == str(not dash)
     limits = runner._run_limits(resolve("python"), 2, 64, DEFAULT_LIMITS)
     expected = {which: (soft, hard) for which, soft, hard in limits.rlimits()}
     assert lines[1:] == [
         f"{name} {' '.join(map(str, expected[getattr(resource, name)]))}" for name in LIMITS
     ]
     assert expected[resource.RLIMIT_AS] == (64 << 20, 64 << 20)  # what was asked for
+
+
+def test_limits_stay_with_the_stub_when_sh_is_not_dash(monkeypatch):
+    # bash as sh reads `ulimit -p` as the pipe size: a run there would fail to start.
+    monkeypatch.setattr(sandbox, "_sh_is_dash", lambda: False)
+    assert sandbox._ulimit_commands([(resource.RLIMIT_NPROC, 64, 64)]) is None
 
 
 def test_limits_sh_cannot_express_exactly_stay_with_the_stub():

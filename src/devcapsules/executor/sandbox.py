@@ -720,9 +720,20 @@ def _join_script(early: int, ulimits: str | None) -> str:
     return "; ".join([*steps, 'exec "$@"'])
 
 
+@functools.cache
+def _sh_is_dash() -> bool:
+    """Whether the sandbox's `sh` (the host's, bound read-only) is dash, whose `ulimit`
+    flags `_ULIMIT` spells. Other shells differ (bash's `-p` is the pipe size, its
+    process limit is `-u`), so with them the stub sets the rlimits."""
+    return os.path.basename(os.path.realpath("/usr/bin/sh")) == "dash"
+
+
 def _ulimit_commands(rlimits: list[tuple[int, int, int]]) -> str | None:
     """The rlimits as `ulimit` commands: both limits, then the soft one where it is
-    lower. None when one is not in whole units of its flag (the stub sets them then)."""
+    lower. None when one is not in whole units of its flag, or `sh` is not dash (the
+    stub sets them then)."""
+    if not _sh_is_dash():
+        return None
     commands = []
     for which, soft, hard in rlimits:
         flag, unit = _ULIMIT.get(which, ("", 0))
