@@ -12,7 +12,7 @@ program it becomes) can reach.
 
 Warm:
 
-The warm launcher execs `python3 warm_python.py` with the run's socket on fd 3; this waits
+The warm launcher execs `python3 warm_python.py` with the host's socket on fd 3; this waits
 for the run (marshalled argv and rlimits, plus the stdin descriptor and, for the function-test
 harness, its results pipe, which becomes fd 3), applies the limits, closes every other
 descriptor and then runs the script as `python3 [-I] <script>` would: a fresh
@@ -26,6 +26,12 @@ its definitions; never its main), so the run pays only the program. Nothing of t
 exists yet: what is loaded is our harness and the stdlib it imports, from the sandbox's
 read-only mounts. MODULES_AT_HAND_OVER records what was loaded when the run came (the
 tests check that a prepared run imports nothing after it).
+
+Cold or warm, the program's end is `leave`: what the interpreter's exit does that the
+program can see (threads joined, atexit, its globals' finalizers, cycles collected, std
+streams flushed, the exit status), then `os._exit` instead of the runtime's teardown of
+every module, which nothing of a single-use process needs (tests/executor/test_program_exit.py
+compares each with the same program under a bare `python3`).
 """
 
 import marshal
@@ -116,6 +122,72 @@ def run_script(argv: list) -> None:
         sys.exit(1)
 
 
+def exit_status(exc: SystemExit) -> int:
+    """The status `python3 script` exits with for this SystemExit (the message of a
+    non-integer code goes to stderr, as the interpreter prints it)."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def leave(status: int) -> None:
+    """End the process as the interpreter's exit would as far as the program can tell,
+    then `os._exit`: its non-daemon threads joined, its atexit handlers run, its globals
+    released the way module teardown clears them (their finalizers run) and its
+    unreachable cycles collected, stdout and stderr flushed (status 120 if stdout cannot
+    be, as CPython). What is skipped is the runtime's own teardown of every module and of
+    the interpreter, ~2 ms on each run's clock that a single-use process need not spend
+    (Python does not promise `__del__` for objects still alive at exit either)."""
+    import atexit
+    import gc
+
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    atexit._run_exitfuncs()
+    main = sys.modules.get("__main__")
+    if main is not None:
+        clear_module(main.__dict__)
+    gc.collect()
+    stdout_flushed = flush(sys.stdout)
+    for stream in (sys.stderr, sys.__stdout__, sys.__stderr__):
+        flush(stream)
+    os._exit(status if stdout_flushed else 120)
+
+
+def clear_module(names: dict) -> None:
+    # As the interpreter clears a module at exit: names with one leading underscore
+    # first, then every other but `__builtins__` (a finalizer may still use builtins).
+    for name in [n for n in names if n[:1] == "_" and n[1:2] != "_"]:
+        names[name] = None
+    for name in [n for n in names if n != "__builtins__"]:
+        names[name] = None
+
+
+def flush(stream) -> bool:
+    """Flush a std stream unless gone or closed, as the interpreter's exit does; a
+    failure is reported on fd 2 as it reports it."""
+    try:
+        if stream is not None and not stream.closed:
+            stream.flush()
+    except Exception as exc:
+        os.write(2, f"Exception ignored in: {stream!r}\n{type(exc).__name__}: {exc}\n".encode())
+        return False
+    return True
+
+
+def run_and_leave(argv: list) -> None:
+    try:
+        run_script(argv)
+    except SystemExit as exc:
+        leave(exit_status(exc))
+    leave(0)
+
+
 def reopen_stdout() -> None:
     """sys.stdout as the interpreter would have made it on this fd 1 (a pipe): the one it
     made at start-up wraps what fd 1 was then (a cgroup file), so it would say seekable."""
@@ -143,7 +215,7 @@ def cold() -> None:
         os.dup2(results_fd, 3)
     os.closerange(4 if results_fd is not None else 3, 1 << 16)  # cgroup fds included
     apply_limits(run["limits"])
-    run_script(run["argv"])
+    run_and_leave(run["argv"])
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
@@ -157,4 +229,4 @@ elif __name__ == "__main__":
     run = receive()
     apply_limits(run["limits"])
     del receive, apply_limits
-    run_script(run["argv"])
+    run_and_leave(run["argv"])
