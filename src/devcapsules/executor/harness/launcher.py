@@ -20,9 +20,9 @@ Modes:
           captured per run into private temp files; one record per run, then a final one.
 - warm:   a pre-started sandbox (warm pool). The user's process is forked at once, joins
           the run's cgroup and (optionally) execs a pre-started interpreter, then waits on
-          fd 3, the host's `control_fd`, for its one run (marshal + the stdin descriptor
-          and, for a harness, its results pipe, by SCM_RIGHTS); the launcher only waits
-          for it and reports like single.
+          fd 3, the host's `control_fd`, for its one run (marshal + the run's stdin,
+          stdout and stderr and, for a harness, its results pipe, by SCM_RIGHTS); the
+          launcher only waits for it and reports like single.
           One run, then everything exits: a warm sandbox is never reused.
 
 Records are JSON lines on `report_fd`. The user's process never inherits that descriptor,
@@ -165,7 +165,7 @@ def encode(record: dict) -> str:
 def receive(sock) -> tuple[bytes, list]:
     import socket
 
-    message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)  # stdin [, results]
+    message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)  # stdio [, results]
     return message, fds
 
 
@@ -175,10 +175,9 @@ def zygote(sock) -> None:
     if not message or not fds:
         os._exit(0)  # drained before any run
     run = marshal.loads(message)  # the host's (warm.py)
-    os.dup2(fds[0], 0)
-    if len(fds) > 1:  # the harness protocol: results on fd 3 (replaces the socket)
-        os.dup2(fds[1], 3)
-    os.closerange(4 if len(fds) > 1 else 3, 1 << 16)
+    for target, fd in enumerate(fds):  # stdin, stdout, stderr [, the harness's results]
+        os.dup2(fd, target)
+    os.closerange(len(fds), 1 << 16)
     apply_limits(run["limits"])
     os.execvp(run["argv"][0], run["argv"])
 

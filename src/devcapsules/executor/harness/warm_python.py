@@ -13,8 +13,9 @@ program it becomes) can reach.
 Warm:
 
 The warm launcher execs `python3 warm_python.py` with the host's socket on fd 3; this waits
-for the run (marshalled argv and rlimits, plus the stdin descriptor and, for the function-test
-harness, its results pipe, which becomes fd 3), applies the limits, closes every other
+for the run (marshalled argv and rlimits, plus the run's stdin, stdout and stderr
+descriptors, which replace its own, and, for the function-test harness, its results
+pipe, which becomes fd 3), applies the limits, closes every other
 descriptor and then runs the script as `python3 [-I] <script>` would: a fresh
 `__main__`, sys.argv and sys.path[0] set the same way, and tracebacks without this frame.
 It runs exactly one program and exits with it.
@@ -57,7 +58,7 @@ def prepare(script: str) -> None:
 
 def receive() -> dict:
     sock = _socket.socket(fileno=3)
-    message, ancillary, _flags, _addr = sock.recvmsg(1 << 20, _socket.CMSG_SPACE(8))
+    message, ancillary, _flags, _addr = sock.recvmsg(1 << 20, _socket.CMSG_SPACE(16))
     fds = [
         int.from_bytes(data[i : i + 4], sys.byteorder)
         for level, kind, data in ancillary
@@ -67,10 +68,9 @@ def receive() -> dict:
     if not message or not fds:
         os._exit(0)  # drained before any run
     sock.close()
-    os.dup2(fds[0], 0)
-    if len(fds) > 1:  # a function-test harness: its results pipe on fd 3
-        os.dup2(fds[1], 3)
-    os.closerange(4 if len(fds) > 1 else 3, 1 << 16)
+    for target, fd in enumerate(fds):  # stdin, stdout, stderr [, a harness's results]
+        os.dup2(fd, target)
+    os.closerange(len(fds), 1 << 16)
     return marshal.loads(message)  # written by the host (warm.py), not by anything inside
 
 
