@@ -3,8 +3,13 @@
 Issue 16 measures the request path this way: `POST /api/v1/execute/tests` with an API key
 (inline tests and a capsule's own suite), counting the modules under `src/devcapsules/`
 whose functions are called while the request is handled — bindings (`bindings/`), the
-hosts (`local/`, `edge.py`) and the sandbox (`executor/`) are not counted. The request is
-served once to warm up (imports and first-use caches), then traced on every thread.
+hosts (`local/`, `edge.py`) and the sandbox (`executor/`) are not counted. Code the
+sandbox library calls is the sandbox's work wherever its file lives: a call made from
+inside `executor/` (on the local host, `matching.py`, the comparison the sandbox's test
+harness makes; it lives outside `executor/` only because the Worker's Piston backend
+compares too, and the Worker cannot import the sandbox) is not counted either. The
+request is served once to warm up (imports and first-use caches), then traced on every
+thread.
 
     .venv/bin/python scripts/count_request_modules.py [--list]
 """
@@ -23,6 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 PACKAGE = ROOT / "src" / "devcapsules"
 NOT_COUNTED = ("bindings/", "local/", "executor/", "edge.py")
+SANDBOX = PACKAGE / "executor"
 VARS = {
     "ENVIRONMENT": "development",
     "JWT_SECRET": "count-modules-" + "x" * 40,
@@ -40,17 +46,32 @@ def module_of(filename: str) -> str | None:
     return relative
 
 
+def called_by_sandbox(frame) -> bool:
+    """Whether the sandbox library (`executor/`) is among this call's callers."""
+    caller = frame.f_back
+    while caller is not None:
+        if Path(caller.f_code.co_filename).resolve().is_relative_to(SANDBOX):
+            return True
+        caller = caller.f_back
+    return False
+
+
 class ModuleTrace:
     """Collects the counted modules of every Python call made while active."""
 
     def __init__(self) -> None:
         self.modules: set[str] = set()
+        self.sandbox_called: set[str] = set()  # run only by the sandbox library: not counted
 
     def profile(self, frame, event, _arg):
         if event == "call":
             module = module_of(frame.f_code.co_filename)
-            if module is not None:
+            # Only a module not yet seen pays for the walk up its callers.
+            fresh = module is not None and module not in self.modules
+            if fresh and not called_by_sandbox(frame):
                 self.modules.add(module)
+            elif fresh:
+                self.sandbox_called.add(module)
 
     def __enter__(self) -> ModuleTrace:
         threading.setprofile(self.profile)
@@ -62,8 +83,8 @@ class ModuleTrace:
         threading.setprofile(None)  # type: ignore[arg-type]
 
 
-def measure() -> dict[str, set[str]]:
-    """{request name: modules} for the two forms of `POST /execute/tests` with a key."""
+def measure() -> dict[str, ModuleTrace]:
+    """{request name: its trace} for the two forms of `POST /execute/tests` with a key."""
     from devcapsules.app import build_app
     from devcapsules.settings import Settings
     from tests.conftest import Client
@@ -86,7 +107,8 @@ def measure() -> dict[str, set[str]]:
             _serve(client, body, headers)  # warm-up: imports, compiled patterns, caches
             with ModuleTrace() as trace:
                 _serve(client, body, headers)
-            found[name] = trace.modules
+            trace.sandbox_called -= trace.modules
+            found[name] = trace
     loop.close()
     return found
 
@@ -101,11 +123,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="print the modules too")
     args = parser.parse_args()
-    for name, modules in measure().items():
-        print(f"POST /execute/tests ({name}), API key: {len(modules)} modules")
+    for name, trace in measure().items():
+        print(f"POST /execute/tests ({name}), API key: {len(trace.modules)} modules")
         if args.list:
-            for module in sorted(modules):
+            for module in sorted(trace.modules):
                 print(f"  {module}")
+            for module in sorted(trace.sandbox_called):
+                print(f"  ({module}: called by the sandbox only, not counted)")
     return 0
 
 
