@@ -94,6 +94,7 @@ class WarmSandbox:
         self.shape = _Shape(lang.name, limits.tmp_size_mb, _prepared(lang, prepared))
         self._used = False
         self._streams: dict = {}
+        self._gone: asyncio.Task | None = None  # the teardown after a run that ended well
         base = limits.sandbox(
             time_limit_s=limits.max_time_limit_s,
             address_space_mb=None,
@@ -144,6 +145,13 @@ class WarmSandbox:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def when_gone(self, then) -> None:
+        """Call `then` once this sandbox is destroyed (now, or after its teardown)."""
+        if self._gone is None or self._gone.done():
+            then()
+        else:
+            self._gone.add_done_callback(lambda _task: then())
+
     async def run(
         self,
         files: dict[str, str],
@@ -173,7 +181,7 @@ class WarmSandbox:
                 result.memory_exceeded = oom_kills > 0
         finally:
             if ended_well:
-                _linger(self._teardown())
+                self._gone = _linger(self._teardown())
             else:
                 self.destroy()
         sandbox._check_setup(result)
@@ -362,13 +370,14 @@ _LINGERING: contextvars.ContextVar[list | None] = contextvars.ContextVar(
 _ORPHANED: set[asyncio.Task] = set()  # teardowns no caller collects (direct library use)
 
 
-def _linger(teardown) -> None:
+def _linger(teardown) -> asyncio.Task:
     task = asyncio.get_running_loop().create_task(teardown)
     collected = _LINGERING.get()
     if collected is not None:
         collected.append(task)
     _ORPHANED.add(task)
     task.add_done_callback(_ORPHANED.discard)
+    return task
 
 
 @contextlib.contextmanager
@@ -409,7 +418,9 @@ def taken(
 ) -> Iterator[WarmSandbox | None]:
     """A warm sandbox for one run of an interpreted language, or None (the run goes
     cold); `script`: the run's program is this support script (a prepared sandbox is
-    preferred). The pool refills in the background once the caller is done with it."""
+    preferred). The pool refills in the background once the sandbox is gone (after the
+    run's answer: a refill's start does not compete with it, and the pool's sandboxes
+    never outnumber its size)."""
     current = _pool
     ready = None
     if current is not None and lang.compile_cmd is None:
@@ -418,7 +429,7 @@ def taken(
         yield ready
     finally:
         if ready is not None:
-            current.refill_soon()
+            ready.when_gone(current.refill_soon)
 
 
 def _prestart(lang: Language, prepared: str | None = None) -> list[str] | None:
