@@ -77,3 +77,16 @@ def test_the_runtimes_own_teardown_is_skipped(pool_mode):
     )
     result = run(execute(code, "python", time_limit_s=10))
     assert (result.status, result.stdout) == ("ok", "main\n"), result.stderr
+
+
+def test_the_collector_sees_only_what_the_program_made(pool_mode):
+    """The interpreter's and the stub's own objects are frozen before the program starts
+    (`gc.freeze`): the collection at its exit, and its own, do not walk them again; the
+    program's garbage is still collected ("a cycle's finalizer" above)."""
+    require_language("python")
+    code = (
+        "import gc\nfrozen = gc.get_freeze_count()\n"
+        "print(frozen > 1000, len(gc.get_objects()) < frozen)"
+    )
+    result = run(execute(code, "python", time_limit_s=10))
+    assert result.stdout == "True True\n", result.stderr

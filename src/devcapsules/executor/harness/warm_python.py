@@ -137,11 +137,12 @@ def exit_status(exc: SystemExit) -> int:
 def leave(status: int) -> None:
     """End the process as the interpreter's exit would as far as the program can tell,
     then `os._exit`: its non-daemon threads joined, its atexit handlers run, its globals
-    released the way module teardown clears them (their finalizers run) and its
-    unreachable cycles collected, stdout and stderr flushed (status 120 if stdout cannot
-    be, as CPython). What is skipped is the runtime's own teardown of every module and of
-    the interpreter, ~2 ms on each run's clock that a single-use process need not spend
-    (Python does not promise `__del__` for objects still alive at exit either)."""
+    released the way module teardown clears them (their finalizers run), its unreachable
+    cycles collected (only the program's: `freeze`), stdout and stderr flushed (status
+    120 if stdout cannot be, as CPython). What is skipped is the runtime's own teardown
+    of every module and of the interpreter, ~2 ms on each run's clock that a single-use
+    process need not spend (Python does not promise `__del__` for objects still alive at
+    exit either)."""
     import atexit
     import gc
 
@@ -180,6 +181,15 @@ def flush(stream) -> bool:
     return True
 
 
+def freeze() -> None:
+    """Everything alive now is the interpreter's and ours, none of it the program's:
+    moved out of the collector's sight (`gc.freeze`), the collection `leave` makes (and
+    those the program triggers) look only at what the program made (~0.5 ms less)."""
+    import gc
+
+    gc.freeze()
+
+
 def run_and_leave(argv: list) -> None:
     try:
         run_script(argv)
@@ -215,6 +225,7 @@ def cold() -> None:
         os.dup2(results_fd, 3)
     os.closerange(4 if results_fd is not None else 3, 1 << 16)  # cgroup fds included
     apply_limits(run["limits"])
+    freeze()
     run_and_leave(run["argv"])
 
 
@@ -225,6 +236,7 @@ elif __name__ == "__main__":
 
     if len(sys.argv) > 1:
         prepare(sys.argv[1])
+    freeze()
     MODULES_AT_HAND_OVER = frozenset(sys.modules)  # just before the run can arrive
     run = receive()
     apply_limits(run["limits"])
