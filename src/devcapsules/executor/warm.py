@@ -11,8 +11,10 @@ the forked launcher and exec the run's argv when it comes.
 The isolation is a cold run's, unchanged: each warm sandbox has its own fresh work
 directory (empty until its run; the host writes the program into it just before), its own
 tmpfs, pid namespace and cgroup, and the run's rlimits are applied before the program
-starts. After the one run the whole sandbox is killed and its directory and cgroup
-removed; nothing of it is ever handed out again (`WarmSandbox.run` refuses a second call).
+starts. After the one run the whole sandbox is killed (before the answer) and reaped,
+its directory and cgroup removed (after it: `WarmSandbox._teardown`, which the run's
+executor slot waits for, `lingering`); nothing of it is ever handed out again
+(`WarmSandbox.run` refuses a second call).
 
 Who takes one (`taken()`): `execute()` of an interpreted language, `run_tests()` function
 tests (the harness is the program; its results pipe is made at hand-over and travels
@@ -27,8 +29,9 @@ kind it takes that one (still correct, just unprepared) and the pool's mix shift
 slot to the kind that was asked for, which the refill then starts.
 
 The pool (`EXECUTOR_WARM_POOL`, e.g. `python=2,javascript=1`) keeps that many idle per
-language, refills in a thread after each take, and is drained at exit (atexit: the host's
-shutdown): every idle sandbox killed, reaped, its directory and cgroup removed.
+language, refills in a thread once a used sandbox is gone, and is drained at exit
+(atexit: the host's shutdown): every idle sandbox killed, reaped, its directory and
+cgroup removed.
 """
 
 from __future__ import annotations
