@@ -220,8 +220,9 @@ class WarmSandbox:
             await sandbox._drain(streams)
         wall_ms = int((time.monotonic() - started) * 1000)
         result = sandbox._result(status, streams, killer, wall_ms)
-        if not result.launcher_ok:  # bwrap's own messages (a set-up failure) come first
-            result.stderr = streams["setup"].data().decode("utf-8", "replace") + result.stderr
+        # bwrap's, the launcher's or the stub's own messages before the hand-over (a set-up
+        # failure; nothing of the program's reaches that pipe) come first.
+        result.stderr = streams["setup"].data().decode("utf-8", "replace") + result.stderr
         return result, ended_well
 
     async def _teardown(self) -> None:
