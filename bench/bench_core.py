@@ -11,6 +11,9 @@ Prints, side by side:
 The Starlette app does the same work: request id, a JSON access-log line (to the
 same null sink), CORS, error handling, and the same JSON body. The raw ASGI app sends
 the same body with no middleware at all. Goal (issue 17): ours >= 0.8 x raw over HTTP.
+A fourth server, ours without its middleware (the same adapter, static assets, router,
+handler and body serialiser; no request id, access line, CORS, limits), shows how much
+of the gap the layers make and how much the rest of the path already takes.
 
 Run: .venv/bin/python bench/bench_core.py [--seconds 3] [--requests 20000]
 """
@@ -34,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _load import measure_rps
 
-from devcapsules.app import build_app
+from devcapsules.app import App, build_app
 from devcapsules.bindings.env import Env
 from devcapsules.http import Request
 from devcapsules.local.asgi import AsgiAdapter
@@ -207,11 +210,14 @@ def serve(name: str) -> None:
     """The child: one app under our hosts' server set-up on a dynamic port, announced on
     stderr. Ours logs its access lines to stdout as `devcapsules dev` does (the parent
     points stdout at /dev/null): the real sink, a write per request, not a null one."""
-    if name == "ours":
+    if name in ("ours", "bare"):
         settings = Settings(cors=CorsSettings(ORIGINS), auth=AuthSettings("x" * 40))
         config = load_config(ROOT, None)
         assets = StaticAssets(config.assets) if config.assets else None
-        app = AsgiAdapter(build_app(settings), Env(), assets=assets)
+        built = build_app(settings)
+        if name == "bare":  # the same app without its middleware
+            built = App(settings, built.router, middleware=[], dependencies=built.deps)
+        app = AsgiAdapter(built, Env(), assets=assets)
     else:
         app = {"starlette": starlette_app, "raw": lambda: raw_asgi_app}[name]()
     server = uvicorn_server(app, "127.0.0.1", 0)
@@ -289,19 +295,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--pipeline", type=int, default=4)
-    parser.add_argument("--serve", choices=("ours", "starlette", "raw"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve", choices=("ours", "starlette", "raw", "bare"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
 
     ours_us, theirs_us = in_process_us(args.requests)
-    rps = interleaved_rps(["ours", "starlette", "raw"], args.seconds, args.pipeline)
+    rps = interleaved_rps(["ours", "starlette", "raw", "bare"], args.seconds, args.pipeline)
     (ours_rps, ours_cpu, ours_client), (theirs_rps, _, _), (raw_rps, raw_cpu, raw_client) = (
         rps["ours"],
         rps["starlette"],
         rps["raw"],
     )
+    bare_rps, bare_cpu, _ = rps["bare"]
     loop = "uvloop" if event_loop_factory() else "asyncio"
     print(f"server: uvicorn, parser {best_parser()}, loop {loop}, in its own process")
     print(
@@ -330,6 +339,14 @@ def main() -> None:
         f"{'server CPU µs/request':<34}{ours_cpu:>14.1f}{raw_cpu:>14.1f}{raw_cpu / ours_cpu:>9.2f}"
     )
     print(f"{'load client CPU µs/request':<34}{ours_client:>14.1f}{raw_client:>14.1f}")
+    print(
+        f"{'without our middleware: req/s':<34}{bare_rps:>14.0f}{raw_rps:>14.0f}"
+        f"{bare_rps / raw_rps:>9.2f}"
+    )
+    print(
+        f"{'without our middleware: CPU µs':<34}{bare_cpu:>14.1f}{raw_cpu:>14.1f}"
+        f"{raw_cpu / bare_cpu:>9.2f}"
+    )
     print(
         "(ratio = devcapsules / a raw ASGI app under the same server, in requests/s and in"
         " requests per server CPU second; goal >= 0.80. The client must cost less CPU per"

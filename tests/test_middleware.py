@@ -186,3 +186,42 @@ def test_a_bad_lazily_read_var_is_a_named_configuration_error(env, loop, logs):
 def test_responses_vary_on_origin_even_without_cors_headers(env, loop, logs):
     response = make_client(env, loop, logs).get("/teapot")  # no Origin header at all
     assert "Origin" in response.headers.get_all("vary")
+
+
+def test_request_ids_come_from_the_os_random_source_256_at_a_time(monkeypatch):
+    # One getrandom call per request was a syscall on every answer's path: ids are read
+    # 256 at a time, each still 12 bytes of the OS's random source, never handed out twice.
+    import random
+
+    from devcapsules.middleware import request_log
+
+    reads: list[bytes] = []
+
+    def urandom(size: int) -> bytes:
+        reads.append(random.Random(len(reads)).randbytes(size))  # distinct, reproducible
+        return reads[-1]
+
+    monkeypatch.setattr(request_log, "_ids", [])
+    monkeypatch.setattr(request_log.os, "urandom", urandom)
+    ids = [request_log.new_request_id() for _ in range(300)]
+    assert [len(read) for read in reads] == [12 * 256, 12 * 256]
+    issued = {"req_" + read[i : i + 12].hex() for read in reads for i in range(0, len(read), 12)}
+    assert len(set(ids)) == 300 and set(ids) <= issued
+
+
+def test_a_forked_child_never_hands_out_its_parents_request_ids():
+    import os
+
+    from devcapsules.middleware.request_log import new_request_id
+
+    new_request_id()  # the parent holds unused ids now
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id, leave without running pytest's exit
+        os.write(writer, new_request_id().encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(pid, 0)
+    child_id = os.read(reader, 100).decode()
+    os.close(reader)
+    assert child_id.startswith("req_") and child_id != new_request_id()

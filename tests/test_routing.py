@@ -128,3 +128,45 @@ def test_api_key_without_scope_is_403_and_user_session_passes():
 def test_scopes_without_auth_are_a_developer_error():
     with pytest.raises(ValueError, match="scopes"):
         Route("/x", show, scopes=["execute"])
+
+
+class CountingPattern:
+    """A route's compiled pattern, counting the matches made with it."""
+
+    def __init__(self, pattern, calls: list[str]):
+        self.pattern, self.calls = pattern, calls
+
+    def match(self, path: str):
+        self.calls.append(path)
+        return self.pattern.match(path)
+
+
+def test_a_literal_path_is_matched_without_a_regex():
+    # The router decides (literal path, method) once, when built: /health and the other
+    # literal routes run no pattern per request, yet answer as the scan did.
+    table = router()
+    calls: list[str] = []
+    for route in table.routes:
+        route.pattern = CountingPattern(route.pattern, calls)
+    ctx = Context(settings=None, env=None, logger=None)
+    response = asyncio.run(table(Request("POST", "http://t/items"), ctx))
+    assert response.json()["params"] == {}
+    assert calls == []
+    assert table.match("GET", "/items/7")[1] == {"id": "7"} and calls  # patterns still do
+
+
+def test_a_literal_path_keeps_the_first_declared_route_and_fresh_parameters():
+    table = Router(
+        [
+            Route("/items/{id}", show, methods=["GET"]),
+            Route("/items/new", show, methods=["POST"]),
+        ]
+    )
+    route, params = table.match("GET", "/items/new")  # the pattern, declared first
+    assert route.path == "/items/{id}" and params == {"id": "new"}
+    params["id"] = "changed"  # a request's own copy: the next request is not affected
+    assert table.match("GET", "/items/new")[1] == {"id": "new"}
+    assert table.match("POST", "/items/new")[0].path == "/items/new"
+    with pytest.raises(HTTPError) as caught:
+        table.match("PUT", "/items/new")
+    assert caught.value.headers["Allow"] == "GET, HEAD, POST"

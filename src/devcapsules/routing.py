@@ -300,6 +300,15 @@ class Router:
             for route in self.routes
             if not _PARAM.search(route.path)
         }
+        # And the answer for each (literal path, method) those routes serve, decided once:
+        # the first of them that allows the method, with its path parameters (a pattern
+        # route declared before a literal one can match its path). No regex per request.
+        self._found: dict[tuple[str, str], tuple[Route, dict[str, str]]] = {}
+        for path, candidates in self._by_path.items():
+            for route in candidates:
+                params = route.pattern.match(path).groupdict()  # type: ignore[union-attr]
+                for method in route.methods:
+                    self._found.setdefault((path, method), (route, params))
 
     def _check_unique(self) -> None:
         seen: set[tuple[str, str]] = set()
@@ -314,6 +323,9 @@ class Router:
         """The route for this request; None when only the canonical URL (without the
         trailing slash) matches, which the caller answers with a redirect; else an
         HTTPError (404, or 405 with `Allow`)."""
+        found = self._found.get((path, method))
+        if found is not None:
+            return found[0], dict(found[1])  # the caller keeps (and may change) its params
         allowed: list[str] = []
         for route in self._by_path.get(path, self.routes):
             found = route.pattern.match(path)

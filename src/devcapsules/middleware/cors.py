@@ -120,6 +120,6 @@ def _set_origin(response: Response, origin: str, allow_all: bool) -> None:
 
 def _vary_origin(response: Response) -> None:
     """Caches must key on Origin; keep any Vary the handler set (e.g. Authorization)."""
-    varies = [v.strip() for value in response.headers.get_all("vary") for v in value.split(",")]
-    if "Origin" not in varies:
+    vary = response.headers.get("vary")  # every Vary header, joined with ", "
+    if vary is None or "Origin" not in [v.strip() for v in vary.split(",")]:
         response.headers.add("Vary", "Origin")
