@@ -1,22 +1,31 @@
 """Batch-grading throughput: a corpus of small Python function problems (program +
 asserts, bench/_corpus.py), graded at concurrency 2, side by side with an UNSANDBOXED
 fork-per-program harness (the anchor: what common code-evaluation harnesses do, a forked
-process per problem exec'ing its program), on the same machine in the same run.
+process per problem exec'ing its program; bench/_fork_anchor.py, in a process of its own
+that loads nothing else), on the same machine in the same run.
 
-    .venv/bin/python bench/bench_batch.py [--size 110] [--rounds 3]
+    .venv/bin/python bench/bench_batch.py [--size 110] [--rounds 5]
 
-Rows: the anchor; `run_batch()` (one sandbox per half of the corpus, a forked process per
-program inside), cold and from the warm pool (started before the clock, as a server's is
-before a batch arrives; its CPU is counted); the WIRED path, the executor protocol's
-`run_tests_batch` as generation verification calls it: each problem a one-test suite (its
-module, asserts included, loads in the function-test harness, then `check()` is called),
-through the local backend (`LocalExecutor`, two batches on two slots) and through the
+Rows: the anchor; the same harness forked from this bench's own process (the anchor
+before: a fork's cost grows with its parent, and this one has the application loaded);
+`run_batch()` (one sandbox per half of the corpus, a forked process per program inside),
+cold and from the warm pool; the WIRED path, the executor protocol's `run_tests_batch`
+as generation verification calls it: each problem a one-test suite (its module, asserts
+included, loads in the function-test harness, then `check()` is called), through the
+local backend (`LocalExecutor`, two batches on two slots) cold and warm, and through the
 real executor service (`devcapsules executor serve` in a subprocess, `RemoteExecutor`
 over loopback HTTP; its CPU counted with the cpuacct cgroup); `execute()` per problem
 with the warm pool; `execute()` per problem cold. Each row checks every verdict against
 the corpus (a broken grader is fast).
-Printed: wall time, throughput ratio to the anchor (goal >= 0.5x), CPU per program
-(this process and everything it started, sandboxes included: bench/_cpu.py).
+Warm rows are measured in steady state, as a server doing batches is: the pool is filled
+and has served one small batch (so it keeps sandboxes prepared for the batch harness)
+before the clocks start, and the CPU clock stops once the pool has refilled what the
+batch took, so each batch is charged the one sandbox start it costs a server.
+Interleaved: every row's measurement follows an anchor measurement of its own, and its
+ratio is taken against that one (a load spike on this shared machine falls on both);
+printed per row: the median wall time, the median of the per-round throughput ratios
+(goal >= 0.5x) with their range, and CPU per program (this process and everything it
+started, sandboxes included: bench/_cpu.py).
 """
 
 from __future__ import annotations
@@ -24,9 +33,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import json
 import os
-import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _corpus import corpus, expected_ok
 from _cpu import cpu_s, exact
+from _fork_anchor import CONCURRENCY, fork_harness
 
 from devcapsules.executor import DEFAULT_LIMITS, execute, warm
 from devcapsules.executor.batch import run_batch
@@ -48,37 +59,6 @@ sys.path.insert(0, str(ROOT))
 from tests.support.server import executor_service_process  # noqa: E402
 
 KEY = "bench-batch-key-" + "k" * 32
-
-CONCURRENCY = 2
-
-
-def _child(program: str) -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    signal.alarm(5)
-    try:
-        exec(compile(program, "<problem>", "exec"), {"__name__": "__main__"})
-    except BaseException:
-        os._exit(1)
-    os._exit(0)
-
-
-def fork_harness(programs: list[str]) -> list[bool]:
-    """Unsandboxed: fork per program, at most CONCURRENCY in flight (the anchor)."""
-    verdicts: dict[int, bool] = {}
-    running: dict[int, int] = {}
-    pending = list(enumerate(programs))
-    while pending or running:
-        while pending and len(running) < CONCURRENCY:
-            index, program = pending.pop(0)
-            pid = os.fork()
-            if pid == 0:
-                _child(program)
-            running[pid] = index
-        pid, status = os.wait()
-        verdicts[running.pop(pid)] = os.waitstatus_to_exitcode(status) == 0
-    return [verdicts[i] for i in range(len(programs))]
 
 
 async def batched(programs: list[str]) -> list[bool]:
@@ -139,30 +119,69 @@ async def one_by_one(programs: list[str]) -> list[bool]:
     return list(await asyncio.gather(*(grade(p) for p in programs)))
 
 
-async def warm_one_by_one(programs: list[str]) -> list[bool]:
-    warm.configure({"python": CONCURRENCY})  # refills in the background, as a server does
-    try:
-        return await one_by_one(programs)
-    finally:
-        warm.configure({})
+class Anchor:
+    """The anchor harness in its own process (bench/_fork_anchor.py), kept for the run."""
+
+    def __init__(self, size: int) -> None:
+        script = Path(__file__).with_name("_fork_anchor.py")
+        self.process = subprocess.Popen(
+            [sys.executable, str(script), str(size)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    NAMES = {
+        "fork": "unsandboxed fork per program (anchor)",
+        "processes": "unsandboxed multiprocessing per program",
+    }
+
+    def measure(self, expected: list[bool], harness: str = "fork") -> tuple[str, float, float]:
+        cpu = cpu_s()  # the anchor process is this bench's child: in the cpuacct cgroup
+        self.process.stdin.write(harness + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        used = cpu_s() - cpu
+        assert answer["verdicts"] == expected, f"{harness}: wrong verdicts"
+        return self.NAMES[harness], answer["wall"], used
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def timed(
     name: str, call, programs: list[str], expected: list[bool], pool: dict | None = None
 ) -> tuple[str, float, float]:
-    """Wall time of `call`; CPU of it plus, with `pool`, of starting and draining that
-    warm pool (started before the clock, as a server's is before the batch arrives)."""
-    cpu = cpu_s()
+    """Wall time and CPU of `call`; with `pool`, in a warm pool's steady state."""
     if pool:
-        warm.configure(pool)
+        return steady_warm(name, call, programs, expected, pool)
+    cpu, started = cpu_s(), time.perf_counter()
+    verdicts = call(programs)
+    wall, used = time.perf_counter() - started, cpu_s() - cpu
+    assert verdicts == expected, f"{name}: wrong verdicts"
+    return name, wall, used
+
+
+def steady_warm(
+    name: str, call, programs: list[str], expected: list[bool], pool: dict
+) -> tuple[str, float, float]:
+    """As a server doing batches sees it: the pool filled and warmed by one small batch
+    (which shifts its mix to sandboxes prepared for the batch harness, refilled before
+    the clocks start); the CPU clock runs until the pool has refilled what this batch
+    took (each batch pays the one sandbox start it costs a server, and that refill
+    competes with the batch for the CPU as it does there)."""
+    filled = warm.configure(pool)
     try:
-        started = time.perf_counter()
+        call(programs[:4])
+        filled.fill_and_wait()
+        cpu, started = cpu_s(), time.perf_counter()
         verdicts = call(programs)
         wall = time.perf_counter() - started
+        filled.fill_and_wait()
+        used = cpu_s() - cpu
     finally:
-        if pool:
-            warm.configure({})
-    used = cpu_s() - cpu
+        warm.configure({})
     assert verdicts == expected, f"{name}: wrong verdicts"
     return name, wall, used
 
@@ -174,8 +193,8 @@ def service_row(programs: list[str], expected: list[bool]) -> tuple[str, float, 
     return name, through_service.wall, through_service.cpu
 
 
-def rows_of(programs: list[str], expected: list[bool]) -> list:
-    """Each row's measurement, as a call (rows run interleaved, round by round)."""
+def rows_of(programs: list[str], expected: list[bool], anchor: Anchor) -> list:
+    """Each row's measurement, as a call (rows run interleaved with the anchor)."""
 
     def local_batches(p: list[str]) -> list[bool]:
         return asyncio.run(wired(LocalExecutor(Capacity.sized(CONCURRENCY)), p))
@@ -183,58 +202,108 @@ def rows_of(programs: list[str], expected: list[bool]) -> list:
     def batches(p: list[str]) -> list[bool]:
         return asyncio.run(batched(p))
 
+    def each(p: list[str]) -> list[bool]:
+        return asyncio.run(one_by_one(p))
+
     specs = [
-        ("unsandboxed fork per program (anchor)", fork_harness, None),
+        ("same harness forked from this bench (old anchor)", fork_harness, None),
         ("run_batch(): 2 sandboxes, fork per program", batches, None),
         ("run_batch(): 2 warm sandboxes, fork per program", batches, {"python": CONCURRENCY}),
         ("wired: LocalExecutor.run_tests_batch, cold", local_batches, None),
         ("wired: LocalExecutor.run_tests_batch, warm", local_batches, {"python": CONCURRENCY}),
-        ("execute() per program, warm pool", lambda p: asyncio.run(warm_one_by_one(p)), None),
-        ("execute() per program, cold", lambda p: asyncio.run(one_by_one(p)), None),
+        ("execute() per program, warm pool", each, {"python": CONCURRENCY}),
+        ("execute() per program, cold", each, None),
     ]
     rows = [
         functools.partial(timed, name, call, programs, expected, pool) for name, call, pool in specs
     ]
     rows.insert(5, functools.partial(service_row, programs, expected))
+    rows.insert(0, functools.partial(anchor.measure, expected, "processes"))
     return rows
 
 
-def main(size: int, rounds: int) -> None:
+def measure(size: int, rounds: int, anchor: Anchor) -> list[list[tuple]]:
+    """Per row, per round: (name, wall, cpu, the anchor's wall just before it)."""
     programs, expected = corpus(size), expected_ok(size)
-    asyncio.run(batched(programs[:4]))  # toolchain discovery and the sandbox check, once
-    asyncio.run(LocalExecutor().languages())  # the local backend's discovery, once
-    measured: list[list[tuple[str, float, float]]] = [[] for _ in rows_of(programs, expected)]
-    for _ in range(rounds):  # interleaved: a load spike hits every row, not one
-        for row, measure in zip(measured, rows_of(programs, expected), strict=True):
-            row.append(measure())
-    anchor = statistics.median(wall for _, wall, _ in measured[0])
+    rows = rows_of(programs, expected, anchor)
+    measured: list[list[tuple]] = [[] for _ in range(len(rows) + 1)]
+    for _ in range(rounds):
+        for row, call in zip(measured[1:], rows, strict=True):
+            paired = anchor.measure(expected)  # this row's own anchor, right before it
+            measured[0].append((*paired, paired[1]))
+            row.append((*call(), paired[1]))
+    return measured
+
+
+def report(measured: list[list[tuple]], size: int, rounds: int) -> None:
     width = max(len(row[0][0]) for row in measured)
-    print(f"{size} problems, concurrency {CONCURRENCY}, median of {rounds} interleaved rounds")
-    head = f"{'grader':<{width}}  {'wall s':>7}  {'throughput x anchor':>19}"
-    print(f"{head}  {'(per round)':>17}  {'CPU ms/program':>14}")
+    print(f"{size} problems, concurrency {CONCURRENCY}, {rounds} rounds, each row after an anchor")
+    head = f"{'grader':<{width}}  {'wall s':>7}  {'x anchor (median)':>17}"
+    print(f"{head}  {'(per round)':>11}  {'CPU ms/program':>14}")
     ratios = []
-    for row, anchor_row in zip(measured, [measured[0]] * len(measured), strict=True):
-        wall = statistics.median(w for _, w, _ in row)
-        used = statistics.median(u for _, _, u in row)
-        per_round = [a[1] / r[1] for a, r in zip(anchor_row, row, strict=True)]
-        ratios.append(anchor / wall)
-        spread = f"{min(per_round):.2f}-{max(per_round):.2f}"
+    for row in measured:
+        per_round = sorted(anchor_wall / wall for _, wall, _, anchor_wall in row)
+        ratio = statistics.median(per_round)
+        ratios.append(ratio)
+        wall = statistics.median(w for _, w, _, _ in row)
+        used = statistics.median(u for _, _, u, _ in row)
+        spread = f"{per_round[0]:.2f}-{per_round[-1]:.2f}"
         print(
-            f"{row[0][0]:<{width}}  {wall:>7.2f}  {anchor / wall:>19.2f}  {spread:>17}"
+            f"{row[0][0]:<{width}}  {wall:>7.2f}  {ratio:>17.2f}  {spread:>11}"
             f"  {used * 1000 / size:>14.1f}"
         )
     print(
-        f"goal run_batch() >= 0.5x the anchor: cold {ratios[1]:.2f}x, warm {ratios[2]:.2f}x;"
-        f" wired (run_tests_batch): local cold {ratios[3]:.2f}x, warm {ratios[4]:.2f}x,"
-        f" executor service {ratios[5]:.2f}x"
+        f"goal >= 0.5x the anchor (median of per-round ratios): run_batch() cold "
+        f"{ratios[3]:.2f}x, warm {ratios[4]:.2f}x; wired (run_tests_batch): local cold "
+        f"{ratios[5]:.2f}x, warm {ratios[6]:.2f}x, executor service {ratios[7]:.2f}x"
+    )
+    common = [ratios[i] / ratios[1] for i in (3, 4, 5, 6, 7)]
+    print(
+        "the same rows against the multiprocessing harness (what common harnesses run): "
+        + ", ".join(f"{ratio:.2f}x" for ratio in common)
     )
     if not exact:
         print("(no cpuacct cgroup here: CPU counts only reaped processes, an undercount)")
 
 
+def cost_split(size: int, rounds: int) -> None:
+    """CPU of one cold wired batch of 2 runs and of `size // 2`, interleaved: the slope
+    is what each further run costs, the rest what a batch costs once (its sandbox)."""
+    executor, limits = LocalExecutor(Capacity.sized(CONCURRENCY)), DEFAULT_LIMITS.clamp(None, None)
+    small, large = 2, size // 2
+    used: dict[int, list[float]] = {small: [], large: []}
+    for _ in range(rounds):
+        for count in (small, large):
+            runs = suites(corpus(count))
+            cpu = cpu_s()
+            asyncio.run(executor.run_tests_batch(runs, "python", limits=limits))
+            used[count].append(cpu_s() - cpu)
+    low, high = (statistics.median(used[n]) * 1000 for n in (small, large))
+    per_run = (high - low) / (large - small)
+    print(
+        f"wired cold batch CPU: {small} runs {low:.1f} ms, {large} runs {high:.1f} ms:"
+        f" {per_run:.2f} ms per further run, {low - small * per_run:.1f} ms per batch"
+    )
+
+
+def main(size: int, rounds: int) -> None:
+    asyncio.run(batched(corpus(4)))  # toolchain discovery and the sandbox check, once
+    asyncio.run(LocalExecutor().languages())  # the local backend's discovery, once
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    anchor = Anchor(size)
+    try:
+        anchor.measure(expected_ok(size))  # its first fork pays the page faults once
+        measured = measure(size, rounds, anchor)
+    finally:
+        anchor.close()
+    report(measured, size, rounds)
+    cost_split(size, rounds)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=110)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     main(args.size, args.rounds)

@@ -68,6 +68,56 @@ def test_a_program_leaves_nothing_for_the_next_one():
     assert processes_with(marker) == []
 
 
+# What a program can leave besides processes and plain /tmp files: a directory it made
+# unreadable (shutil.rmtree gives up on it), files in /dev (bwrap's tmpfs, owned by the
+# sandbox uid) and /dev/shm, a /dev link replaced, /tmp's own mode, and System V IPC
+# objects (the batch shares one IPC namespace).
+LEAVE_EVERYWHERE = (
+    "import ctypes, os\n"
+    "os.makedirs('/tmp/locked/inner')\n"
+    "open('/tmp/locked/inner/f', 'w').write('x')\n"
+    "os.chmod('/tmp/locked/inner', 0o500)\n"
+    "os.chmod('/tmp/locked', 0)\n"
+    "open('/dev/shm/left', 'w').write('x')\n"
+    "os.makedirs('/dev/left/deeper')\n"
+    "os.unlink('/dev/stdin')\n"
+    "os.symlink('/tmp/elsewhere', '/dev/stdin')\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "made = [libc.shmget(4242, 4096, 0o1000 | 0o600), libc.msgget(4243, 0o1000 | 0o600),\n"
+    "        libc.semget(4244, 1, 0o1000 | 0o600)]\n"
+    "assert min(made) >= 0, made\n"
+    "os.chmod('/tmp', 0o500)\n"
+)
+LOOK_EVERYWHERE = (
+    "import ctypes, os\n"
+    "found = os.listdir('/tmp')\n"
+    "found += [p for p in ('/dev/shm/left', '/dev/left') if os.path.lexists(p)]\n"
+    "if os.readlink('/dev/stdin') != '/proc/self/fd/0':\n"
+    "    found.append('/dev/stdin')\n"
+    "if os.stat('/tmp').st_mode & 0o7777 != 0o755:\n"
+    "    found.append('/tmp mode')\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "ipc = [libc.shmget(4242, 0, 0), libc.msgget(4243, 0), libc.semget(4244, 0, 0)]\n"
+    "found += [kind for kind, got in zip(('shm', 'msg', 'sem'), ipc) if got >= 0]\n"
+    "assert not found, found\n"
+)
+
+
+def test_a_program_leaves_nothing_anywhere_writable_or_in_ipc():
+    results = run(run_batch([LEAVE_EVERYWHERE, LOOK_EVERYWHERE, LOOK_EVERYWHERE]))
+    assert [r.status for r in results] == ["ok", "ok", "ok"], [r.stderr for r in results]
+
+
+def test_what_a_program_does_to_tmp_cannot_stop_the_programs_after_it():
+    # The harness's own output files are unnamed: closing /tmp to its uid (the tmpfs is
+    # the sandbox uid's) or removing what is in it stopped the whole batch before.
+    close_tmp = "import os\nos.chmod('/tmp', 0)\n"
+    clear_tmp = "import os\nfor name in os.listdir('/tmp'):\n    os.unlink('/tmp/' + name)\n"
+    results = run(run_batch([close_tmp, "print('after')", clear_tmp, "print('after')"]))
+    assert [r.status for r in results] == ["ok"] * 4, [r.stderr for r in results]
+    assert results[1].stdout == results[3].stdout == "after\n"
+
+
 def test_a_program_cannot_write_a_later_programs_record():
     forge = (
         "import os, json\n"

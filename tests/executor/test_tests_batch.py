@@ -77,6 +77,18 @@ def test_a_run_sees_nothing_a_previous_run_left():
     assert processes_with(marker) == []
 
 
+def test_a_run_leaves_nothing_anywhere_writable_or_in_ipc():
+    from .test_batch import LEAVE_EVERYWHERE, LOOK_EVERYWHERE
+
+    def suite(body: str) -> str:
+        return body + "def f(x):\n    return x + 1\n"
+
+    # All but /tmp's mode: the function-test harness captures output in /tmp (alone too).
+    leave = LEAVE_EVERYWHERE.replace("os.chmod('/tmp', 0o500)\n", "")
+    results = batch([suite(leave), suite(LOOK_EVERYWHERE), GOOD])
+    assert [r.status for r in results] == ["passed"] * 3, [r.error for r in results]
+
+
 def test_a_run_cannot_write_another_runs_results():
     forge = (
         "import os, json\n"

@@ -4,7 +4,9 @@ right before it executes the launcher (inherited by everything the run starts).
 
 Denied: what a program never needs and kernel exploits love. io_uring (its own, hard to
 filter, syscall surface), ptrace and cross-process memory/fd access, the keyring, eBPF,
-perf events, userfaultfd, every mount/namespace call (`unshare`, `setns`, `clone` with a
+perf events, userfaultfd, POSIX message queues (`mq_open`: a queue lives in the IPC
+namespace a batch's programs share, and nothing inside can list it to remove it between
+programs; no toolchain needs one), every mount/namespace call (`unshare`, `setns`, `clone` with a
 CLONE_NEW* flag), kernel modules and kexec, and the admin calls (reboot, swap, acct,
 quotactl, syslog...). Denied calls fail with EPERM (ENOSYS for io_uring and clone3, so
 libuv and glibc take their usual fallbacks: clone3's flags sit behind a pointer the
@@ -47,7 +49,7 @@ EPERM_CALLS = (
     "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
     "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog",
     "open_by_handle_at", "name_to_handle_at", "lookup_dcookie", "fanotify_init",
-    "vhangup", "nfsservctl",
+    "vhangup", "nfsservctl", "mq_open",
     # x86_64 only (absent from the generic table aarch64 uses)
     "uselib", "ioperm", "iopl", "create_module", "get_kernel_syms", "query_module",
     "_sysctl",
@@ -67,7 +69,7 @@ _X86_64 = {
     "open_by_handle_at": 304, "name_to_handle_at": 303, "lookup_dcookie": 212,
     "fanotify_init": 300, "vhangup": 153, "nfsservctl": 180, "uselib": 134, "ioperm": 173,
     "iopl": 172, "create_module": 174, "get_kernel_syms": 177, "query_module": 178,
-    "_sysctl": 156,
+    "_sysctl": 156, "mq_open": 240,
 }  # fmt: skip
 _AARCH64 = {
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "clone3": 435,
@@ -80,7 +82,7 @@ _AARCH64 = {
     "kexec_load": 104, "kexec_file_load": 294, "reboot": 142, "swapon": 224, "swapoff": 225,
     "acct": 89, "quotactl": 60, "quotactl_fd": 443, "syslog": 116,
     "open_by_handle_at": 265, "name_to_handle_at": 264, "lookup_dcookie": 18,
-    "fanotify_init": 262, "vhangup": 58, "nfsservctl": 42,
+    "fanotify_init": 262, "vhangup": 58, "nfsservctl": 42, "mq_open": 180,
 }  # fmt: skip
 # machine -> (AUDIT_ARCH_*, syscall table, has the x32 ABI to refuse)
 ARCHES = {

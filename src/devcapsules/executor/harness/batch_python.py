@@ -2,11 +2,12 @@
 
 `python3 batch_python.py batch.json`: for each program (files p0.py, p1.py, ... in the
 work directory), fork a child that runs it as `__main__` (fresh globals, sys.argv set),
-with its stdout/stderr in private files, in its own process group, under the launcher's
+with its stdout/stderr in private unnamed files, in its own process group, under the launcher's
 rlimits (a forked child starts with its own CPU-time count) and a per-program deadline.
 After each program every other process in the sandbox but this harness and its
-ancestors is SIGKILLed and /tmp emptied, so a program cannot leave anything for the
-next one. One JSON line per program on fd 3; the host classifies, trusting nothing here.
+ancestors is SIGKILLed, /tmp emptied, /dev put back as it was and the System V IPC
+objects removed, so a program cannot leave anything for the next one. One JSON line per
+program on fd 3; the host classifies, trusting nothing here.
 
 A program is `p<i>.py` by default; batch.json's optional `programs` list says otherwise
 per program: `path` and `argv` (a support harness such as python_harness.py, run as
@@ -23,13 +24,14 @@ that matters, between principals and the host, is the sandbox's, unchanged.
 import contextlib
 import json
 import os
+import resource  # the children's CPU limit: loaded once here, not in every fork
 import select
-import shutil
 import signal
+import stat
 import sys
-import tempfile  # noqa: F401 (the function-test harness's: loaded once, not per fork)
 import time
 import traceback
+from collections import namedtuple
 
 RESULTS_FD = 3
 
@@ -42,8 +44,6 @@ def run_child(path: str, out: int, err: int, argv: list, chan, cpu_s) -> None:
         os.dup2(chan, RESULTS_FD)
     os.closerange(3 if chan is None else 4, 1 << 16)
     if cpu_s is not None:  # lower only: the launcher's hard limit stays the ceiling
-        import resource
-
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
         soft = cpu_s if hard == resource.RLIM_INFINITY else min(cpu_s, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
@@ -122,30 +122,142 @@ def reap_ours() -> None:
             return
 
 
-def empty_tmp(keep: set) -> None:
-    for name in os.listdir("/tmp"):
-        path = os.path.join("/tmp", name)
-        if path in keep:
+# Besides processes, what a program can leave for the next one: files on the sandbox's
+# writable file systems (/tmp, and /dev: bwrap's tmpfs, owned by the sandbox uid), their
+# modes, and the System V IPC objects of the IPC namespace every program here shares.
+# After each program all of it is put back as it was before the first one.
+IPC_TABLES = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}  # /proc/sysvipc/<name>
+IPC_RMID = 0
+
+
+# inode: a replaced entry is a new inode (tmpfs does not reuse their numbers); link: a
+# symlink's target, else None; mount: a bind (/dev/null, ...) or devpts, which cannot be
+# removed or replaced. (A namedtuple: dataclasses would load inspect and ~20 modules.)
+Entry = namedtuple("Entry", "inode mode link mount")
+
+
+def snapshot(top: str) -> tuple[int, dict]:
+    """`top`'s own mode and its entries."""
+    entries = {}
+    for entry in os.scandir(top):
+        link = os.readlink(entry.path) if entry.is_symlink() else None
+        mode = entry.stat(follow_symlinks=False).st_mode
+        entries[entry.name] = Entry(entry.inode(), mode, link, os.path.ismount(entry.path))
+    return os.lstat(top).st_mode, entries
+
+
+def unchanged(top: str, before: tuple[int, dict]) -> bool:
+    """The cheap check after each program (a scandir and a stat or two): the same entries
+    (names and inodes), the same modes, and its directories (/dev/shm) still empty."""
+    mode, entries = before
+    if os.lstat(top).st_mode != mode:
+        return False
+    if {entry.name: entry.inode() for entry in os.scandir(top)} != INODES[top]:
+        return False
+    for name, kept in entries.items():
+        if stat.S_ISDIR(kept.mode) and not kept.mount:
+            path = os.path.join(top, name)
+            if os.lstat(path).st_mode != kept.mode or os.listdir(path):
+                return False
+    return True
+
+
+INODES: dict = {}  # per snapshot top: its entries' inodes, for `unchanged`
+
+
+def restore(top: str, before: tuple[int, dict]) -> None:
+    """Put `top` back as `snapshot` saw it: entries added removed (however deep), links
+    changed or removed made again, directories emptied; mount points are left alone."""
+    mode, entries = before
+    os.chmod(top, mode & 0o7777)
+    for entry in os.scandir(top):
+        kept = entries.get(entry.name)
+        if kept is None or (not kept.mount and entry.inode() != kept.inode):
+            remove(entry.path)
+    for name, kept in entries.items():
+        path = os.path.join(top, name)
+        if kept.mount:
             continue
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
+        if kept.link is not None and not os.path.lexists(path):
+            os.symlink(kept.link, path)
+        elif stat.S_ISDIR(kept.mode):
+            if not os.path.lexists(path):
+                os.mkdir(path)
+            restore(path, (kept.mode, {}))
+
+
+def remove(path: str) -> None:
+    """Remove a file or a whole tree however a program left it: a directory that its
+    owner (our uid) made unreadable or read-only, which stops shutil.rmtree, is made
+    ours again first; iterative, so depth cannot exhaust the recursion limit."""
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+            return
+    except FileNotFoundError:
+        return
+    stack = [path]
+    while stack:
+        top = stack[-1]
+        os.chmod(top, 0o700)
+        subdirs = []
+        for entry in os.scandir(top):
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.path)
+            else:
+                os.unlink(entry.path)
+        if subdirs:
+            stack.extend(subdirs)
         else:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            os.rmdir(stack.pop())
 
 
-def read_capped(path: str, cap: int) -> tuple[str, bool]:
-    with open(path, "rb") as f:
-        data = f.read(cap + 1)
+def remove_ipc(libc) -> None:
+    """Remove every System V shared memory segment, message queue and semaphore set of
+    this IPC namespace (each table lists its objects after a header line; read raw:
+    this runs after every program, and an empty table is the usual answer)."""
+    for table, control in IPC_TABLES.items():
+        fd, chunks = os.open(f"/proc/sysvipc/{table}", os.O_RDONLY), []
+        try:
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        for line in b"".join(chunks).splitlines()[1:]:
+            ident = int(line.split()[1])
+            args = (ident, 0, IPC_RMID) if table == "sem" else (ident, IPC_RMID, None)
+            if getattr(libc, control)(*args) != 0:
+                raise OSError(f"{control}({ident}) failed")
+
+
+def reset(dev: tuple[int, dict], tmp_mode: int, libc) -> None:
+    """Everything a program could leave, put back; a failure ends the batch (exit 70)."""
+    try:
+        restore("/tmp", (tmp_mode, {}))
+        if not unchanged("/dev", dev):
+            restore("/dev", dev)
+            INODES["/dev"] = {entry.name: entry.inode() for entry in os.scandir("/dev")}
+        remove_ipc(libc)
+    except OSError:
+        os._exit(LEFTOVERS_SURVIVED)  # never run the next program beside a leftover
+
+
+def read_capped(fd: int, cap: int) -> tuple[str, bool]:
+    """A program's stream from the start of its private file (then closed)."""
+    data = os.pread(fd, cap + 1, 0)
+    os.close(fd)
     return data[:cap].decode("utf-8", "replace"), len(data) > cap
 
 
-def make_undumpable() -> None:
+def make_undumpable():
     # A program could otherwise open /proc/<harness>/fd/3 (same uid) and write the
     # records of the programs after it; undumpable, that is root-only, ptrace refused.
+    # The C library is kept: `reset` removes IPC objects through it.
     import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(4, 0, 0, 0, 0)
+    return libc
 
 
 def program(batch: dict, index: int) -> dict:
@@ -161,29 +273,30 @@ def program(batch: dict, index: int) -> dict:
     }
 
 
-def private(path: str) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def private() -> int:
+    """An unnamed file on /tmp for one stream of one program, read back through this fd:
+    a program can neither find it by name nor remove or replace it, nor make it
+    unreadable by closing /tmp to us (with named files, any of that stopped the batch)."""
+    return os.open("/tmp", os.O_RDWR | os.O_TMPFILE | os.O_EXCL, 0o600)
 
 
 def main() -> None:
-    make_undumpable()
+    libc = make_undumpable()
+    dev, tmp_mode = snapshot("/dev"), os.lstat("/tmp").st_mode
+    INODES["/dev"] = {name: entry.inode for name, entry in dev[1].items()}
     with open(sys.argv[1]) as f:
         batch = json.load(f)
     cap, channel_cap = batch["max_output"], batch.get("max_channel", 0)
-    out_path, err_path, chan_path = "/tmp/.batch-out", "/tmp/.batch-err", "/tmp/.batch-chan"
     for index in range(batch["count"]):
         entry = program(batch, index)
         if os.path.isabs(entry["path"]) and entry["path"] not in SUPPORT:
             SUPPORT[entry["path"]] = load(entry["path"])
-        out, err = private(out_path), private(err_path)
-        chan = private(chan_path) if entry["channel"] else None
+        out, err = private(), private()
+        chan = private() if entry["channel"] else None
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             run_child(entry["path"], out, err, entry["argv"], chan, entry["cpu_s"])
-        for fd in (out, err, chan):
-            if fd is not None:
-                os.close(fd)
         status, usage, timed_out = wait(pid, entry["timeout_s"])
         kill_the_rest()
         record = {
@@ -195,11 +308,11 @@ def main() -> None:
             "cpu_ms": int((usage.ru_utime + usage.ru_stime) * 1000),
             "max_rss_kb": usage.ru_maxrss,
         }
-        record["stdout"], record["stdout_truncated"] = read_capped(out_path, cap)
-        record["stderr"], record["stderr_truncated"] = read_capped(err_path, cap)
-        if entry["channel"]:
-            record["results"], record["results_truncated"] = read_capped(chan_path, channel_cap)
-        empty_tmp(set())
+        record["stdout"], record["stdout_truncated"] = read_capped(out, cap)
+        record["stderr"], record["stderr_truncated"] = read_capped(err, cap)
+        if chan is not None:
+            record["results"], record["results_truncated"] = read_capped(chan, channel_cap)
+        reset(dev, tmp_mode, libc)
         os.write(RESULTS_FD, (json.dumps(record) + "\n").encode())
 
 
