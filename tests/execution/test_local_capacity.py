@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 
 import pytest
 
@@ -142,3 +143,55 @@ def test_toolchain_discovery_leaves_the_event_loop_only_once(monkeypatch):
 
     assert libraries == [executor] * 3
     assert [fn.__name__ for fn in hops] == ["available_languages"]
+
+
+def test_a_slot_held_past_its_block_is_given_back_when_its_tasks_are_done():
+    async def scenario() -> None:
+        capacity = Capacity(concurrency=1, queue_depth=1)
+        teardown = asyncio.get_running_loop().create_future()
+        async with capacity.slot() as held:
+            held.until([teardown])
+        assert (capacity.running, capacity.admitted) == (1, 1)  # still taken
+        waiting = asyncio.create_task(_take(capacity))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        teardown.set_result(None)
+        await waiting  # the slot came back: the next run got it
+        assert capacity.admitted == 0
+
+    async def _take(capacity: Capacity) -> None:
+        async with capacity.slot():
+            pass
+
+    asyncio.run(scenario())
+
+
+def test_a_warm_run_answers_before_its_teardown_which_keeps_its_slot():
+    """The answer does not wait for the sandbox's reaping and removal, but the slot is
+    not free before every process of the run is gone (its cgroup removed)."""
+    from devcapsules.executor import warm
+
+    made = warm.configure({"python": 1})
+    made.refill_soon = lambda: None
+    handed = []
+    take = made.take
+    made.take = lambda *a: handed.append(take(*a)) or handed[-1]
+
+    async def scenario() -> tuple:
+        capacity = Capacity(concurrency=1, queue_depth=0)
+        executor = local.LocalExecutor(capacity)
+        result = await executor.execute("print('hi')", "python", stdin="", limits=LIMITS)
+        (used,) = handed
+        at_answer = (capacity.running, os.path.exists(used.workdir))
+        await _until(lambda: capacity.running == 0)
+        groups = used.group.dirs if used.group else []
+        gone = not os.path.exists(used.workdir) and not any(p.exists() for p in groups)
+        return result, at_answer, gone, used.proc.returncode
+
+    try:
+        result, at_answer, gone, returncode = asyncio.run(scenario())
+    finally:
+        warm.configure({})
+    assert result["stdout"] == "hi\n" and result["status"] == "ok"
+    assert at_answer == (1, True)  # answered while the sandbox was still being removed
+    assert gone and returncode is not None  # the slot came back once it was gone

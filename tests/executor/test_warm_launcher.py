@@ -61,3 +61,36 @@ def test_the_probe_sees_the_teardown_of_a_script_that_ends_normally(tmp_path):
         [sys.executable, "-c", WRAPPER, str(script), ""], capture_output=True, timeout=60
     )
     assert done.returncode == 0 and b"interpreter teardown" in done.stderr
+
+
+# The warm process as a pre-started interpreter: it tells the host, over its fd 3, which
+# process made the socket at the other end (SO_PEERCRED: the creator of a socketpair).
+PEER = """
+import socket, struct
+sock = socket.socket(fileno=3)
+pid, _uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+sock.sendall(str(pid).encode())
+"""
+
+
+def test_the_host_hands_the_run_straight_to_the_warm_process(tmp_path):
+    """No launcher in between on the request path: the warm process's fd 3 is the
+    host's own socket, so the run reaches it without waking the launcher first."""
+    script = tmp_path / "peer.py"
+    script.write_text(PEER)
+    host_end, box_end = socket.socketpair()
+    try:
+        spec = {
+            "warm": True,
+            "control_fd": box_end.fileno(),
+            "cgroup_fds": [],
+            "prestart": [sys.executable, str(script)],
+        }
+        done, reports = run_launcher(spec, (box_end.fileno(),))
+        box_end.close()
+        assert done.returncode == 0, done.stderr
+        assert host_end.recv(64) == str(os.getpid()).encode()  # the host made it
+    finally:
+        host_end.close()
+        box_end.close()
+    assert b'"exit_code": 0' in reports.splitlines()[0]  # the launcher still reports

@@ -366,3 +366,26 @@ def test_a_warm_program_does_not_get_the_harness_modules():
         assert made.taken["python"] == 1 and result.stdout == "[]\n", result.stderr
     finally:
         warm.configure({})
+
+
+def test_the_pool_refills_once_the_used_sandbox_is_gone_not_before_the_answer(pool):
+    """A refill's start (a bwrap and an interpreter) would compete with the answer, and
+    a used sandbox still dying plus its replacement would outnumber the pool's size."""
+    asked: list[bool] = []
+    handed = []
+    take = pool.take
+    pool.take = lambda *a: handed.append(take(*a)) or handed[-1]
+
+    async def scenario() -> bool:
+        pool.refill_soon = lambda: asked.append(not os.path.exists(handed[0].workdir))
+        result = await execute("print(1)", "python")
+        assert result.stdout == "1\n" and handed[0] is not None
+        before_answer = bool(asked)
+        for _ in range(3000):  # a wait for the state the test needs (30 s at most)
+            if asked:
+                break
+            await asyncio.sleep(0.01)
+        return before_answer
+
+    assert run(scenario()) is False  # not asked for by the time the answer came
+    assert asked == [True]  # asked for once, when the sandbox's directory was gone

@@ -3,7 +3,7 @@ work directory live under it, so nothing is left behind.
 
 Layout: `$TMPDIR/devcapsules-host-XXXX/` (0755: bwrap runs as the sandbox uid and must
 traverse it) with `support/` (harness files, a synthetic /etc/passwd, maybe a copy of
-bwrap) and `runs/run-XXXX/` (one per run, owned by the sandbox uid, removed after it).
+bwrap) and `runs/run-PID-N/` (one per run, owned by the sandbox uid, removed after it).
 
 The owner holds an exclusive `flock` on `.lock` for as long as it lives; the kernel drops
 it however the process ends (SIGKILL included). So a directory whose lock can be taken
@@ -18,6 +18,7 @@ import atexit
 import contextlib
 import fcntl
 import functools
+import itertools
 import logging
 import os
 import shutil
@@ -51,8 +52,22 @@ def host_dir() -> Path:
 
 
 def new_run_dir() -> str:
-    """A fresh, private (0700) directory for one run, under this host's `runs/`."""
-    return tempfile.mkdtemp(prefix="run-", dir=host_dir() / "runs")
+    """A fresh, private (0700) directory for one run, under this host's `runs/`.
+
+    Named by pid and a counter, not mkdtemp's random name (0.1 ms of Python a run):
+    `runs/` is this host's, 0755 and root's, so nobody else can make a name in it first;
+    the pid keeps a forked child's names apart, and an existing name is skipped."""
+    runs = os.path.join(host_dir(), "runs")
+    while True:
+        path = os.path.join(runs, f"run-{os.getpid()}-{next(_run_numbers)}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+
+
+_run_numbers = itertools.count()
 
 
 def support_root() -> Path:

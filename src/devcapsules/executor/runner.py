@@ -79,18 +79,53 @@ def workspace(files: dict[str, str | bytes]) -> Iterator[str]:
     """A private per-run directory holding `files`, owned by the sandbox uid, removed after
     (and, should this process die first, by the next host's sweep: see hostdir.py)."""
     path = hostdir.new_run_dir()
+    owner = os.geteuid() == 0  # bwrap runs as SANDBOX_UID and must read (compilers: write)
     try:
         for name, content in files.items():
             target = os.path.join(path, name)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as f:
-                f.write(content.encode() if isinstance(content, str) else content)
-        if os.geteuid() == 0:  # bwrap runs as SANDBOX_UID and must read (compilers: write)
-            for root, dirs, names in os.walk(path):
-                for name in [*dirs, *names, "."]:
-                    os.chown(os.path.join(root, name), SANDBOX_UID, SANDBOX_UID)
+            if os.path.dirname(name):
+                _make_parents(path, os.path.dirname(name), owner)
+            data = content.encode() if isinstance(content, str) else content
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+            try:
+                _write_all(fd, data)
+                if owner:
+                    os.fchown(fd, SANDBOX_UID, SANDBOX_UID)
+            finally:
+                os.close(fd)
+        if owner:
+            os.chown(path, SANDBOX_UID, SANDBOX_UID)
         yield path
     finally:
+        _remove_run_dir(path, files)
+
+
+def _make_parents(root: str, relative: str, owner: bool) -> None:
+    current = root
+    for part in relative.split(os.sep):
+        current = os.path.join(current, part)
+        if not os.path.isdir(current):
+            os.mkdir(current)
+            if owner:
+                os.chown(current, SANDBOX_UID, SANDBOX_UID)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _remove_run_dir(path: str, files: dict) -> None:
+    """The files we wrote, then the directory; anything else (a compiler's output, a
+    subdirectory) through rmtree. A plain run's directory stays as we made it (the
+    sandbox sees it read-only): two syscalls instead of rmtree's walk."""
+    try:
+        for name in files:
+            if os.sep not in name:
+                os.unlink(os.path.join(path, name))
+        os.rmdir(path)
+    except OSError:
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -7,9 +7,10 @@ instead of by the launcher), the same inputs (its tests.json, carried in batch.j
 handed to the harness in memory: one file for the batch), the same per-test time limit
 and whole-run wall and CPU budget, its own results channel (a private file that is its
 fd 3), and the same host-side comparison and classification
-(`tests_harness._function_results`) on a view of that one child. Between runs the batch harness kills every leftover process and
-empties /tmp (batch.py), so a run sees nothing of the one before; memory is the run
-cgroup's cap over the batch, and the runs take turns, so each has it for itself.
+(`tests_harness._function_results`) on a view of that one child. Between runs the batch
+harness kills every leftover process and empties /tmp (batch.py), so a run sees nothing
+of the one before; memory is the run cgroup's cap over the batch, and the runs take
+turns, so each has it for itself.
 
 What stays a run of its own (`run_tests()`, one sandbox each, by the caller): I/O tests
 (the launcher runs those, a process per stdin), other languages, and a single run (a

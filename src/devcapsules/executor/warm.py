@@ -11,8 +11,10 @@ the forked launcher and exec the run's argv when it comes.
 The isolation is a cold run's, unchanged: each warm sandbox has its own fresh work
 directory (empty until its run; the host writes the program into it just before), its own
 tmpfs, pid namespace and cgroup, and the run's rlimits are applied before the program
-starts. After the one run the whole sandbox is killed and its directory and cgroup
-removed; nothing of it is ever handed out again (`WarmSandbox.run` refuses a second call).
+starts. After the one run the whole sandbox is killed (before the answer) and reaped,
+its directory and cgroup removed (after it: `WarmSandbox._teardown`, which the run's
+executor slot waits for, `lingering`); nothing of it is ever handed out again
+(`WarmSandbox.run` refuses a second call).
 
 Who takes one (`taken()`): `execute()` of an interpreted language, `run_tests()` function
 tests (the harness is the program; its results pipe is made at hand-over and travels
@@ -27,8 +29,9 @@ kind it takes that one (still correct, just unprepared) and the pool's mix shift
 slot to the kind that was asked for, which the refill then starts.
 
 The pool (`EXECUTOR_WARM_POOL`, e.g. `python=2,javascript=1`) keeps that many idle per
-language, refills in a thread after each take, and is drained at exit (atexit: the host's
-shutdown): every idle sandbox killed, reaped, its directory and cgroup removed.
+language, refills in a thread once a used sandbox is gone, and is drained at exit
+(atexit: the host's shutdown): every idle sandbox killed, reaped, its directory and
+cgroup removed.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
+import functools
 import logging
 import marshal
 import os
@@ -91,7 +96,8 @@ class WarmSandbox:
         self.lang = lang
         self.shape = _Shape(lang.name, limits.tmp_size_mb, _prepared(lang, prepared))
         self._used = False
-        self._results_w: int | None = None  # a function-test run's results pipe, host copy
+        self._streams: dict = {}
+        self._gone: asyncio.Task | None = None  # the teardown after a run that ended well
         base = limits.sandbox(
             time_limit_s=limits.max_time_limit_s,
             address_space_mb=None,
@@ -142,6 +148,13 @@ class WarmSandbox:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def when_gone(self, then) -> None:
+        """Call `then` once this sandbox is destroyed (now, or after its teardown)."""
+        if self._gone is None or self._gone.done():
+            then()
+        else:
+            self._gone.add_done_callback(lambda _task: then())
+
     async def run(
         self,
         files: dict[str, str],
@@ -155,31 +168,80 @@ class WarmSandbox:
         if self._used:
             raise RuntimeError("a warm sandbox runs exactly one program")
         self._used = True
-        self._results_w = None
+        ended_well = False
         try:
             self._write(files)
             if self.group is not None:
                 self.group.set_limits(limits.memory_mb << 20, limits.max_processes)
             else:
                 limits = cgroup.fallback(limits)
-            if results_channel:
-                self.pipes.results_r, self._results_w = os.pipe()
             message = marshal.dumps({"argv": list(argv), "limits": limits.rlimits()})
-            result = await sandbox._follow(
-                self.proc,
-                self.pipes,
-                limits,
-                lambda: self._hand_over(message, stdin),
-            )
+            with _RunPipes(results_channel) as run_pipes:
+                result, ended_well = await self._follow(message, stdin, limits, run_pipes)
             if self.group is not None:
                 peak_kb, oom_kills = self.group.usage()
                 result.max_rss_kb = max(result.max_rss_kb, peak_kb)
                 result.memory_exceeded = oom_kills > 0
         finally:
-            self._close_results_w()
-            self.destroy()
+            if ended_well:
+                self._gone = _linger(self._teardown())
+            else:
+                self.destroy()
         sandbox._check_setup(result)
         return result
+
+    async def _follow(
+        self, message: bytes, stdin: bytes, limits: sandbox.SandboxLimits, run_pipes: _RunPipes
+    ) -> tuple[sandbox.SandboxResult, bool]:
+        """Hand the run over and watch it: (its result, whether it ended well, i.e. the
+        launcher reported the program's end). The run's own stdout, stderr (and results)
+        pipes reach only the program, at hand-over: their EOF says its output is complete
+        once it and whatever it started are done with them, without waiting for the
+        sandbox's launcher, pid 1 and bwrap to die (they hold only bwrap's stderr, for
+        set-up errors). What is left of a run that ended well is killed before the answer
+        and reaped after it (`_teardown`, in the run's slot)."""
+        loop = asyncio.get_running_loop()
+        killer = sandbox._Killer(self.proc.pid)
+        streams = self._streams = await _watch(
+            loop, self.proc, self.pipes, run_pipes, limits, killer
+        )
+        started = time.monotonic()
+        self._hand_over(message, stdin, run_pipes.child_ends())
+        run_pipes.close_child_ends()
+        finished = streams["report"].finished
+        ended_well = await _until_reported(self.proc.pid, limits.wall_time_s, killer, finished)
+        killer.kill()  # whatever the program left behind dies now, before the answer
+        if ended_well:
+            await sandbox._drain({name: streams[name] for name in run_pipes.names})
+            status = (0, None)  # unused: the launcher's record has the program's status
+        else:  # killed (deadline, flood) or the sandbox failed: everything to its end
+            status = await sandbox._wait(self.proc.pid, limits.wall_time_s, killer, finished)
+            self.proc.returncode = -1
+            await sandbox._drain(streams)
+        wall_ms = int((time.monotonic() - started) * 1000)
+        result = sandbox._result(status, streams, killer, wall_ms)
+        # bwrap's, the launcher's or the stub's own messages before the hand-over (a set-up
+        # failure; nothing of the program's reaches that pipe) come first.
+        result.stderr = streams["setup"].data().decode("utf-8", "replace") + result.stderr
+        return result, ended_well
+
+    async def _teardown(self) -> None:
+        """The end of a run that ended well, after its answer: reap bwrap (killed
+        already), wait for the sandbox's pipes' EOF (its pid namespace is gone then),
+        remove its directory and its cgroup once empty (every process of the run gone).
+        The run's slot is held until this is done (`lingering`)."""
+        try:
+            killer = sandbox._Killer(self.proc.pid)
+            finished = self._streams["report"].finished
+            await sandbox._wait(self.proc.pid, _REAP_S, killer, finished)
+            self.proc.returncode = -1
+            await sandbox._drain(self._streams)
+            self.destroy(remove_cgroup=False)
+            if self.group is not None and not self.group.try_remove():
+                await self.group.remove()
+        except BaseException:  # cancelled (the loop is closing) or failed: block instead
+            self.destroy(wait=True)
+            raise
 
     def _write(self, files: dict[str, str]) -> None:
         for name, content in files.items():
@@ -189,25 +251,17 @@ class WarmSandbox:
             if os.geteuid() == 0:
                 os.chown(target, sandbox.SANDBOX_UID, sandbox.SANDBOX_UID)
 
-    def _hand_over(self, message: bytes, stdin: bytes) -> None:
-        # The descriptors travel with the run (SCM_RIGHTS): stdin, then the results pipe,
-        # whose write end we then close: its EOF must come when the program's end exits.
+    def _hand_over(self, message: bytes, stdin: bytes, run_fds: list[int]) -> None:
+        # The descriptors travel with the run (SCM_RIGHTS): stdin, stdout, stderr, then a
+        # harness's results pipe; the host's copies of the write ends are then closed.
         stdin_fd = sandbox._memfd("stdin", stdin)
-        fds = [stdin_fd] if self._results_w is None else [stdin_fd, self._results_w]
         try:
-            socket.send_fds(self.control, [message], fds)
+            socket.send_fds(self.control, [message], [stdin_fd, *run_fds])
         finally:
             os.close(stdin_fd)
-            self._close_results_w()
             self.control.close()
 
-    def _close_results_w(self) -> None:
-        if self._results_w is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._results_w)
-            self._results_w = None
-
-    def destroy(self, wait: bool = False) -> None:
+    def destroy(self, wait: bool = False, remove_cgroup: bool = True) -> None:
         """Kill whatever is left of the sandbox; remove its directory and cgroup (`wait`:
         block until the cgroup is gone, at shutdown; else a run's task retries it)."""
         proc = getattr(self, "proc", None)
@@ -224,12 +278,123 @@ class WarmSandbox:
         self.control.close()
         self.pipes.__exit__(None, None, None)
         shutil.rmtree(self.workdir, ignore_errors=True)
-        if self.group is None or self.group.try_remove():
+        if not remove_cgroup or self.group is None or self.group.try_remove():
             return
         if wait or not _in_event_loop():
             _remove_blocking(self.group)
         else:
             sandbox._remove_soon(self.group)
+
+
+class _RunPipes:
+    """The run's own stdout and stderr (and a harness's results) pipes, made at
+    hand-over: the write ends go to the program only."""
+
+    def __init__(self, with_results: bool) -> None:
+        self.names = ["stdout", "stderr", *(["results"] if with_results else [])]
+        self.read: dict[str, int | None] = {}
+        self.write: dict[str, int | None] = {}
+        for name in self.names:
+            self.read[name], self.write[name] = os.pipe()
+
+    def take(self, name: str):
+        """The read end as a file the event loop's transport then owns."""
+        fd, self.read[name] = self.read[name], None
+        return os.fdopen(fd, "rb", 0)
+
+    def child_ends(self) -> list[int]:
+        return [self.write[name] for name in self.names]
+
+    def close_child_ends(self) -> None:
+        for name in self.names:
+            fd, self.write[name] = self.write[name], None
+            if fd is not None:
+                os.close(fd)
+
+    def __enter__(self) -> _RunPipes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close_child_ends()
+        for fd in self.read.values():
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+async def _watch(loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, killer) -> dict:
+    """The run's pipes (capped: past a cap the run is killed), the launcher's report
+    pipe and bwrap's own stderr ("setup"), each read by the event loop."""
+    cap, channel_cap = limits.max_output_bytes, limits.max_channel_bytes
+    report, pipes.report_r = os.fdopen(pipes.report_r, "rb", 0), None
+    sources = {
+        "stdout": (run_pipes.take("stdout"), cap, killer.overflow, sandbox._Capped),
+        "stderr": (run_pipes.take("stderr"), cap, killer.overflow, sandbox._Capped),
+        "report": (report, channel_cap, killer.kill, sandbox._Reports),
+        "setup": (proc.stderr, cap, killer.kill, sandbox._Capped),
+    }
+    if "results" in run_pipes.names:
+        sources["results"] = (
+            run_pipes.take("results"),
+            channel_cap,
+            killer.overflow,
+            sandbox._Capped,
+        )
+    streams = {}
+    for name, (pipe, limit, on_overflow, kind) in sources.items():
+        factory = functools.partial(kind, limit, on_overflow)
+        _, streams[name] = await loop.connect_read_pipe(factory, pipe)
+    return streams
+
+
+async def _until_reported(
+    pid: int, timeout_s: float, killer: sandbox._Killer, finished: asyncio.Future
+) -> bool:
+    """Wait for the launcher's last record (True: the program ended and was reaped),
+    bwrap's exit or the deadline (then `killer.timed_out`): False."""
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    pidfd = os.pidfd_open(pid)
+    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    try:
+        ended = asyncio.wait([exited, finished], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait_for(ended, timeout_s)
+    except TimeoutError:
+        killer.timed_out = True
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    return finished.done() and not killer.timed_out
+
+
+_REAP_S = 5.0  # after its SIGKILL, bwrap is reaped within milliseconds; a bound anyway
+_LINGERING: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "warm_lingering", default=None
+)
+_ORPHANED: set[asyncio.Task] = set()  # teardowns no caller collects (direct library use)
+
+
+def _linger(teardown) -> asyncio.Task:
+    task = asyncio.get_running_loop().create_task(teardown)
+    collected = _LINGERING.get()
+    if collected is not None:
+        collected.append(task)
+    _ORPHANED.add(task)
+    task.add_done_callback(_ORPHANED.discard)
+    return task
+
+
+@contextlib.contextmanager
+def lingering() -> Iterator[list[asyncio.Task]]:
+    """Collects the teardowns of the warm runs made inside: a run's answer comes before
+    its sandbox is reaped and removed, and whoever counts runs against the host's memory
+    (services/execution/local.py's slots) holds the run's slot until they are done."""
+    found: list[asyncio.Task] = []
+    token = _LINGERING.set(found)
+    try:
+        yield found
+    finally:
+        _LINGERING.reset(token)
 
 
 def _in_event_loop() -> bool:
@@ -257,7 +422,9 @@ def taken(
 ) -> Iterator[WarmSandbox | None]:
     """A warm sandbox for one run of an interpreted language, or None (the run goes
     cold); `script`: the run's program is this support script (a prepared sandbox is
-    preferred). The pool refills in the background once the caller is done with it."""
+    preferred). The pool refills in the background once the sandbox is gone (after the
+    run's answer: a refill's start does not compete with it, and the pool's sandboxes
+    never outnumber its size)."""
     current = _pool
     ready = None
     if current is not None and lang.compile_cmd is None:
@@ -266,7 +433,7 @@ def taken(
         yield ready
     finally:
         if ready is not None:
-            current.refill_soon()
+            ready.when_gone(current.refill_soon)
 
 
 def _prestart(lang: Language, prepared: str | None = None) -> list[str] | None:

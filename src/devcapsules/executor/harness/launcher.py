@@ -20,9 +20,9 @@ Modes:
           captured per run into private temp files; one record per run, then a final one.
 - warm:   a pre-started sandbox (warm pool). The user's process is forked at once, joins
           the run's cgroup and (optionally) execs a pre-started interpreter, then waits on
-          fd 3 for its one run; the launcher blocks on `control_fd` until the host sends the
-          run (marshal + the stdin descriptor and, for a harness, its results pipe, by
-          SCM_RIGHTS), forwards it, reports like single.
+          fd 3, the host's `control_fd`, for its one run (marshal + the run's stdin,
+          stdout and stderr and, for a harness, its results pipe, by SCM_RIGHTS); the
+          launcher only waits for it and reports like single.
           One run, then everything exits: a warm sandbox is never reused.
 
 Records are JSON lines on `report_fd`. The user's process never inherits that descriptor,
@@ -165,7 +165,7 @@ def encode(record: dict) -> str:
 def receive(sock) -> tuple[bytes, list]:
     import socket
 
-    message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)  # stdin [, results]
+    message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)  # stdio [, results]
     return message, fds
 
 
@@ -175,15 +175,14 @@ def zygote(sock) -> None:
     if not message or not fds:
         os._exit(0)  # drained before any run
     run = marshal.loads(message)  # the host's (warm.py)
-    os.dup2(fds[0], 0)
-    if len(fds) > 1:  # the harness protocol: results on fd 3 (replaces the socket)
-        os.dup2(fds[1], 3)
-    os.closerange(4 if len(fds) > 1 else 3, 1 << 16)
+    for target, fd in enumerate(fds):  # stdin, stdout, stderr [, the harness's results]
+        os.dup2(fd, target)
+    os.closerange(len(fds), 1 << 16)
     apply_limits(run["limits"])
     os.execvp(run["argv"][0], run["argv"])
 
 
-def spawn_warm(spec: dict, child_end) -> int:
+def spawn_warm(spec: dict) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -191,7 +190,7 @@ def spawn_warm(spec: dict, child_end) -> int:
         for fd in spec.get("cgroup_fds") or ():  # joined now: off the request path
             os.write(fd, b"0")
         os.setpgid(0, 0)
-        os.dup2(child_end.fileno(), 3)
+        os.dup2(spec["control_fd"], 3)  # the host's end of the run's hand-over
         os.set_inheritable(3, True)
         os.closerange(4, 1 << 16)
         prestart = spec.get("prestart")
@@ -206,20 +205,12 @@ def spawn_warm(spec: dict, child_end) -> int:
 
 
 def run_warm(spec: dict, report) -> None:
-    import socket
-
-    control = socket.socket(fileno=spec["control_fd"])
-    parent_end, child_end = socket.socketpair()
-    pid = spawn_warm(spec, child_end)
-    child_end.close()
-    message, fds = receive(control)  # blocks until the host hands this sandbox a run
-    control.close()
+    """The host hands the run straight to the user's process (the control socket is its
+    fd 3, not ours: one wake-up fewer on the request path); this process only waits for
+    it and reports. The host closing its end without a run (drained) ends the child."""
     started = time.monotonic()
-    if message and fds:
-        socket.send_fds(parent_end, [message], fds)
-    for fd in fds:
-        os.close(fd)
-    parent_end.close()  # no run (drained): the child sees EOF and exits
+    pid = spawn_warm(spec)
+    os.close(spec["control_fd"])
     status, usage, timed_out = wait_for(pid, None)
     report(describe(status, usage, started, timed_out))
 

@@ -50,9 +50,21 @@ class LocalExecutor:
     def __init__(self, capacity: Capacity | None = None) -> None:
         self.capacity = capacity
 
-    def slot(self, limits: RunLimits):
-        """A run waits for its slot at most its own time limit (then 503 executor_busy)."""
-        return (self.capacity or shared_capacity()).slot(max_wait_s=limits.time_limit_s)
+    @contextlib.asynccontextmanager
+    async def slot(self, limits: RunLimits) -> AsyncIterator[None]:
+        """A run waits for its slot at most its own time limit (then 503 executor_busy).
+        A warm run answers before its sandbox is reaped and removed: the slot is held
+        until that is done too (`warm.lingering`), so host memory stays bounded by the
+        runs the slots count."""
+        from devcapsules.executor.warm import lingering
+
+        capacity = self.capacity or shared_capacity()
+        async with capacity.slot(max_wait_s=limits.time_limit_s) as held:
+            with lingering() as teardowns:
+                try:
+                    yield
+                finally:
+                    held.until(teardowns)
 
     async def execute(
         self, source_code: str, language: str, *, stdin: str, limits: RunLimits
@@ -166,22 +178,28 @@ class Capacity:
         return min(self.admitted, self.concurrency)
 
     @contextlib.asynccontextmanager
-    async def slot(self, max_wait_s: float | None = None) -> AsyncIterator[None]:
+    async def slot(self, max_wait_s: float | None = None) -> AsyncIterator[Held]:
+        """Admit one run (or refuse it: 503) and wait for a free slot; the slot is given
+        back when the block ends, or later if the block said so (`Held.until`)."""
         patient = _PATIENT.get()
         if patient:
             self.patient += 1
         elif self.admitted - self.patient >= self.concurrency + self.queue_depth:
             raise self._busy()
         self.admitted += 1
+        held, acquired = Held(), False
         try:
             await self._wait_for_slot(None if patient else max_wait_s)
-            try:
-                yield
-            finally:
-                self._slots.release()
+            acquired = True
+            yield held
         finally:
-            self.admitted -= 1
-            self.patient -= patient
+            held.then(lambda: self._leave(acquired, patient))
+
+    def _leave(self, acquired: bool, patient: bool) -> None:
+        if acquired:
+            self._slots.release()
+        self.admitted -= 1
+        self.patient -= patient
 
     async def _wait_for_slot(self, max_wait_s: float | None) -> None:
         if max_wait_s is None:
@@ -200,6 +218,33 @@ class Capacity:
             details={"concurrency": self.concurrency, "queueDepth": self.queue_depth},
             retry_after_s=self.retry_after_s,
         )
+
+
+class Held:
+    """A taken slot: `until(tasks)` keeps it taken after its block, until they are done
+    (a warm sandbox's teardown: the run's processes and memory are not gone before)."""
+
+    def __init__(self) -> None:
+        self._pending: set[asyncio.Future] = set()
+        self._release: Any = None
+
+    def until(self, tasks: list[asyncio.Future]) -> None:
+        self._pending.update(task for task in tasks if not task.done())
+
+    def then(self, release) -> None:
+        """Give the slot back now, or when the last pending task is done."""
+        if not self._pending:
+            release()
+            return
+        self._release = release
+        for task in self._pending:
+            task.add_done_callback(self._one_done)
+
+    def _one_done(self, task: asyncio.Future) -> None:
+        self._pending.discard(task)
+        if not self._pending and self._release is not None:
+            release, self._release = self._release, None
+            release()
 
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Capacity] = (
