@@ -54,6 +54,29 @@ def test_each_run_gets_the_verdict_it_gets_on_its_own():
     ]
 
 
+def test_each_run_gets_its_own_tests_with_one_spec_file_for_the_batch():
+    # The runs' configs travel in batch.json (one file for the batch): no run's tests.json
+    # is written, and each run still calls its own function on its own inputs.
+    listing = (
+        "import os\ndef f(x):\n    return sorted(n for n in os.listdir('.') if 'tests' in n)\n"
+    )
+    runs = [
+        SuiteRun(GOOD, CASES),
+        SuiteRun(
+            "def g(x):\n    return x * 2\n\ndef h():\n    pass\n",
+            [{"input": [5], "expected": 10}],
+            "g",
+        ),
+        SuiteRun(listing, [{"input": [0], "expected": []}]),
+    ]
+    results = run(run_tests_batch(runs, "python"))
+    assert [(r.status, r.passed, r.total) for r in results] == [
+        ("passed", 2, 2),
+        ("passed", 1, 1),
+        ("passed", 1, 1),
+    ], [r.tests[0].actual for r in results]
+
+
 def test_a_run_sees_nothing_a_previous_run_left():
     marker = "dctbatch-leftover-5c2a"
     leave = (

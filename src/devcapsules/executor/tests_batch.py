@@ -3,12 +3,14 @@ solution and starter, a grading job's submissions) in ONE sandbox, a forked proc
 
 Each run is exactly what `run_tests()` does for Python function tests: the same harness
 (harness/python_harness.py, started as `__main__` by the batch harness in a forked child
-instead of by the launcher), the same files, the same per-test time limit and whole-run
-wall and CPU budget, its own results channel (a private file that is its fd 3), and the
-same host-side comparison and classification (`tests_harness._function_results`) on a
-view of that one child. Between runs the batch harness kills every leftover process and
-empties /tmp (batch.py), so a run sees nothing of the one before; memory is the run
-cgroup's cap over the batch, and the runs take turns, so each has it for itself.
+instead of by the launcher), the same inputs (its tests.json, carried in batch.json and
+handed to the harness in memory: one file for the batch), the same per-test time limit
+and whole-run wall and CPU budget, its own results channel (a private file that is its
+fd 3), and the same host-side comparison and classification
+(`tests_harness._function_results`) on a view of that one child. Between runs the batch
+harness kills every leftover process and empties /tmp (batch.py), so a run sees nothing
+of the one before; memory is the run cgroup's cap over the batch, and the runs take
+turns, so each has it for itself.
 
 What stays a run of its own (`run_tests()`, one sandbox each, by the caller): I/O tests
 (the launcher runs those, a process per stdin), other languages, and a single run (a
@@ -36,8 +38,8 @@ from .tests_harness import (
     InvalidTestCases,
     TestCase,
     TestRunResult,
+    _function_config,
     _function_results,
-    _input_files,
     parse_test_cases,
 )
 
@@ -109,17 +111,18 @@ async def _run(lang, runs: list[SuiteRun], time_s: float, memory_mb: int, limits
     files, programs = {}, []
     for index, item in enumerate(runs):
         # Flat names: a warm sandbox's work directory takes files, not folders.
-        inputs = _input_files(item.cases, item.function_name, lang, time_s)
-        config = json.loads(inputs["tests.json"])
+        config = _function_config(item.cases, item.function_name, lang, time_s)
         config["source"] = f"r{index}_{lang.source_file}"
         files[config["source"]] = item.user_code
-        files[f"r{index}_tests.json"] = json.dumps(config)
         wall = limits.suite_wall_s(time_s, len(item.cases))
         harness = sandbox.support_path(HARNESS)
         programs.append(
             {
                 "path": harness,
-                "argv": [harness, f"r{index}_tests.json"],
+                # Its tests.json travels in batch.json and reaches the harness in memory:
+                # one file for all the runs' specs, not one more per run (~0.1 ms each).
+                "config": config,
+                "argv": [harness],
                 "timeout_s": wall,
                 "cpu_s": math.ceil(wall),  # the harness runs every test: the run's budget
                 "channel": True,

@@ -252,13 +252,19 @@ def _input_files(
     # Only inputs go in: expected values stay on this side of the sandbox wall.
     if cases[0].kind == "io":
         return {f"tests/{i}.in": case.stdin for i, case in enumerate(cases)}
-    config = {
+    return {"tests.json": json.dumps(_function_config(cases, function_name, lang, time_s))}
+
+
+def _function_config(
+    cases: list[TestCase], function_name: str | None, lang: Language, time_s: float
+) -> dict:
+    """The function-test harness's tests.json (inputs only)."""
+    return {
         "source": lang.source_file,
         "function": function_name,
         "timeout_s": time_s,
         "inputs": [case.args for case in cases],
     }
-    return {"tests.json": json.dumps(config)}
 
 
 def _box_limits(

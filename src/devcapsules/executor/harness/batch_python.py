@@ -12,8 +12,10 @@ program on fd 3; the host classifies, trusting nothing here.
 A program is `p<i>.py` by default; batch.json's optional `programs` list says otherwise
 per program: `path` and `argv` (a support harness such as python_harness.py, run as
 `__main__` on its own config), `timeout_s` and `cpu_s` (its own deadline and CPU limit),
-and `channel` (a private file becomes its fd 3; its content travels in its record, so a
-function-test harness reports as in a run of its own).
+`channel` (a private file becomes its fd 3; its content travels in its record, so a
+function-test harness reports as in a run of its own), and `config` (the support
+harness's own config, its tests.json, handed to it in memory as GIVEN_CONFIG: the host
+writes one file for all the runs' specs instead of one more per run).
 
 Why one sandbox for many programs: the sandbox's start (namespaces, mounts, two
 interpreters) costs ~50 ms of CPU, a forked program ~2 ms; a batch is one principal's
@@ -36,7 +38,7 @@ from collections import namedtuple
 RESULTS_FD = 3
 
 
-def run_child(path: str, out: int, err: int, argv: list, chan, cpu_s) -> None:
+def run_child(path: str, out: int, err: int, argv: list, chan, cpu_s, config) -> None:
     os.setpgid(0, 0)
     os.dup2(out, 1)
     os.dup2(err, 2)
@@ -49,6 +51,8 @@ def run_child(path: str, out: int, err: int, argv: list, chan, cpu_s) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
     sys.argv = argv
     main = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
+    if config is not None:  # the support harness's config, given here instead of read
+        main["GIVEN_CONFIG"] = config
     code = 0
     try:
         exec(SUPPORT.get(path) or load(path), main)
@@ -270,6 +274,7 @@ def program(batch: dict, index: int) -> dict:
         "timeout_s": entry.get("timeout_s", batch["timeout_s"]),
         "cpu_s": entry.get("cpu_s"),
         "channel": bool(entry.get("channel")),
+        "config": entry.get("config"),
     }
 
 
@@ -296,7 +301,7 @@ def main() -> None:
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            run_child(entry["path"], out, err, entry["argv"], chan, entry["cpu_s"])
+            run_child(entry["path"], out, err, entry["argv"], chan, entry["cpu_s"], entry["config"])
         status, usage, timed_out = wait(pid, entry["timeout_s"])
         kill_the_rest()
         record = {

@@ -138,9 +138,17 @@ def run_one(func, index: int, args: list, timeout_s: float) -> dict:
     }
 
 
-def main() -> None:
+def read_config() -> dict:
+    # The batch harness hands a run its config in memory (batch_python.py's `config`);
+    # a run of its own reads its tests.json.
+    if "GIVEN_CONFIG" in globals():
+        return globals()["GIVEN_CONFIG"]
     with open(sys.argv[1], "rb") as f:  # bytes: no text layer for one read (UTF-8 JSON)
-        config = json.loads(f.read())
+        return json.loads(f.read())
+
+
+def main() -> None:
+    config = read_config()
 
     def setup():
         try:
