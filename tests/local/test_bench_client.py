@@ -20,7 +20,7 @@ from devcapsules.local.http_server import run_event_loop, uvicorn_server
 from devcapsules.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from _http import LeanClient  # noqa: E402
+from _http import LeanClient
 
 
 def serve(app):
@@ -99,7 +99,13 @@ def test_a_json_body_is_posted(raw):
 
 
 def test_a_server_that_closes_gets_a_new_connection(raw):
-    base = raw([(b"content-type", b"application/json"), (b"connection", b"close"), (b"content-length", b"12")])
+    base = raw(
+        [
+            (b"content-type", b"application/json"),
+            (b"connection", b"close"),
+            (b"content-length", b"12"),
+        ]
+    )
 
     async def scenario():
         client = LeanClient(base)
