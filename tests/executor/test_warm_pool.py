@@ -6,6 +6,7 @@ tests check what only a pool can get wrong."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -389,3 +390,39 @@ def test_the_pool_refills_once_the_used_sandbox_is_gone_not_before_the_answer(po
 
     assert run(scenario()) is False  # not asked for by the time the answer came
     assert asked == [True]  # asked for once, when the sandbox's directory was gone
+
+
+@pytest.mark.parametrize("started", [False, True], ids=["before-it-starts", "while-it-runs"])
+def test_a_cancelled_teardown_still_removes_the_sandbox_and_stops_reading_it(pool, started):
+    """The answer comes before the sandbox's teardown; a loop that closes then (a server
+    stopping, `asyncio.run` returning) cancels the teardown, maybe before it started (a
+    task cancelled then never runs its body). The sandbox must still go, and the pipes'
+    readers must leave the loop before their descriptors close: a loop polling a closed
+    (or reused) descriptor logs read errors, or reads someone else's pipe."""
+    handed = []
+    take = pool.take
+    pool.take = lambda *a: handed.append(take(*a)) or handed[-1]
+
+    async def answer_then_cancel_the_teardown() -> tuple[str, set[int]]:
+        result = await execute("print(1)", "python")
+        teardown = handed[0]._gone
+        if started:
+            await asyncio.sleep(0)  # the teardown starts, then waits for bwrap's end
+        teardown.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await teardown
+        selector = asyncio.get_running_loop()._selector  # what the loop still polls
+        return result.stdout, [fd for fd in selector.get_map() if not is_open(fd)]
+
+    stdout, closed_but_polled = run(answer_then_cancel_the_teardown())
+    assert stdout == "1\n"
+    assert closed_but_polled == []
+    assert not os.path.exists(handed[0].workdir)
+
+
+def is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True

@@ -532,6 +532,15 @@ class _Capped(asyncio.Protocol):
         os.set_blocking(pipe.fileno(), False)
         loop.add_reader(pipe.fileno(), self._readable)
 
+    def detach(self) -> None:
+        """Stop reading, if still reading: the run is given up (its loop is closing). The
+        reader goes before its descriptor does, so no loop polls a closed or reused fd."""
+        pipe = getattr(self, "_pipe", None)
+        if pipe is not None and not pipe.closed:
+            self._loop.remove_reader(pipe.fileno())
+            pipe.close()
+            self.connection_lost(None)
+
     def _readable(self) -> None:
         try:
             data = os.read(self._pipe.fileno(), _READ_SIZE)
@@ -991,9 +1000,8 @@ async def _drain(streams: dict) -> None:
     # Everything in the pid namespace is dead once bwrap is, so EOF comes promptly; the
     # timeout only guards against a descriptor leaked to some process outside it.
     waiters = [s.closed for s in streams.values() if not s.closed.done()]
-    if waiters:  # usually none by now: no gather, no wait_for task
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*waiters), 2.0)
+    if waiters:  # usually none by now; `wait`, not a gather that a cancel could orphan
+        await asyncio.wait(waiters, timeout=2.0)
 
 
 class SandboxSetupError(RuntimeError):

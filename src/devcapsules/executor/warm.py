@@ -40,7 +40,6 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
-import functools
 import logging
 import marshal
 import os
@@ -185,6 +184,7 @@ class WarmSandbox:
         finally:
             if ended_well:
                 self._gone = _linger(self._teardown())
+                self._gone.add_done_callback(self._given_up)
             else:
                 self.destroy()
         sandbox._check_setup(result)
@@ -202,9 +202,7 @@ class WarmSandbox:
         and reaped after it (`_teardown`, in the run's slot)."""
         loop = asyncio.get_running_loop()
         killer = sandbox._Killer(self.proc.pid)
-        streams = self._streams = await _watch(
-            loop, self.proc, self.pipes, run_pipes, limits, killer
-        )
+        streams = self._streams = _watch(loop, self.proc, self.pipes, run_pipes, limits, killer)
         started = time.monotonic()
         self._hand_over(message, stdin, run_pipes.child_ends())
         run_pipes.close_child_ends()
@@ -239,9 +237,15 @@ class WarmSandbox:
             self.destroy(remove_cgroup=False)
             if self.group is not None and not self.group.try_remove():
                 await self.group.remove()
-        except BaseException:  # cancelled (the loop is closing) or failed: block instead
+        except Exception:  # failed: block instead (a cancel is `_given_up`'s)
             self.destroy(wait=True)
             raise
+
+    def _given_up(self, teardown: asyncio.Task) -> None:
+        """A teardown cancelled (its loop is closing), maybe before it even started: a
+        task cancelled then never runs its body, so its clean-up is done here, blocking."""
+        if teardown.cancelled():
+            self.destroy(wait=True)
 
     def _write(self, files: dict[str, str]) -> None:
         for name, content in files.items():
@@ -264,6 +268,8 @@ class WarmSandbox:
     def destroy(self, wait: bool = False, remove_cgroup: bool = True) -> None:
         """Kill whatever is left of the sandbox; remove its directory and cgroup (`wait`:
         block until the cgroup is gone, at shutdown; else a run's task retries it)."""
+        for stream in getattr(self, "_streams", {}).values():
+            stream.detach()  # before the descriptors it reads are closed below
         proc = getattr(self, "proc", None)
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -298,7 +304,7 @@ class _RunPipes:
             self.read[name], self.write[name] = os.pipe()
 
     def take(self, name: str):
-        """The read end as a file the event loop's transport then owns."""
+        """The read end as a file its reader (`_Capped.attach`) then owns."""
         fd, self.read[name] = self.read[name], None
         return os.fdopen(fd, "rb", 0)
 
@@ -322,7 +328,7 @@ class _RunPipes:
                     os.close(fd)
 
 
-async def _watch(loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, killer) -> dict:
+def _watch(loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, killer) -> dict:
     """The run's pipes (capped: past a cap the run is killed), the launcher's report
     pipe and bwrap's own stderr ("setup"), each read by the event loop."""
     cap, channel_cap = limits.max_output_bytes, limits.max_channel_bytes
@@ -342,8 +348,8 @@ async def _watch(loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits
         )
     streams = {}
     for name, (pipe, limit, on_overflow, kind) in sources.items():
-        factory = functools.partial(kind, limit, on_overflow)
-        _, streams[name] = await loop.connect_read_pipe(factory, pipe)
+        streams[name] = kind(limit, on_overflow)
+        streams[name].attach(loop, pipe)  # read from the selector, as a cold run's are
     return streams
 
 
