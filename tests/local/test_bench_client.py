@@ -68,16 +68,21 @@ def raw():
         thread.join(10)
 
 
-def test_answers_are_read_over_one_kept_alive_connection(ours):
+def get_each(base: str, paths: list[str]) -> tuple[list, int]:
+    """The answers to GETs of `paths` in turn on one client, and its connection count."""
+
     async def scenario():
-        client = LeanClient(ours)
+        client = LeanClient(base)
         try:
-            answers = [await client.request("GET", "/health") for _ in range(3)]
-            return answers, client.connections
+            return [await client.request("GET", path) for path in paths], client.connections
         finally:
             await client.aclose()
 
-    answers, connections = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_answers_are_read_over_one_kept_alive_connection(ours):
+    answers, connections = get_each(ours, ["/health"] * 3)
     assert [status for status, _ in answers] == [200] * 3
     assert all(health["status"] == "ok" for _, health in answers)
     assert connections == 1
@@ -107,15 +112,7 @@ def test_a_server_that_closes_gets_a_new_connection(raw):
         ]
     )
 
-    async def scenario():
-        client = LeanClient(base)
-        try:
-            answers = [await client.request("GET", "/") for _ in range(2)]
-            return answers, client.connections
-        finally:
-            await client.aclose()
-
-    answers, connections = asyncio.run(scenario())
+    answers, connections = get_each(base, ["/"] * 2)
     assert answers == [(200, {"ok": True})] * 2
     assert connections == 2
 
