@@ -11,8 +11,9 @@ in the same run: the ratio is what the API layer costs on top of the sandbox.
 Goal (issue 17): <= 2 round trips per request, one of them (the record) off the path.
 
 Then over HTTP through the real local host (`devcapsules dev`, a subprocess): hello world
-p50/p99 with the warm pool on (`python=2`) and off, one client, sequential requests with a
-50 ms gap (the pool refills between requests, as between users), beside the minimal
+p50/p99 with the warm pool on (`python=2`) and off, through a lean HTTP/1.1 client
+(bench/_http.py; httpx as a reference row), sequential requests with a 50 ms gap (the
+pool refills between requests, as between users), beside the minimal
 `bwrap --unshare-all ... python3 -c "print('Hello World')"` spawn measured in the same
 run (bench/_cold_path.py's anchor). Goal (issue 17): warm p50 <= 10 ms.
 """
@@ -34,6 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from _cold_path import HELLO as HELLO_ARGV
 from _cold_path import _minimal, _spawn
+from _http import LeanClient
 from bench_execution import local_host
 
 from devcapsules.app import build_app
@@ -141,11 +143,21 @@ def bwrap_anchor_ms() -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def http_hello(client: httpx.AsyncClient, base: str) -> float:
+async def http_hello(client: LeanClient) -> float:
+    started = time.perf_counter()
+    status, body = await client.post("/api/v1/execute", HELLO)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert status == 200 and body.get("stdout") == "Hello World\n", body  # no fast refusal
+    return elapsed
+
+
+async def httpx_hello(client: httpx.AsyncClient, base: str) -> float:
+    """The same through httpx (the reference row): that client's own cost, ~1.4 ms a
+    request and ~2.8 ms after an idle gap, is not the host's (bench/_http.py)."""
     started = time.perf_counter()
     response = await client.post(f"{base}/api/v1/execute", json=HELLO)
     elapsed = (time.perf_counter() - started) * 1000
-    assert response.json().get("stdout") == "Hello World\n", response.text  # no fast refusal
+    assert response.json().get("stdout") == "Hello World\n", response.text
     return elapsed
 
 
@@ -160,17 +172,24 @@ async def through_local_host(n: int, before_src: str | None = None) -> None:
         before = {"EXECUTOR_WARM_POOL": "python=2", "PYTHONPATH": before_src}
         configs["before"] = ("warm, the --before-src tree", before)
     labels = {"anchor": "minimal bwrap+python spawn", **{k: v[0] for k, v in configs.items()}}
+    labels["httpx"] = "warm, through httpx (reference)"
     samples: dict[str, list[float]] = {name: [] for name in labels}
     with contextlib.ExitStack() as stack:
         hosts = {name: stack.enter_context(local_host(env)) for name, (_, env) in configs.items()}
-        async with httpx.AsyncClient(timeout=60) as client:
-            for base in hosts.values():  # warm-up: the first run discovers the toolchain
-                await http_hello(client, base)
+        clients = {name: LeanClient(base) for name, base in hosts.items()}
+        async with httpx.AsyncClient(timeout=60) as reference:
+            for client in clients.values():  # warm-up: the first run discovers the toolchain
+                await http_hello(client)
+            await httpx_hello(reference, hosts["warm"])
             for _ in range(n):
                 samples["anchor"].append(await asyncio.to_thread(bwrap_anchor_ms))
-                for name, base in hosts.items():
-                    samples[name].append(await http_hello(client, base))
+                for name, client in clients.items():
+                    samples[name].append(await http_hello(client))
+                await asyncio.sleep(0.05)  # the pool refills between requests
+                samples["httpx"].append(await httpx_hello(reference, hosts["warm"]))
                 await asyncio.sleep(0.05)
+        for client in clients.values():
+            await client.aclose()
     anchor = statistics.median(samples["anchor"])
     print(f"\nPOST /execute hello world through the local host (HTTP), {n} requests each\n")
     print(f"{'':<30}{'p50 ms':>9}{'p99 ms':>9}{'x anchor':>10}")
