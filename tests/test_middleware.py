@@ -218,8 +218,10 @@ def test_a_forked_child_never_hands_out_its_parents_request_ids():
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its next id, leave without running pytest's exit
-        os.write(writer, new_request_id().encode())
-        os._exit(0)
+        try:
+            os.write(writer, new_request_id().encode())
+        finally:
+            os._exit(0)  # whatever happened: never go on running the suite in the child
     os.close(writer)
     os.waitpid(pid, 0)
     child_id = os.read(reader, 100).decode()
