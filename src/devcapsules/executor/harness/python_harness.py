@@ -160,7 +160,9 @@ def main() -> None:
         emit(run_one(func, index, args, config["timeout_s"]))
 
 
-if __name__ == "__main__":
+def run_as_main() -> None:
+    """`python3 python_harness.py`: main(), then the end of the process. (The batch
+    harness loads this module once per batch and calls this in each run's process.)"""
     main()
     # Every record is on fd 3 already and output outside a test is not shown: skip the
     # interpreter's teardown of the ~30 modules loaded here (on the run's clock).
@@ -168,3 +170,7 @@ if __name__ == "__main__":
         with contextlib.suppress(Exception):
             stream.flush()
     _exit(0)
+
+
+if __name__ == "__main__":
+    run_as_main()
