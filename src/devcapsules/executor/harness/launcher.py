@@ -171,6 +171,7 @@ def receive(sock) -> tuple[bytes, list]:
 
 def zygote(sock) -> None:
     """The warm child without a pre-started interpreter: wait, then exec the run's argv."""
+    sock.send(b"r")  # ready, as warm_python.py says it (warm.py hands out ready ones first)
     message, fds = receive(sock)
     if not message or not fds:
         os._exit(0)  # drained before any run

@@ -46,6 +46,7 @@ import sys
 
 
 PREPARED: dict = {}  # support script path -> its compiled code
+READY = b"r"  # sent on the host's socket once waiting for the run: all set up
 
 
 def prepare(script: str) -> None:
@@ -57,6 +58,7 @@ def prepare(script: str) -> None:
 
 def receive() -> dict:
     sock = _socket.socket(fileno=3)
+    sock.send(READY)  # the host hands a run to a ready sandbox first (warm.py)
     message, ancillary, _flags, _addr = sock.recvmsg(1 << 20, _socket.CMSG_SPACE(16))
     fds = [
         int.from_bytes(data[i : i + 4], sys.byteorder)
