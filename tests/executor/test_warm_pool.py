@@ -128,6 +128,26 @@ def test_a_run_takes_a_ready_sandbox_before_one_still_starting(pool):
         starting.destroy(wait=True)
 
 
+def test_a_sandbox_handed_its_run_before_it_is_ready_runs_it(pool):
+    # Its stub says ready on the host's socket, which the hand-over has closed by then.
+    lang = warm.discover()["python"]
+    starting = warm.WarmSandbox(lang, pool.limits)
+    os.killpg(starting.proc.pid, signal.SIGSTOP)
+    box = pool.limits.sandbox(time_limit_s=5, address_space_mb=None, memory_mb=256)
+
+    async def scenario():
+        files, argv = {"main.py": "print(7)"}, ["python3", "main.py"]
+        running = asyncio.ensure_future(starting.run(files, argv, b"", box))
+        await asyncio.sleep(0)  # the run is handed over (the host's end closed) ...
+        os.killpg(starting.proc.pid, signal.SIGCONT)  # ... before the stub goes on
+        return await running
+
+    try:
+        assert run(scenario()).stdout == "7\n"
+    finally:
+        starting.destroy(wait=True)
+
+
 def assert_overlapping_and_blind(first: dict, second: dict) -> None:
     """Two probes' reports: they ran at the same time, each saw its own secret (the probe
     works) and neither saw the other's."""

@@ -56,8 +56,9 @@ def run_child(path: str, out: int, err: int, argv: list, chan, cpu_s, config) ->
         support["GIVEN_CONFIG"] = config
     code = 0
     try:
-        if support is not None:
-            support["run_as_main"]()  # this process's copy of the loaded module
+        if support is not None:  # its `__main__` block, on this process's copy of it
+            support["main"]()
+            support["finish"]()
         else:
             main = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
             exec(load(path), main)
@@ -77,9 +78,9 @@ def run_child(path: str, out: int, err: int, argv: list, chan, cpu_s, config) ->
 # Support scripts (absolute paths on the read-only support mount, never a program's own
 # file: the function-test harness) are loaded once, here, before the first fork: their
 # top level (imports, definitions) runs under another name, and each run's process calls
-# `run_as_main()`, what their `if __name__ == "__main__"` does, on its own copy of the
-# module. Run again in every process, the module's code cost ~60 us and ~17 page faults
-# more per run (its definitions made, and every page they land on copied).
+# `main()` and `finish()`, what their `if __name__ == "__main__"` block does, on its own
+# copy of the module. Run again in every process, the module's code cost ~60 us and ~17
+# page faults more per run (its definitions made, and every page they land on copied).
 SUPPORT: dict = {}  # path -> the loaded module's namespace
 
 

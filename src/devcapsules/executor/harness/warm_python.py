@@ -58,7 +58,12 @@ def prepare(script: str) -> None:
 
 def receive() -> dict:
     sock = _socket.socket(fileno=3)
-    sock.send(READY)  # the host hands a run to a ready sandbox first (warm.py)
+    # Ready: the host hands a run to a ready sandbox first (warm.py). Refused when the
+    # run came before (the host's end is closed then; the run waits in the socket).
+    try:  # noqa: SIM105 (contextlib would be one more module in every run)
+        sock.send(READY, _socket.MSG_NOSIGNAL)
+    except OSError:
+        pass
     message, ancillary, _flags, _addr = sock.recvmsg(1 << 20, _socket.CMSG_SPACE(16))
     fds = [
         int.from_bytes(data[i : i + 4], sys.byteorder)
