@@ -15,6 +15,7 @@ revoked. A copy KV cannot read or write is a miss (`kv_cache`), never a failed r
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -105,22 +106,37 @@ async def current_plan(ctx: Context, user_id: str, claimed: str) -> str:
 async def change_plan(ctx: Context, email: str, plan: str) -> store.User | None:
     """Set the plan (`devcapsules users set-plan`) and forget every cached copy of it."""
     user, key_hashes = await store.set_plan(ctx.env.db, email, plan, ctx.deps.clock.now())
-    if user is not None and ctx.env.kv is not None:
-        await ctx.env.kv.delete(plan_cache_key(user.id))
-        await forget_keys(ctx.env, key_hashes)
+    if user is not None:
+        await _forget(ctx.env, [plan_cache_key(user.id), *map(key_cache_key, key_hashes)])
     return user
 
 
 async def forget_keys(env: Env, key_hashes: list[str]) -> None:
     """Drop the cached principals of these keys (revoked, or their owner's plan changed)."""
-    if env.kv is not None:
-        for key_hash in key_hashes:
-            await env.kv.delete(key_cache_key(key_hash))
+    await _forget(env, [key_cache_key(key_hash) for key_hash in key_hashes])
 
 
-# Per isolate: when each key's last_used_at was last written. With the conditional
-# UPDATE in `store.touch_key` this keeps it to one D1 write per key per minute, off the
-# hot path.
+async def _forget(env: Env, cache_keys: list[str]) -> None:
+    # All at once: each delete is a KV round trip, and a plan change drops up to one per
+    # active key (50) plus the plan's. Every delete is attempted even if one fails; the
+    # first failure is raised after them all (the caller must not report success).
+    if env.kv is None or not cache_keys:
+        return
+    outcomes = await asyncio.gather(
+        *(env.kv.delete(key) for key in cache_keys), return_exceptions=True
+    )
+    failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+    if failure is not None:
+        raise failure
+
+
+# Per isolate: when each key's last_used_at was last written, oldest first. With the
+# conditional UPDATE in `store.touch_key` this keeps it to one D1 write per key per
+# minute, off the hot path. Bounded: entries older than the interval suppress nothing
+# and are dropped, and past LAST_USED_TRACKED keys the oldest go too (at worst an extra
+# conditional UPDATE that D1 turns into a no-op), so an isolate that sees many keys does
+# not grow without end.
+LAST_USED_TRACKED = 4096
 _last_used_writes: dict[str, float] = {}
 
 
@@ -128,6 +144,18 @@ def _touch_last_used(ctx: Context, key_id: str) -> None:
     now = ctx.deps.clock.monotonic()
     if now - _last_used_writes.get(key_id, -1e9) < LAST_USED_INTERVAL_SECONDS:
         return
+    _last_used_writes.pop(key_id, None)  # re-inserted last: the dict stays oldest first
     _last_used_writes[key_id] = now
+    _forget_stale_writes(now)
     write = store.touch_key(ctx.env.db, key_id, ctx.deps.clock.now(), LAST_USED_INTERVAL_SECONDS)
     ctx.wait_until(write)
+
+
+def _forget_stale_writes(now: float) -> None:
+    """Drop from the oldest end: what expired, and what is past the bound."""
+    while _last_used_writes:
+        key_id, written = next(iter(_last_used_writes.items()))
+        fresh = now - written < LAST_USED_INTERVAL_SECONDS
+        if fresh and len(_last_used_writes) <= LAST_USED_TRACKED:
+            return
+        del _last_used_writes[key_id]

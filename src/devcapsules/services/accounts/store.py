@@ -89,15 +89,17 @@ async def user_by_id(db: Database, user_id: str) -> User | None:
 async def set_plan(
     db: Database, email: str, plan: str, now: datetime
 ) -> tuple[User | None, list[str]]:
-    """The updated user (None if no such email) and the hashes of all its API keys, whose
-    cached principals carry the old plan (one batch)."""
+    """The updated user (None if no such email) and the hashes of its unrevoked API keys,
+    whose cached principals carry the old plan (one batch). A revoked key's copy was
+    dropped when it was revoked and any later one says revoked: its plan is never read."""
     check_plan(plan)
     address = normalise_email(email)
     update = db.prepare(
         f"UPDATE users SET plan = ?, updated_at = ? WHERE email = ? RETURNING {_USER_COLUMNS}"
     ).bind(plan, iso(now), address)
     hashes = db.prepare(
-        "SELECT k.key_hash FROM api_keys k JOIN users u ON u.id = k.user_id WHERE u.email = ?"
+        "SELECT k.key_hash FROM api_keys k JOIN users u ON u.id = k.user_id"
+        " WHERE u.email = ? AND k.revoked_at IS NULL"
     ).bind(address)
     updated, keys = await db.batch([update, hashes])
     rows = updated["results"]
