@@ -28,6 +28,12 @@ exit). Which kinds a language keeps idle follows demand: when a run finds only t
 kind it takes that one (still correct, just unprepared) and the pool's mix shifts one
 slot to the kind that was asked for, which the refill then starts.
 
+Ready: a sandbox is in the pool once its bwrap is spawned, its start over only once its
+stub (or the launcher's child) has sent one byte on the host's socket, just before it
+waits for the run. `take()` hands out ready ones first (a run given one still starting
+waits for the rest of its start) and `fill_and_wait()` returns once the idle ones are
+ready; one handed its run before that still runs it.
+
 The pool (`EXECUTOR_WARM_POOL`, e.g. `python=2,javascript=1`) keeps that many idle per
 language, refills in a thread once a used sandbox is gone, and is drained at exit
 (atexit: the host's shutdown): every idle sandbox killed, reaped, its directory and

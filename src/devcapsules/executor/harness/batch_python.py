@@ -10,8 +10,9 @@ objects removed, so a program cannot leave anything for the next one. One JSON l
 program on fd 3; the host classifies, trusting nothing here.
 
 A program is `p<i>.py` by default; batch.json's optional `programs` list says otherwise
-per program: `path` and `argv` (a support harness such as python_harness.py, run as
-`__main__` on its own config), `timeout_s` and `cpu_s` (its own deadline and CPU limit),
+per program: `path` and `argv` (a support harness such as python_harness.py, loaded once
+here and its `__main__` block, `main()` then `finish()`, run in the child on its own
+config), `timeout_s` and `cpu_s` (its own deadline and CPU limit),
 `channel` (a private file becomes its fd 3; its content travels in its record, so a
 function-test harness reports as in a run of its own), and `config` (the support
 harness's own config, its tests.json, handed to it in memory as GIVEN_CONFIG: the host
