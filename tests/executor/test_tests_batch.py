@@ -54,6 +54,26 @@ def test_each_run_gets_the_verdict_it_gets_on_its_own():
     ]
 
 
+# The function-test harness's module, seen from a test: the name its code runs under.
+HARNESS_MODULE = (
+    "import sys\n"
+    "def f(x):\n"
+    "    frame = sys._getframe(1)\n"
+    "    while frame.f_code.co_name != 'run_one':\n"
+    "        frame = frame.f_back\n"
+    "    return frame.f_globals['__name__']\n"
+)
+
+
+def test_the_harness_module_is_loaded_once_per_batch_not_in_every_run():
+    # Its imports and definitions ran in the batch harness before the first fork (each
+    # run's process calls its main() on its own copy), not again in every run's process.
+    together = batch([HARNESS_MODULE, HARNESS_MODULE])
+    assert [[t.actual for t in r.tests] for r in together] == [["__batch_support__"] * 2] * 2
+    alone = run(run_tests(HARNESS_MODULE, CASES, "python"))
+    assert [t.actual for t in alone.tests] == ["__main__"] * 2  # a run of its own
+
+
 def test_each_run_gets_its_own_tests_with_one_spec_file_for_the_batch():
     # The runs' configs travel in batch.json (one file for the batch): no run's tests.json
     # is written, and each run still calls its own function on its own inputs.

@@ -101,6 +101,53 @@ def test_a_warm_sandbox_runs_one_program_and_is_gone(pool, monkeypatch):
     assert handed[1] is not None and handed[1] is not used and pool.idle("python") == 0
 
 
+def test_a_filled_pool_holds_sandboxes_whose_start_is_over(pool):
+    # fill_and_wait returned once the sandboxes' processes were spawned: a run taken
+    # then waited for the rest of the start (~30-40 ms for a prepared Python one, more
+    # than a cold run); now it returns once each stub waits for its run and said so.
+    idle = list(pool._idle["python"])
+    assert len(idle) == 2 and all(warm.ready() for warm in idle)
+
+
+def test_a_run_takes_a_ready_sandbox_before_one_still_starting(pool):
+    lang = warm.discover()["python"]
+    starting = warm.WarmSandbox(lang, pool.limits)
+    os.killpg(starting.proc.pid, signal.SIGSTOP)  # held before its stub can say ready
+    try:
+        assert not starting.ready()
+        pool._idle["python"].appendleft(starting)  # first in the queue
+        handed = []
+        take = pool.take
+        pool.take = lambda *a: handed.append(take(*a)) or handed[-1]
+        assert run(execute("print(1)", "python")).stdout == "1\n"
+        assert handed[0] is not starting and starting in pool._idle["python"]
+    finally:
+        os.killpg(starting.proc.pid, signal.SIGCONT)
+        with contextlib.suppress(ValueError):
+            pool._idle["python"].remove(starting)
+        starting.destroy(wait=True)
+
+
+def test_a_sandbox_handed_its_run_before_it_is_ready_runs_it(pool):
+    # Its stub says ready on the host's socket, which the hand-over has closed by then.
+    lang = warm.discover()["python"]
+    starting = warm.WarmSandbox(lang, pool.limits)
+    os.killpg(starting.proc.pid, signal.SIGSTOP)
+    box = pool.limits.sandbox(time_limit_s=5, address_space_mb=None, memory_mb=256)
+
+    async def scenario():
+        files, argv = {"main.py": "print(7)"}, ["python3", "main.py"]
+        running = asyncio.ensure_future(starting.run(files, argv, b"", box))
+        await asyncio.sleep(0)  # the run is handed over (the host's end closed) ...
+        os.killpg(starting.proc.pid, signal.SIGCONT)  # ... before the stub goes on
+        return await running
+
+    try:
+        assert run(scenario()).stdout == "7\n"
+    finally:
+        starting.destroy(wait=True)
+
+
 def assert_overlapping_and_blind(first: dict, second: dict) -> None:
     """Two probes' reports: they ran at the same time, each saw its own secret (the probe
     works) and neither saw the other's."""

@@ -2,9 +2,10 @@
 solution and starter, a grading job's submissions) in ONE sandbox, a forked process each.
 
 Each run is exactly what `run_tests()` does for Python function tests: the same harness
-(harness/python_harness.py, started as `__main__` by the batch harness in a forked child
-instead of by the launcher), the same inputs (its tests.json, carried in batch.json and
-handed to the harness in memory: one file for the batch), the same per-test time limit
+(harness/python_harness.py: loaded once per batch by the batch harness, its `__main__`
+block run in a forked child per run, instead of by its own interpreter), the same
+inputs (its tests.json, carried in batch.json and handed to the harness in memory: one
+file for the batch), the same per-test time limit
 and whole-run wall and CPU budget, its own results channel (a private file that is its
 fd 3), and the same host-side comparison and classification
 (`tests_harness._function_results`) on a view of that one child. Between runs the batch

@@ -28,6 +28,12 @@ exit). Which kinds a language keeps idle follows demand: when a run finds only t
 kind it takes that one (still correct, just unprepared) and the pool's mix shifts one
 slot to the kind that was asked for, which the refill then starts.
 
+Ready: a sandbox is in the pool once its bwrap is spawned, its start over only once its
+stub (or the launcher's child) has sent one byte on the host's socket, just before it
+waits for the run. `take()` hands out ready ones first (a run given one still starting
+waits for the rest of its start) and `fill_and_wait()` returns once the idle ones are
+ready; one handed its run before that still runs it.
+
 The pool (`EXECUTOR_WARM_POOL`, e.g. `python=2,javascript=1`) keeps that many idle per
 language, refills in a thread once a used sandbox is gone, and is drained at exit
 (atexit: the host's shutdown): every idle sandbox killed, reaped, its directory and
@@ -43,6 +49,7 @@ import contextvars
 import logging
 import marshal
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -95,6 +102,7 @@ class WarmSandbox:
         self.lang = lang
         self.shape = _Shape(lang.name, limits.tmp_size_mb, _prepared(lang, prepared))
         self._used = False
+        self._ready = False  # its stub's READY seen (or its end: take() drops dead ones)
         self._streams: dict = {}
         self._gone: asyncio.Task | None = None  # the teardown after a run that ended well
         base = limits.sandbox(
@@ -146,6 +154,16 @@ class WarmSandbox:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def ready(self, timeout_s: float = 0.0) -> bool:
+        """Whether its start is over (the interpreter, or the launcher's child, waits for
+        the run and has said so on the control socket), waiting up to `timeout_s`. A
+        sandbox taken before that makes its run wait for the rest of its start: a
+        prepared Python one's is ~30-40 ms, more than a cold run's."""
+        if not self._ready and not self._used:
+            with contextlib.suppress(OSError, ValueError):  # closed: handed over meanwhile
+                self._ready = bool(select.select([self.control], [], [], timeout_s)[0])
+        return self._ready
 
     def when_gone(self, then) -> None:
         """Call `then` once this sandbox is destroyed (now, or after its teardown)."""
@@ -516,7 +534,9 @@ class WarmPool:
             ]:
                 queue.remove(warm)
                 warm.destroy()
-            warm = next((w for w in queue if w.shape == wanted), None)
+            # Ready ones first: one still starting makes the run wait for the rest.
+            matching = [w for w in queue if w.shape == wanted]
+            warm = next((w for w in matching if w.ready()), matching[0] if matching else None)
             if warm is None and queue:
                 warm = queue[0]  # the other kind: still this run's isolation, unprepared
                 self._shift_mix(lang.name, warm.shape.prepared, wanted.prepared)
@@ -543,12 +563,17 @@ class WarmPool:
             self._wanted.notify_all()
 
     def fill_and_wait(self, timeout_s: float = 60.0) -> None:
-        """Ask the spawner for a fill and wait until it has done one."""
+        """Ask the spawner for a fill and wait until it has done one and the idle
+        sandboxes are ready (their starts over, not only begun)."""
+        deadline = time.monotonic() + timeout_s
         with self._wanted:
             self._requests += 1
             target = self._requests
             self._wanted.notify_all()
             self._wanted.wait_for(lambda: self._served >= target or self._closed, timeout_s)
+            idle = [warm for queue in self._idle.values() for warm in queue]
+        for warm in idle:
+            warm.ready(max(0.0, deadline - time.monotonic()))
 
     def _spawn_loop(self) -> None:
         while True:

@@ -171,6 +171,13 @@ def receive(sock) -> tuple[bytes, list]:
 
 def zygote(sock) -> None:
     """The warm child without a pre-started interpreter: wait, then exec the run's argv."""
+    import contextlib
+    import socket  # loaded already: spawn_warm made `sock` with it
+
+    # Ready, as warm_python.py says it: refused when the run came before (the host's end
+    # is closed then; the run waits in the socket).
+    with contextlib.suppress(OSError):
+        sock.send(b"r", socket.MSG_NOSIGNAL)
     message, fds = receive(sock)
     if not message or not fds:
         os._exit(0)  # drained before any run
