@@ -42,6 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _corpus import corpus, expected_ok
@@ -101,12 +103,19 @@ def through_service(programs: list[str]) -> list[bool]:
     return verdicts
 
 
-def wait_for_warm_pool(base: str) -> None:
+def wait_for_warm_pool(base: str, within_s: float = 60.0) -> None:
     # The service fills its pool in the background after it listens; a batch arriving
-    # later finds it filled, as in steady state (one warm-up call per slot).
+    # later finds it filled and ready, as in steady state (one warm-up call per slot,
+    # then the refill's starts over, as its /health says: not a guessed sleep).
     remote = RemoteExecutor(base, KEY)
     asyncio.run(wired(remote, corpus(4)))
-    time.sleep(1.0)
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        pools = httpx.get(f"{base}/health").json()["warm"].values()
+        if pools and all(p["ready"] == p["size"] for p in pools):
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"the service's warm pool was not ready within {within_s:.0f} s")
 
 
 async def one_by_one(programs: list[str]) -> list[bool]:

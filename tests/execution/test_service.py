@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from devcapsules.executor import warm
 from devcapsules.executor_service.app import ServiceConfig
 from devcapsules.executor_service.server import make_asgi
 from devcapsules.local.cli import main
@@ -40,6 +41,24 @@ def test_health_is_open_and_runs_need_the_key(executor_service):
     response = httpx.post(executor_service + "/api/v1/execute", json=HELLO, headers=AUTH)
     assert response.status_code == 200
     assert response.json()["stdout"] == "Hello World\n"
+
+
+def test_health_says_how_warm_the_pool_is(executor_service):
+    # What a deploy's readiness probe (and the bench's warm-up) waits for: each
+    # language's size, its idle sandboxes and how many of them have finished starting.
+    assert httpx.get(executor_service + "/health").json()["warm"] == {}  # no pool
+    filled = warm.configure({"python": 1})
+    try:
+        filled.fill_and_wait()
+        state = httpx.get(executor_service + "/health").json()["warm"]
+        assert state == {"python": {"size": 1, "idle": 1, "ready": 1}}
+        filled.refill_soon = lambda: None  # the run's sandbox is not replaced
+        response = httpx.post(executor_service + "/api/v1/execute", json=HELLO, headers=AUTH)
+        assert response.json()["stdout"] == "Hello World\n"
+        state = httpx.get(executor_service + "/health").json()["warm"]
+        assert state == {"python": {"size": 1, "idle": 0, "ready": 0}}
+    finally:
+        warm.configure({})
 
 
 def test_service_caps_limits_at_its_own_maximums(executor_service):

@@ -498,6 +498,19 @@ class WarmPool:
     def idle(self, language: str) -> int:
         return len(self._idle.get(language, ()))
 
+    def readiness(self) -> dict[str, dict[str, int]]:
+        """Per language: its size, the idle sandboxes and those of them whose start is
+        over (a health check's view: a run now would find that many ready)."""
+        with self._lock:
+            return {
+                name: {
+                    "size": size,
+                    "idle": len(self._idle[name]),
+                    "ready": sum(warm.ready() for warm in self._idle[name]),
+                }
+                for name, size in self.sizes.items()
+            }
+
     def fill(self) -> None:
         """Top every language up to its size (blocking: a Popen per sandbox)."""
         for name in self.sizes:

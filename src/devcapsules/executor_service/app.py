@@ -21,6 +21,7 @@ from devcapsules.services.execution.local import (
     Capacity,
     LocalExecutor,
     queue_depth_for,
+    warm_pool_state,
 )
 from devcapsules.services.plans import ExecutionCaps, PlanTable
 from devcapsules.settings import LoggingSettings, Settings
@@ -94,7 +95,12 @@ class ExecutorService:
     async def health(self, request: Request, ctx: Context) -> Reply:
         capacity = self.capacity
         queued = capacity.admitted - capacity.running
-        state = {"status": "ok", "running": capacity.running, "queued": queued}
+        state = {
+            "status": "ok",
+            "running": capacity.running,
+            "queued": queued,
+            "warm": warm_pool_state(),
+        }
         return Reply(state, headers={"Cache-Control": "no-store"})
 
     def routes(self) -> list[Route]:

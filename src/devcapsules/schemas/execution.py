@@ -248,8 +248,18 @@ class ServiceLanguagesResponse(Body):
     languages: list[LanguageInfo]
 
 
+class WarmPoolState(BaseModel):
+    """One language's warm pool: its size, its idle sandboxes, and those of them whose
+    start is over (ready: a run now gets one without waiting)."""
+
+    size: int
+    idle: int
+    ready: int
+
+
 class ServiceHealthResponse(Body):
     success: Literal[True] = True
     status: Literal["ok"]
     running: int
     queued: int
+    warm: dict[str, WarmPoolState]  # per language; {} without a pool

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import contextvars
 import os
+import sys
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -322,13 +323,23 @@ async def start_warm_pool(logger: Any, raw: str | None, concurrency: int) -> Non
     logger.info("warm_pool_ready", sizes=pool.sizes if pool else {})
 
 
+def warm_pool_state() -> dict[str, dict[str, int]]:
+    """The warm pool per language (`WarmPool.readiness`), {} when there is none."""
+    warm = _warm_if_loaded()
+    pool = warm.pool() if warm is not None else None
+    return pool.readiness() if pool is not None else {}
+
+
 def drain_warm_pool() -> None:
     """At server shutdown: kill every idle warm sandbox (atexit would too; this is sooner)."""
-    import sys
-
-    warm = sys.modules.get("devcapsules.executor.warm")
+    warm = _warm_if_loaded()
     if warm is not None:
         warm.configure({})
+
+
+def _warm_if_loaded():
+    # Not imported here: a host that never configured a pool has none to look at.
+    return sys.modules.get("devcapsules.executor.warm")
 
 
 async def _library() -> Any:
