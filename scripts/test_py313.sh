@@ -29,4 +29,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ ! -x "$venv/bin/pyt
   touch "$stamp"
 fi
 "$venv/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 13), sys.version'
-"$venv/bin/pytest" -q -p no:cacheprovider --ignore=tests/edge
+# The browser tests are their own rung (test-browser, which installs Chromium first).
+"$venv/bin/pytest" -q -p no:cacheprovider --ignore=tests/edge --ignore=tests/browser
