@@ -109,6 +109,14 @@ def test_a_filled_pool_holds_sandboxes_whose_start_is_over(pool):
     assert len(idle) == 2 and all(warm.ready() for warm in idle)
 
 
+def test_a_sandbox_that_died_idle_is_not_counted_ready(pool):
+    assert pool.readiness() == {"python": {"size": 2, "idle": 2, "ready": 2}}
+    dead = pool._idle["python"][0]
+    os.killpg(dead.proc.pid, signal.SIGKILL)  # bwrap: the sandbox dies with it
+    dead.proc.wait()
+    assert pool.readiness() == {"python": {"size": 2, "idle": 2, "ready": 1}}
+
+
 def test_a_run_takes_a_ready_sandbox_before_one_still_starting(pool):
     lang = warm.discover()["python"]
     starting = warm.WarmSandbox(lang, pool.limits)

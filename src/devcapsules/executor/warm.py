@@ -506,7 +506,9 @@ class WarmPool:
                 name: {
                     "size": size,
                     "idle": len(self._idle[name]),
-                    "ready": sum(warm.ready() for warm in self._idle[name]),
+                    # alive too: a sandbox that died reads as ready (its socket's EOF)
+                    # until the next take() sweeps it out
+                    "ready": sum(w.ready() and w.alive() for w in self._idle[name]),
                 }
                 for name, size in self.sizes.items()
             }
