@@ -150,9 +150,13 @@ def describe_error(exc: BaseException) -> str:
 def preload() -> None:
     """What describe_error may load, loaded now: a harness prepared once for many runs
     (a batch's forked runs, a warm sandbox's run) then never imports on a run's clock.
-    `ast`: traceback's own lazy import, to mark a failing expression (`a / b`, `x[i]`)."""
+    `ast`: traceback's own lazy import, to mark a failing expression (`a / b`, `x[i]`);
+    this file's lines: in a traceback's frames of ours (each failing run read them)."""
     import ast  # noqa: F401
+    import linecache
     import traceback  # noqa: F401
+
+    linecache.getlines(__file__)
 
 
 def read_source(path: str) -> str:
@@ -171,7 +175,8 @@ def read_source(path: str) -> str:
 
 def load(source_path: str, function_name):
     namespace = {"__name__": "solution", "__file__": source_path}
-    exec(compile(read_source(source_path), source_path, "exec"), namespace)
+    code = compile(read_source(source_path), source_path, "exec")
+    exec(code, namespace)
     if function_name is not None:
         func = namespace.get(function_name)
         if not callable(func):
