@@ -139,12 +139,27 @@ def describe_error(exc: BaseException) -> str:
         return "time limit exceeded"
     if isinstance(exc, MemoryError):
         return "memory limit exceeded (MemoryError)"
-    try:  # a cold run's first error loads it (~10 ms); a prepared harness has (`preload`)
-        import traceback
-    except BaseException:  # user code broke importing (sys.modules, sys.path, a recursion limit)
+    try:
+        traceback = formatter()
+    except BaseException:  # user code broke importing it (sys.modules, a recursion limit)
         return f"{type(exc).__name__}: {exc}"[-2000:]
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return "".join(lines[-4:]).strip()[-2000:]
+
+
+# traceback, for describe_error: bound before any user code runs if it is loaded already
+# (`preload`; in a warm sandbox this file runs again as __main__ after it), else imported
+# on a cold run's first error (~10 ms, with re and tokenize).
+_traceback = sys.modules.get("traceback")
+
+
+def formatter():
+    global _traceback  # set once, on first need
+    if _traceback is None:
+        import traceback
+
+        _traceback = traceback
+    return _traceback
 
 
 def preload() -> None:
@@ -154,8 +169,8 @@ def preload() -> None:
     this file's lines: in a traceback's frames of ours (each failing run read them)."""
     import ast  # noqa: F401
     import linecache
-    import traceback  # noqa: F401
 
+    formatter()
     linecache.getlines(__file__)
 
 
