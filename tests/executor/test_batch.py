@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from devcapsules.executor.batch import run_batch
+from devcapsules.executor.languages import resolve
 
 from .conftest import processes_with, require_language, run
 
@@ -147,3 +150,52 @@ def test_a_batch_takes_a_warm_sandbox_when_the_pool_has_one(pool_mode):
     assert statuses(["print(1)", "raise SystemExit(3)"]) == ["ok", "runtime_error"]
     if pool_mode is not None:
         assert pool_mode.taken["python"] == taken + 1  # one sandbox for the whole batch
+
+
+def _as_traceback_prints_it(program: str, name: str, where) -> str:
+    """What `traceback.print_exception` prints for `program` compiled as `name`, run
+    under the sandbox's own interpreter outside it, beside its file as in the sandbox
+    (the program's frames only)."""
+    (where / name).write_text(program)
+    script = (
+        "import sys, traceback\n"
+        "try:\n"
+        f"    exec(compile({program!r}, {name!r}, 'exec'), {{'__name__': '__main__'}})\n"
+        "except BaseException as exc:\n"
+        "    traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)\n"
+    )
+    interpreter = resolve("python").run_cmd[0]
+    done = subprocess.run([interpreter, "-c", script], capture_output=True, text=True, cwd=where)
+    return done.stderr
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "def f(x):\n    return [1][x]\nf(5)\n",
+        "try:\n    {}['k']\nexcept KeyError as e:\n    raise ValueError('chained') from e\n",
+        "try:\n    1 / 0\nexcept ZeroDivisionError:\n    raise RuntimeError('during')\n",
+        "e = TypeError('noted')\ne.add_note('a note')\nraise e\n",
+        "exec('x = (1,')\n",
+    ],
+)
+def test_a_failing_program_s_traceback_reads_as_traceback_prints_it(program, tmp_path):
+    # The harness prints it with the interpreter's own printer (no traceback module
+    # loaded): the same text, carets, chains and notes included.
+    [result] = run(run_batch([program]))
+    assert result.status == "runtime_error"
+    assert result.stderr == _as_traceback_prints_it(program, "p0.py", tmp_path)
+
+
+def test_the_batch_harness_preloads_what_programs_import_and_little_else():
+    # Loaded once per batch, shared by every child: collections and re on purpose;
+    # json, traceback and friends, which only the harness used, no longer (each is
+    # part of every batch's start).
+    probe = (
+        "import sys\n"
+        "wanted = ('collections', 're', 'json', 'traceback', 'linecache', 'tokenize',"
+        " 'textwrap', 'contextlib')\n"
+        "print(' '.join(name for name in wanted if name in sys.modules))\n"
+    )
+    [result] = run(run_batch([probe]))
+    assert result.stdout.split() == ["collections", "re"]

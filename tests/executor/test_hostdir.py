@@ -117,3 +117,80 @@ def test_a_dev_server_stopped_with_sigterm_leaves_nothing(tmpdir_root):
         server.kill()
         server.wait()
     assert leftovers(tmpdir_root) == ["state"]
+
+
+def _without_tmpdir() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name != "TMPDIR"}
+
+
+@pytest.mark.skipif(not hostdir._roomy_tmpfs(hostdir.SHM), reason="no roomy tmpfs at /dev/shm")
+def test_without_tmpdir_a_host_runs_in_a_roomy_tmpfs_and_leaves_nothing():
+    # Each run's directory is made and removed on a tmpfs, not a journaled disk.
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST, "print(1)"],
+        env=_without_tmpdir(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out, _ = host.communicate(timeout=120)
+    directory, status = out.split()
+    assert status == "ok"
+    assert Path(directory).parent == Path(hostdir.SHM)
+    assert not Path(directory).exists()
+
+
+def test_an_explicit_tmpdir_wins_over_the_tmpfs(tmpdir_root):
+    host = start_host(tmpdir_root, "print(1)")
+    out, _ = host.communicate(timeout=120)
+    assert Path(out.split()[0]).parent == tmpdir_root
+
+
+def _mounts(tmp_path: Path, line: str) -> Path:
+    table = tmp_path / "mounts"
+    table.write_text(f"proc /proc proc rw 0 0\n{line}\n")
+    return table
+
+
+@pytest.mark.parametrize(
+    ("line", "room", "roomy"),
+    [
+        ("tmpfs {path} tmpfs rw,nosuid,nodev 0 0", 0, True),
+        ("/dev/vda {path} ext4 rw,relatime 0 0", 0, False),  # a disk: the point is moot
+        ("tmpfs {path} tmpfs rw 0 0", 1 << 60, False),  # too small (a container's 64 MB)
+    ],
+)
+def test_the_tmpfs_must_be_one_and_roomy(tmp_path, monkeypatch, line, room, roomy):
+    place = tmp_path / "shm"
+    place.mkdir()
+    monkeypatch.setattr(hostdir, "MOUNTS", str(_mounts(tmp_path, line.format(path=place))))
+    monkeypatch.setattr(hostdir, "TMPFS_ROOM_BYTES", room)
+    assert hostdir._roomy_tmpfs(str(place)) is roomy
+    monkeypatch.setattr(hostdir, "SHM", str(place))
+    monkeypatch.delenv("TMPDIR", raising=False)
+    assert (hostdir.base_dir() == str(place)) is roomy
+    assert str(place) in hostdir.bases()  # swept either way
+
+
+def test_a_noexec_or_missing_tmpfs_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setattr(hostdir, "TMPFS_ROOM_BYTES", 0)
+    assert not hostdir._roomy_tmpfs(str(tmp_path / "absent"))
+    place = tmp_path / "shm"
+    place.mkdir()
+    monkeypatch.setattr(hostdir, "MOUNTS", str(_mounts(tmp_path, f"tmpfs {place} tmpfs rw 0 0")))
+
+    class NoExec:
+        f_flag, f_bavail, f_frsize = os.ST_NOEXEC, 1 << 40, 4096
+
+    monkeypatch.setattr(hostdir.os, "statvfs", lambda path: NoExec)
+    assert not hostdir._roomy_tmpfs(str(place))
+
+
+def test_the_sweep_looks_in_every_base(tmp_path, monkeypatch):
+    # A host that died under another base (say, before /dev/shm was roomy) is swept too.
+    elsewhere = tmp_path / "elsewhere"
+    dead = elsewhere / f"{hostdir.PREFIX}dead"
+    (dead / "runs").mkdir(parents=True)
+    (dead / ".lock").write_text("")  # nobody holds it: its host is gone
+    monkeypatch.setattr(hostdir, "SHM", str(elsewhere))
+    assert hostdir.sweep() >= 1
+    assert not dead.exists()

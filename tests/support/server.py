@@ -151,11 +151,12 @@ def read_log_lines(state_dir: Path) -> list[str]:
 
 @contextlib.contextmanager
 def executor_service_process(
-    log_dir: Path, key: str, *options: str
+    log_dir: Path, key: str, *options: str, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`devcapsules executor serve` in a subprocess on a dynamic port (its base URL and
-    process); `options` are its CLI flags (e.g. --concurrency 1 --queue-depth 1)."""
-    env = {**os.environ, "AWS_EXECUTOR_API_KEY": key, "LOG_LEVEL": "warn"}
+    process); `options` are its CLI flags (e.g. --concurrency 1 --queue-depth 1), `env`
+    variables set on top of this process's."""
+    env = {**os.environ, **(env or {}), "AWS_EXECUTOR_API_KEY": key, "LOG_LEVEL": "warn"}
 
     def command(port: int) -> list[str]:
         cli = ["-m", "devcapsules.local.cli", "executor", "serve", "--port", str(port)]

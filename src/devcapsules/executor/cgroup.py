@@ -313,13 +313,12 @@ def _sweep(found: _Hierarchy, ours_too: bool = False) -> None:
     from . import hostdir
 
     live = hostdir.host_dir().name
-    parent = hostdir.host_dir().parent
+    parents = [Path(base) for base in hostdir.bases()]
     for base in found.bases():
         for path in base.glob(f"{PREFIX}{hostdir.PREFIX}*"):
             host = path.name[len(PREFIX) :].rsplit("-", 1)[0]
-            if (ours_too and host == live) or (
-                host != live and not (parent / host).exists() and _older_than_grace(path)
-            ):
+            gone = not any((parent / host).exists() for parent in parents)
+            if (ours_too and host == live) or (host != live and gone and _older_than_grace(path)):
                 with contextlib.suppress(OSError):
                     path.rmdir()
 
