@@ -52,14 +52,15 @@ def to_json(value) -> str:
     return "".join(encoder(value, 0))
 
 
+CONSTANTS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": -float("inf")}
+
+
 class DecoderDefaults:
     """What json.JSONDecoder hands its C scanner, with json.loads' defaults."""
 
     strict = True
     object_hook = object_pairs_hook = None
-    parse_float, parse_int = float, int
-    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": -float("inf")}
-    parse_constant = parse_constant.__getitem__
+    parse_float, parse_int, parse_constant = float, int, CONSTANTS.__getitem__
 
 
 def from_json(text: str):
