@@ -193,3 +193,33 @@ def test_a_batch_takes_one_warm_sandbox_when_the_pool_has_one(pool_mode):
     assert [r.status for r in batch([GOOD, GOOD, GOOD])] == ["passed"] * 3
     if pool_mode is not None:
         assert pool_mode.taken["python"] == taken + 1
+
+
+def test_a_failing_test_imports_nothing_in_its_run():
+    # What formatting its error needs (traceback, and the ast it loads for the carets
+    # under `1 / x`) was loaded once in the batch harness, not in each failing run.
+    code = (
+        "import sys\n"
+        "BEFORE = set(sys.modules)\n"
+        "def f(x):\n"
+        "    if x == 0:\n"
+        "        return 1 / x\n"
+        "    return sorted(set(sys.modules) - BEFORE)\n"
+    )
+    cases = [{"input": [0], "expected": 0}, {"input": [1], "expected": []}]
+    for result in batch([code, code], cases):
+        failed, imported = result.tests
+        assert failed.error.endswith("ZeroDivisionError: division by zero"), failed.error
+        assert "^^^" in failed.error  # the carets ast gives
+        assert imported.passed, imported.actual
+
+
+def test_output_capture_in_a_batch_run_is_as_in_a_run_of_its_own():
+    from .test_tests_harness import MOVING_CASES, MOVING_OUTPUT, moving_output_seen
+
+    together = batch([MOVING_OUTPUT, GOOD, MOVING_OUTPUT], MOVING_CASES)
+    alone = run(run_tests(MOVING_OUTPUT, MOVING_CASES, "python"))
+    assert moving_output_seen(together[0]) == moving_output_seen(alone)
+    assert moving_output_seen(together[2]) == moving_output_seen(alone)
+    first, _, _, last = (t.actual for t in together[0].tests)
+    assert first == last and first is not None  # its own fd 1, one file for every test

@@ -157,3 +157,84 @@ def test_invalid_test_cases_are_refused():
         run(run_tests("x", [], "python"))
     with pytest.raises(InvalidTestCases):
         run(run_tests("x", [{"input": 1, "expected": 1}], "python"))
+
+
+def test_a_cold_run_loads_none_of_json_signal_or_traceback(pool_mode):
+    # Their imports (re, enum, tokenize, ...) cost ~10 ms of a cold run's start: the
+    # harness uses their C layers (_json, _signal) and loads traceback on a first error.
+    if pool_mode is not None:
+        pytest.skip("a warm sandbox prepared for tests has them loaded before the run")
+    code = (
+        "import sys\n"
+        "NAMES = {'json', 're', 'enum', 'signal', 'contextlib', 'traceback', 'tokenize'}\n"
+        "def f(fail):\n"
+        "    if fail:\n"
+        "        raise ValueError('boom')\n"
+        "    return sorted(NAMES & set(sys.modules))\n"
+    )
+    cases = [{"input": [False], "expected": []}, {"input": [True], "expected": None}]
+    cases.append({"input": [False], "expected": ["re", "tokenize", "traceback"]})
+    result = run(run_tests(code, cases, "python", "f"))
+    assert [t.passed for t in result.tests] == [True, False, False], result.tests[0].actual
+    assert result.tests[1].error.endswith("ValueError: boom")
+    assert {"re", "tokenize", "traceback"} <= set(result.tests[2].actual)  # for the error
+
+
+# Each test's output, however the program moved, truncated or closed its stdout before.
+MOVING_OUTPUT = (
+    "import os\n"
+    "def f(step):\n"
+    "    if step == 0:\n"
+    "        os.write(1, b'x' * 20000)\n"
+    "        os.lseek(1, 0, os.SEEK_SET)\n"
+    "        os.write(1, b'a')\n"
+    "    elif step == 1:\n"
+    "        os.write(1, b'y' * 100)\n"
+    "        os.ftruncate(1, 0)\n"
+    "        os.write(1, b'z')\n"
+    "        os.write(2, b'e')\n"
+    "    elif step == 2:\n"
+    "        os.write(1, b'b\\n')\n"
+    "        os.close(1)\n"
+    "        os.close(2)\n"
+    "    else:\n"
+    "        print('c', flush=True)\n"
+    "        os.write(2, b'd')\n"
+    "    return os.fstat(1).st_ino if step in (0, 3) else None\n"
+)
+MOVING_CASES = [{"input": [step], "expected": None} for step in range(4)]
+
+
+def moving_output_seen(result) -> list:
+    return [(len(t.stdout), t.stdout[:2], t.stderr) for t in result.tests]
+
+
+MOVING_OUTPUT_SEEN = [
+    (16384, "ax", ""),  # 20000 bytes, the first overwritten, cut at 16 KB
+    (101, "\0\0", "e"),  # written after the truncation: at its offset, past a hole
+    (2, "b\n", ""),
+    (2, "c\n", "d"),
+]
+
+
+def test_output_stays_each_tests_own_when_the_program_moves_or_closes_its_stdout():
+    result = run(run_tests(MOVING_OUTPUT, MOVING_CASES, "python", "f"))
+    assert moving_output_seen(result) == MOVING_OUTPUT_SEEN
+    # One file per stream serves every test of the run (emptied between tests), not
+    # two new ones per test: fd 1 is the same file in the first test and the last.
+    first, _, _, last = (t.actual for t in result.tests)
+    assert first == last and first is not None
+
+
+def test_an_error_is_described_even_when_the_code_broke_imports():
+    # A cold run imports traceback on its first error, after user code ran: if the code
+    # made that impossible, the error is still named (type and message), not lost.
+    code = (
+        "import sys\n"
+        "for name in ('traceback', 'linecache', 'tokenize', 're'):\n"
+        "    sys.modules[name] = None\n"
+        "def f():\n"
+        "    raise ValueError('boom')\n"
+    )
+    result = run(run_tests(code, [{"input": [], "expected": 1}], "python", "f"))
+    assert result.status == "failed" and result.tests[0].error.endswith("ValueError: boom")

@@ -384,7 +384,9 @@ def test_a_warm_program_recurses_exactly_as_deep_as_a_cold_one(pool):
 IMPORTED_AFTER_HAND_OVER = """
 import sys
 
-def imported():
+def imported(fail=False):
+    if fail:
+        return 1 / 0
     frame = sys._getframe()
     while frame is not None and "MODULES_AT_HAND_OVER" not in frame.f_globals:
         frame = frame.f_back
@@ -401,14 +403,18 @@ def test_a_prepared_warm_test_run_imports_nothing_after_hand_over():
         case = [{"input": [], "expected": []}]
         first = run(run_tests(IMPORTED_AFTER_HAND_OVER, case, "python", "imported"))
         # It took the plain sandbox (still warm), which pays the harness's imports...
-        assert made.taken["python"] == 1 and "json" in first.tests[0].actual
+        assert made.taken["python"] == 1 and "_json" in first.tests[0].actual
         made.fill_and_wait()  # ...and the mix shifted: the refill is prepared for tests
         (idle,) = made._idle["python"]
         assert idle.shape.prepared and idle.shape.prepared.endswith("python_harness.py")
 
-        second = run(run_tests(IMPORTED_AFTER_HAND_OVER, case, "python", "imported"))
+        # A failing test first: formatting its error (traceback, and ast for the carets
+        # under `1 / 0`) was loaded at preparation too.
+        failing = [{"input": [True], "expected": None}, {"input": [False], "expected": []}]
+        second = run(run_tests(IMPORTED_AFTER_HAND_OVER, failing, "python", "imported"))
 
-        assert made.taken["python"] == 2 and second.status == "passed", second.tests[0].actual
+        assert made.taken["python"] == 2 and second.tests[1].passed, second.tests[1].actual
+        assert second.tests[0].error.endswith("ZeroDivisionError: division by zero")
         assert idle.proc.returncode is not None and not os.path.exists(idle.workdir)
     finally:
         warm.configure({})
