@@ -39,11 +39,12 @@ import time
 # So: `collections` and `re` (with enum, functools, itertools, ...) on purpose, for the
 # programs (Counter, deque, regular expressions: each ~2-5 ms to load here, more than a
 # whole run); and for the harness itself only what it needs, not what a module brings:
-# the json package's C core without the package (json.decoder, scanner, encoder), the
+# the json package's C core without the package (python_harness's to_json/from_json), the
 # interpreter's own traceback printer instead of `traceback` (linecache, tokenize,
 # textwrap), no contextlib or signal: ~4-5 ms less of every batch's start.
-from _json import encode_basestring_ascii, make_scanner
-from _json import make_encoder as _make_encoder
+# The function-test harness's JSON through the json package's C core (one way to read
+# and write JSON in the sandbox); imported by name, it loads only C modules.
+from python_harness import from_json, to_json
 
 SIGKILL = 9  # Linux's number: os.kill takes it, no signal module needed
 
@@ -307,35 +308,6 @@ def make_undumpable():
     return libc
 
 
-class _PlainJson:
-    """What the C scanner reads off a decoder: plain JSON, parsed as json.loads parses it
-    (NaN and the infinities as floats)."""
-
-    strict = True
-    object_hook = object_pairs_hook = None
-    parse_float, parse_int, parse_constant = float, int, float
-
-
-_scan = make_scanner(_PlainJson)
-# As json.dumps(record): ASCII, ", " and ": ", NaN allowed; no circular check (ours, flat).
-_encode = _make_encoder(None, None, encode_basestring_ascii, None, ": ", ", ", False, False, True)
-
-
-def read_json(text: str):
-    """The host's batch.json (json.dumps's text): one value, nothing after it."""
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:  # the scanner's "no value here", as json.loads words it
-        raise ValueError("batch.json: no JSON value") from None
-    if text[end:].strip():
-        raise ValueError("batch.json: extra data")
-    return value
-
-
-def to_json(record: dict) -> str:
-    return "".join(_encode(record, 0))
-
-
 def program(batch: dict, index: int) -> dict:
     given = batch.get("programs") or [{}] * batch["count"]
     entry = given[index]
@@ -362,7 +334,7 @@ def main() -> None:
     dev, tmp_mode = snapshot("/dev"), os.lstat("/tmp").st_mode
     INODES["/dev"] = {name: entry.inode for name, entry in dev[1].items()}
     with open(sys.argv[1], "rb") as f:
-        batch = read_json(f.read().decode())
+        batch = from_json(f.read().decode())
     cap, channel_cap = batch["max_output"], batch.get("max_channel", 0)
     for index in range(batch["count"]):
         entry = program(batch, index)

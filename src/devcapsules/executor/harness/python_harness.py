@@ -293,5 +293,5 @@ def finish() -> None:
 if __name__ == "__main__":  # what the batch harness does too, on a copy loaded once
     main()  # from here, not from a function: no frame more under the user's code
     finish()
-else:  # prepared (batch_python.prepare, warm_python.prepare): off every run's clock
-    preload()
+elif __name__ != "python_harness":  # prepared (batch_python.prepare, warm_python.prepare):
+    preload()  # off every run's clock (imported by name, by batch_python for its JSON: not)
