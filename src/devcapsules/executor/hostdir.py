@@ -97,7 +97,7 @@ def base_dir() -> str:
 
 def bases() -> list[str]:
     """Every directory a host of this machine may have used (the sweeps look in each)."""
-    return list(dict.fromkeys([base_dir(), tempfile.gettempdir(), SHM]))
+    return list(dict.fromkeys([tempfile.gettempdir(), SHM]))  # base_dir() is one of them
 
 
 def _roomy_tmpfs(path: str) -> bool:

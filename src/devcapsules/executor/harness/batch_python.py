@@ -24,7 +24,6 @@ work (a creator's publish check, a grading job, generation candidates), so the b
 that matters, between principals and the host, is the sandbox's, unchanged.
 """
 
-import collections  # noqa: F401 (preloaded for the programs: see below)
 import ctypes  # at the top: a warm sandbox prepared for batches has it loaded before its run
 import os
 import re  # noqa: F401 (preloaded for the programs: see below)
@@ -41,9 +40,10 @@ import time
 # whole run); and for the harness itself only what it needs, not what a module brings:
 # the json package's C core without the package (python_harness's to_json/from_json), the
 # interpreter's own traceback printer instead of `traceback` (linecache, tokenize,
-# textwrap), no contextlib or signal: ~4-5 ms less of every batch's start.
-# The function-test harness's JSON through the json package's C core (one way to read
-# and write JSON in the sandbox); imported by name, it loads only C modules.
+# textwrap), no contextlib or signal: ~4-5 ms less of every batch's start. (The harness
+# imported by name loads only C modules: one way to read and write JSON in the sandbox.)
+from collections import namedtuple  # and collections itself, for the programs (above)
+
 from python_harness import from_json, to_json
 
 SIGKILL = 9  # Linux's number: os.kill takes it, no signal module needed
@@ -178,12 +178,8 @@ IPC_RMID = 0
 
 # inode: a replaced entry is a new inode (tmpfs does not reuse their numbers); link: a
 # symlink's target, else None; mount: a bind (/dev/null, ...) or devpts, which cannot be
-# removed or replaced. (Not a namedtuple, which loads collections; nor a dataclass.)
-class Entry:
-    __slots__ = ("inode", "link", "mode", "mount")
-
-    def __init__(self, inode: int, mode: int, link, mount: bool) -> None:
-        self.inode, self.mode, self.link, self.mount = inode, mode, link, mount
+# removed or replaced. (A namedtuple: dataclasses would load inspect and ~20 modules.)
+Entry = namedtuple("Entry", "inode mode link mount")
 
 
 def snapshot(top: str) -> tuple[int, dict]:
