@@ -588,6 +588,10 @@ class _StatusRecords:
                 size += len(chunk)
         self.pipe.close()
 
+    def detach(self) -> None:
+        """The run is given up: nothing to read (no reader on the loop to remove)."""
+        self.pipe.close()
+
     def data(self) -> bytes:
         return b"".join(self.chunks)
 
@@ -771,6 +775,18 @@ def _in_process_argv(
     }
     stub = [argv[0], _stub_script(argv[0]), "--run", marshal.dumps(run).hex()]
     return [SANDBOX_SH, "-c", _join_script(early, ulimits), "sh", *stub]
+
+
+def lean_warm_argv(
+    python: str, cgroup_fds: list[int], early: int, control_fd: int, prepare: str | None
+) -> list[str]:
+    """A warm Python sandbox without the launcher (warm.py): sh joins the first `early`
+    cgroups (on its stdin and stdout) as for a cold run, then `python3 warm_python.pyc
+    --warm HEX` joins the others and waits for its run on `control_fd`. The rlimits are
+    the run's, not known yet: the stub sets them at hand-over."""
+    start = {"cgroup_fds": cgroup_fds[early:], "control_fd": control_fd, "prepare": prepare}
+    stub = [python, _stub_script(python), "--warm", marshal.dumps(start).hex()]
+    return [SANDBOX_SH, "-c", _join_script(early, None), "sh", *stub]
 
 
 def _cgroup_cpu_ms(group: cgroup.RunCgroup) -> int:

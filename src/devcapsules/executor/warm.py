@@ -116,6 +116,7 @@ class WarmSandbox:
         self.group = cgroup.new_run_cgroup(
             hostdir.host_dir().name, base.memory_mb, base.max_processes
         )
+        self.lean = _lean(lang, self.group)
         self.pipes = sandbox._Pipes(False, self.group.open() if self.group else [])
         self.control, box_end = socket.socketpair()
         try:
@@ -129,14 +130,20 @@ class WarmSandbox:
                 self.group.close()  # the launcher holds its own copies
 
     def _start(self, base: sandbox.SandboxLimits, box_fd: int) -> subprocess.Popen:
-        spec = {
-            "warm": True,
-            "control_fd": box_fd,
-            "report_fd": self.pipes.report_w,
-            "cgroup_fds": self.pipes.cgroup_fds,
-            "prestart": _prestart(self.lang, self.shape.prepared),
-        }
-        argv = sandbox.launcher_argv(spec)
+        """bwrap with a cold run's options; inside, the lean stub (`self.lean`: sh joins
+        the counting cgroups on its stdin and stdout, bwrap reports the end on the status
+        pipe) or the warm launcher, which forks the process that waits for the run."""
+        if self.lean:
+            early = self.group.counting
+            argv = sandbox.lean_warm_argv(
+                self.lang.run_cmd[0], self.pipes.cgroup_fds, early, box_fd, self.shape.prepared
+            )
+            stdin = self.pipes.cgroup_fds[0]
+            stdout = self.pipes.cgroup_fds[1] if early > 1 else subprocess.DEVNULL
+            status_fd = self.pipes.report_w
+        else:
+            argv = sandbox.launcher_argv(self._launcher_spec(box_fd))
+            stdin, stdout, status_fd = subprocess.DEVNULL, subprocess.PIPE, None
         bwrap = sandbox.detect_sandbox()
         with sandbox._command(
             bwrap,
@@ -146,11 +153,21 @@ class WarmSandbox:
             limits=base,
             mounts=self.lang.mounts,
             env={},
+            status_fd=status_fd,
         ) as launch:
-            proc = sandbox._start(launch, subprocess.DEVNULL, self.pipes, (box_fd,))
+            proc = sandbox._start(launch, stdin, self.pipes, (box_fd,), stdout)
         self.pipes.close_child_ends()
         self.pipes.cgroup_fds = []
         return proc
+
+    def _launcher_spec(self, box_fd: int) -> dict:
+        return {
+            "warm": True,
+            "control_fd": box_fd,
+            "report_fd": self.pipes.report_w,
+            "cgroup_fds": self.pipes.cgroup_fds,
+            "prestart": _prestart(self.lang, self.shape.prepared),
+        }
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -166,11 +183,15 @@ class WarmSandbox:
         return self._ready
 
     def when_gone(self, then) -> None:
-        """Call `then` once this sandbox is destroyed (now, or after its teardown)."""
-        if self._gone is None or self._gone.done():
-            then()
-        else:
+        """Call `then` once this sandbox is destroyed: after its teardown (the launcher's
+        kind), else on the loop's next turn, after the run's answer (a refill's start
+        would compete with it), or now, outside a loop."""
+        if self._gone is not None and not self._gone.done():
             self._gone.add_done_callback(lambda _task: then())
+        elif _in_event_loop():
+            asyncio.get_running_loop().call_soon(then)
+        else:
+            then()
 
     async def run(
         self,
@@ -199,8 +220,10 @@ class WarmSandbox:
                 peak_kb, oom_kills = self.group.usage()
                 result.max_rss_kb = max(result.max_rss_kb, peak_kb)
                 result.memory_exceeded = oom_kills > 0
+            if self.lean:  # no launcher to report it: the cgroup counted the process
+                result.cpu_ms = sandbox._cgroup_cpu_ms(self.group)
         finally:
-            if ended_well:
+            if ended_well and not self.lean:  # a lean sandbox is gone already
                 self._gone = _linger(self._teardown())
                 self._gone.add_done_callback(self._given_up)
             else:
@@ -220,10 +243,13 @@ class WarmSandbox:
         and reaped after it (`_teardown`, in the run's slot)."""
         loop = asyncio.get_running_loop()
         killer = sandbox._Killer(self.proc.pid)
-        streams = self._streams = _watch(loop, self.proc, self.pipes, run_pipes, limits, killer)
+        streams = _watch(loop, self.proc, self.pipes, run_pipes, limits, killer, self.lean)
+        self._streams = streams
         started = time.monotonic()
         self._hand_over(message, stdin, run_pipes.child_ends())
         run_pipes.close_child_ends()
+        if self.lean:
+            return await self._follow_lean(streams, limits, killer, started)
         finished = streams["report"].finished
         ended_well = await _until_reported(self.proc.pid, limits.wall_time_s, killer, finished)
         killer.kill()  # whatever the program left behind dies now, before the answer
@@ -240,6 +266,23 @@ class WarmSandbox:
         # failure; nothing of the program's reaches that pipe) come first.
         result.stderr = streams["setup"].data().decode("utf-8", "replace") + result.stderr
         return result, ended_well
+
+    async def _follow_lean(
+        self, streams: dict, limits: sandbox.SandboxLimits, killer, started: float
+    ) -> tuple[sandbox.SandboxResult, bool]:
+        """A lean sandbox's run ends with bwrap, as a cold in-process run's does: its pid
+        1 exits with the program, which ends the pid namespace (and anything the program
+        left in it); bwrap's monitor, outside, writes the exit code on the status pipe.
+        Reaped here (wait4), so nothing of it lingers after the answer but its cgroup."""
+        finished = streams["report"].finished  # never set: bwrap's exit is the end
+        status = await sandbox._wait(self.proc.pid, limits.wall_time_s, killer, finished)
+        self.proc.returncode = -1
+        streams["report"].collect()
+        await sandbox._drain(streams)
+        wall_ms = int((time.monotonic() - started) * 1000)
+        result = sandbox._result(status, streams, killer, wall_ms, status_from_bwrap=True)
+        result.stderr = streams["setup"].data().decode("utf-8", "replace") + result.stderr
+        return result, result.launcher_ok
 
     async def _teardown(self) -> None:
         """The end of a run that ended well, after its answer: reap bwrap (killed
@@ -297,8 +340,9 @@ class WarmSandbox:
             proc.returncode = -1
         if proc is not None:
             for stream in (proc.stdout, proc.stderr):
-                with contextlib.suppress(OSError):
-                    stream.close()
+                if stream is not None:  # a lean sandbox's stdout is a cgroup file
+                    with contextlib.suppress(OSError):
+                        stream.close()
         self.control.close()
         self.pipes.__exit__(None, None, None)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -346,17 +390,25 @@ class _RunPipes:
                     os.close(fd)
 
 
-def _watch(loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, killer) -> dict:
+def _watch(
+    loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, killer, lean: bool
+) -> dict:
     """The run's pipes (capped: past a cap the run is killed), the launcher's report
-    pipe and bwrap's own stderr ("setup"), each read by the event loop."""
+    pipe and bwrap's own stderr ("setup"), each read by the event loop; a lean
+    sandbox's bwrap status pipe instead of the launcher's, read at the end."""
     cap, channel_cap = limits.max_output_bytes, limits.max_channel_bytes
-    report, pipes.report_r = os.fdopen(pipes.report_r, "rb", 0), None
+    streams = {}
     sources = {
         "stdout": (run_pipes.take("stdout"), cap, killer.overflow, sandbox._Capped),
         "stderr": (run_pipes.take("stderr"), cap, killer.overflow, sandbox._Capped),
-        "report": (report, channel_cap, killer.kill, sandbox._Reports),
         "setup": (proc.stderr, cap, killer.kill, sandbox._Capped),
     }
+    if lean:  # bwrap's status pipe: read once bwrap is gone
+        streams["report"] = sandbox._StatusRecords(pipes.report_r, channel_cap)
+    else:
+        report = os.fdopen(pipes.report_r, "rb", 0)
+        sources["report"] = (report, channel_cap, killer.kill, sandbox._Reports)
+    pipes.report_r = None
     if "results" in run_pipes.names:
         sources["results"] = (
             run_pipes.take("results"),
@@ -364,7 +416,6 @@ def _watch(loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, kill
             killer.overflow,
             sandbox._Capped,
         )
-    streams = {}
     for name, (pipe, limit, on_overflow, kind) in sources.items():
         streams[name] = kind(limit, on_overflow)
         streams[name].attach(loop, pipe)  # read from the selector, as a cold run's are
@@ -458,6 +509,14 @@ def taken(
     finally:
         if ready is not None:
             ready.when_gone(current.refill_soon)
+
+
+def _lean(lang: Language, group: cgroup.RunCgroup | None) -> bool:
+    """Whether a warm sandbox of `lang` can do without the launcher: a Python with a
+    stub, and a run cgroup that counts CPU (what a cold run needs to skip it too)."""
+    return _prestart(lang) is not None and sandbox.in_process_python(
+        [lang.run_cmd[0], "main.py"], group
+    )
 
 
 def _prestart(lang: Language, prepared: str | None = None) -> list[str] | None:

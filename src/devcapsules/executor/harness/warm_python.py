@@ -217,14 +217,20 @@ def reopen_stdout() -> None:
     sys.stdout = sys.__stdout__ = new
 
 
-def cold() -> None:
-    run = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (sandbox.py)
-    try:  # into the run's cgroups before anything else (the kernel checks root opened them)
-        for fd in run["cgroup_fds"]:
+def join(cgroup_fds: list) -> None:
+    """Into the run's cgroups that sh did not join (the kernel checks that root opened
+    them); fails closed: a run that cannot be counted does not start."""
+    try:
+        for fd in cgroup_fds:
             os.write(fd, b"0")
     except OSError as exc:
         os.write(2, f"sandbox: cannot join the run cgroup: {exc}\n".encode())
         os._exit(125)
+
+
+def cold() -> None:
+    run = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (sandbox.py)
+    join(run["cgroup_fds"])  # before anything else
     os.dup2(run["stdin_fd"], 0)  # fd 0 (and on v1 fd 1) were the cgroups sh joined
     if run["stdout_fd"] is not None:
         os.dup2(run["stdout_fd"], 1)
@@ -240,17 +246,41 @@ def cold() -> None:
     run_and_leave(run["argv"])
 
 
+def settle_lean() -> str | None:
+    """A lean warm start (`--warm HEX`, exec'd by the sh that joined the counting
+    cgroups): the other cgroups joined, its own process group, the host's socket on fd 3,
+    every other descriptor closed but 0-2 (the cgroup files sh joined, bwrap's stderr:
+    the run's own replace them at hand-over). Returns the support script to prepare."""
+    start = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (warm.py)
+    join(start["cgroup_fds"])
+    os.setpgid(0, 0)  # as a launched program: one group per run
+    os.dup2(start["control_fd"], 3)
+    os.closerange(4, 1 << 16)
+    return start["prepare"]
+
+
+def warm(prepared: str | None, lean: bool) -> None:
+    """Wait for the one run (set up first, `prepared` loaded), then run it. `lean`: fd 1
+    was a cgroup file (or /dev/null) when this interpreter made sys.stdout."""
+    global MODULES_AT_HAND_OVER
+    if prepared:
+        prepare(prepared)
+    freeze()
+    MODULES_AT_HAND_OVER = frozenset(sys.modules)  # just before the run can arrive
+    run = receive()
+    if lean:
+        reopen_stdout()
+    apply_limits(run["limits"])
+    run_and_leave(run["argv"])
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
     cold()
 elif __name__ == "__main__":
     import _socket
     import resource  # noqa: F401 (apply_limits' own import: loaded before the hand-over)
 
-    if len(sys.argv) > 1:
-        prepare(sys.argv[1])
-    freeze()
-    MODULES_AT_HAND_OVER = frozenset(sys.modules)  # just before the run can arrive
-    run = receive()
-    apply_limits(run["limits"])
-    del receive, apply_limits
-    run_and_leave(run["argv"])
+    if sys.argv[1:2] == ["--warm"]:
+        warm(settle_lean(), lean=True)
+    else:  # under the warm launcher, which put the socket on fd 3
+        warm(sys.argv[1] if len(sys.argv) > 1 else None, lean=False)
