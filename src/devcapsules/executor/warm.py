@@ -223,9 +223,11 @@ class WarmSandbox:
             if self.lean:  # no launcher to report it: the cgroup counted the process
                 result.cpu_ms = sandbox._cgroup_cpu_ms(self.group)
         finally:
-            if ended_well and not self.lean:  # a lean sandbox is gone already
+            if ended_well and not self.lean:
                 self._gone = _linger(self._teardown())
                 self._gone.add_done_callback(self._given_up)
+            elif self.lean and self.proc.returncode is not None:  # bwrap ended, reaped
+                self._remove_ended()
             else:
                 self.destroy()
         sandbox._check_setup(result)
@@ -301,6 +303,16 @@ class WarmSandbox:
         except Exception:  # failed: block instead (a cancel is `_given_up`'s)
             self.destroy(wait=True)
             raise
+
+    def _remove_ended(self) -> None:
+        """A lean sandbox after its run: bwrap ended with the program and is reaped, so
+        its directory goes now; its cgroup once the kernel has finished the pid
+        namespace's last processes, and the run's slot is held until then (`lingering`),
+        as for a launcher sandbox's teardown."""
+        self.destroy(remove_cgroup=False)
+        if self.group is not None and not self.group.try_remove():
+            self._gone = _linger(self.group.remove())
+            self._gone.add_done_callback(self._given_up)
 
     def _given_up(self, teardown: asyncio.Task) -> None:
         """A teardown cancelled (its loop is closing), maybe before it even started: a
