@@ -67,17 +67,21 @@ def start(prepared: str | None):
     return box
 
 
-def run_hello(box: warm.WarmSandbox) -> None:
+def run_hello(box: warm.WarmSandbox) -> float:
+    """Run hello world in `box`; the ms from the hand-over's start to the answer."""
     lang = box.lang
     limits = DEFAULT_LIMITS.sandbox(time_limit_s=5, address_space_mb=None, memory_mb=256)
 
-    async def go():
+    async def go() -> float:
         with warm.lingering() as teardowns:  # the launcher kind's, after the answer
+            began = time.perf_counter()
             result = await box.run({lang.source_file: PROGRAM}, lang.run_argv(256), b"", limits)
+            answered = time.perf_counter() - began
         assert result.stdout == "Hello World\n", result.stderr
         await asyncio.gather(*teardowns, *sandbox._removals)  # its end counted, all of it
+        return answered * 1000
 
-    asyncio.run(go())
+    return asyncio.run(go())
 
 
 def cold_hello() -> None:
@@ -96,45 +100,66 @@ KINDS = [
 def one_round(bwrap: str, rows: dict) -> None:
     anchor = _minimal(bwrap) + HELLO
     cpu, wall, _ = measured(lambda: _spawn_as_nobody(anchor))
-    rows.setdefault("anchor", []).append((cpu, wall, 0.0))
+    rows.setdefault("anchor", []).append((cpu, wall, 0.0, wall))
     cpu, wall, _ = measured(cold_hello)
-    rows.setdefault("cold", []).append((cpu, wall, 0.0))
+    rows.setdefault("cold", []).append((cpu, wall, 0.0, wall))
     for name, launcher, prepared in KINDS:
         with launcher_kind(launcher):
             start_cpu, start_wall, box = measured(lambda p=prepared: start(p))
         if prepared is None:
-            run_cpu, _, _ = measured(lambda b=box: run_hello(b))
+            run_cpu, _, answer_ms = measured(lambda b=box: run_hello(b))
         else:  # not run here: its program is the harness, measured by bench_execution
             box.destroy(wait=True)
-            run_cpu = float("nan")
-        rows.setdefault(name, []).append((start_cpu, start_wall, run_cpu))
+            run_cpu = answer_ms = float("nan")
+        rows.setdefault(name, []).append((start_cpu, start_wall, run_cpu, answer_ms))
 
 
 def p50(values) -> float:
     return statistics.median(values)
 
 
-def line(name: str, start: str, wall: str, run: str, both: str, ratio: str) -> None:
-    print(f"{name:42} {start:>10} {wall:>11} {run:>8} {both:>9}  {ratio}")
+def line(name: str, *cells: str) -> None:
+    widths = (10, 11, 8, 9, 11)
+    print(f"{name:42}", *(f"{c:>{w}}" for c, w in zip(cells, widths, strict=False)), end="")
+    print(f"  {cells[-1]}")
 
 
 def report(rows: dict) -> None:
-    anchor = p50(c for c, _, _ in rows["anchor"])
-    cold = p50(c for c, _, _ in rows["cold"])
-    line("row", "start CPU", "start wall", "run CPU", "both CPU", "x anchor CPU")
-    line("minimal bwrap+python spawn (anchor)", "", "", f"{anchor:.1f}", f"{anchor:.1f}", "1.00")
-    line("cold execute() (reference)", "", "", f"{cold:.1f}", f"{cold:.1f}", f"{cold / anchor:.2f}")
+    anchor = p50(r[0] for r in rows["anchor"])
+    cold, cold_wall = p50(r[0] for r in rows["cold"]), p50(r[1] for r in rows["cold"])
+    anchor_wall = p50(r[1] for r in rows["anchor"])
+    line("row", "start CPU", "start wall", "run CPU", "both CPU", "answer wall", "x anchor CPU")
+    line(
+        "minimal bwrap+python spawn (anchor)",
+        "",
+        "",
+        f"{anchor:.1f}",
+        f"{anchor:.1f}",
+        f"{anchor_wall:.1f}",
+        "1.00",
+    )
+    line(
+        "cold execute() (reference)",
+        "",
+        "",
+        f"{cold:.1f}",
+        f"{cold:.1f}",
+        f"{cold_wall:.1f}",
+        f"{cold / anchor:.2f}",
+    )
     for name, _launcher, prepared in KINDS:
         samples = rows[name]
-        start_cpu = p50(c for c, _, _ in samples)
-        start_wall = f"{p50(w for _, w, _ in samples):.1f}"
+        start_cpu = p50(r[0] for r in samples)
+        start_wall = f"{p50(r[1] for r in samples):.1f}"
         if prepared is None:
-            run_cpu, both = p50(r for _, _, r in samples), p50(c + r for c, _, r in samples)
-            cells = (f"{run_cpu:.1f}", f"{both:.1f}", f"{both / anchor:.2f}")
+            run_cpu, both = p50(r[2] for r in samples), p50(r[0] + r[2] for r in samples)
+            answer = p50(r[3] for r in samples)
+            cells = (f"{run_cpu:.1f}", f"{both:.1f}", f"{answer:.1f}", f"{both / anchor:.2f}")
         else:  # its run is the harness's: bench_execution.py measures that
-            cells = ("-", "-", f"{start_cpu / anchor:.2f} (start only)")
+            cells = ("-", "-", "-", f"{start_cpu / anchor:.2f} (start only)")
         line(f"warm, {name}", f"{start_cpu:.1f}", start_wall, *cells)
-    print("(ms, p50 of the rounds; 'both': a warm run's whole CPU, its start included)")
+    print("(ms, p50 of the rounds; 'both': a warm run's whole CPU, its start included;")
+    print(" 'answer wall': from the hand-over to the run's result, the latency a warm run adds)")
     if not _cpu.exact:
         print("note: no cpuacct cgroup here: CPU from getrusage, which undercounts")
 

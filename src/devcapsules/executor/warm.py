@@ -1,12 +1,21 @@
 """Warm sandboxes: a sandbox started before its run, used for exactly one run, destroyed.
 
 What a cold run pays on the request path (bwrap building the namespaces and mounts, the
-launcher's start, the cgroup move of the user's process, which on cgroup v1 waits for an
-RCU grace period, and the interpreter's start) a warm sandbox has paid in advance: bwrap
-is up with the same options as a cold run, the launcher has forked the user's process,
-which has joined the run's cgroup and (Python) exec'd a pre-started interpreter that is
-blocked reading its run from a socket (harness/warm_python.py). Other languages wait in
-the forked launcher and exec the run's argv when it comes.
+cgroup moves of the user's process, which on cgroup v1 wait for an RCU grace period, and
+the interpreter's start) a warm sandbox has paid in advance: bwrap is up with the same
+options as a cold run and the user's process has joined the run's cgroups and is blocked
+waiting for its run on a socket from the host. Two kinds:
+
+- lean (Python, where the run cgroup counts CPU: what a cold run needs to skip the
+  launcher too): bwrap starts `sh`, which joins the counting cgroups as for a cold run
+  and execs the pre-started interpreter (`harness/warm_python.py --warm`), which joins
+  the others and waits. One interpreter per sandbox. How the run ended comes from
+  outside, as for a cold in-process run: the exit status from bwrap's status pipe, peak
+  memory and CPU from the cgroup (the CPU includes the interpreter's start, as a
+  launcher's rusage of its child did).
+- the warm launcher's (every other interpreted language, and Python elsewhere): the
+  launcher forks the user's process, which joins the cgroups and (Python) execs the same
+  stub or waits itself, then execs the run's argv; the launcher reports its end.
 
 The isolation is a cold run's, unchanged: each warm sandbox has its own fresh work
 directory (empty until its run; the host writes the program into it just before), its own
@@ -183,15 +192,11 @@ class WarmSandbox:
         return self._ready
 
     def when_gone(self, then) -> None:
-        """Call `then` once this sandbox is destroyed: after its teardown (the launcher's
-        kind), else on the loop's next turn, after the run's answer (a refill's start
-        would compete with it), or now, outside a loop."""
-        if self._gone is not None and not self._gone.done():
-            self._gone.add_done_callback(lambda _task: then())
-        elif _in_event_loop():
-            asyncio.get_running_loop().call_soon(then)
-        else:
+        """Call `then` once this sandbox is destroyed (now, or after its teardown)."""
+        if self._gone is None or self._gone.done():
             then()
+        else:
+            self._gone.add_done_callback(lambda _task: then())
 
     async def run(
         self,
@@ -223,11 +228,9 @@ class WarmSandbox:
             if self.lean:  # no launcher to report it: the cgroup counted the process
                 result.cpu_ms = sandbox._cgroup_cpu_ms(self.group)
         finally:
-            if ended_well and not self.lean:
+            if ended_well:
                 self._gone = _linger(self._teardown())
                 self._gone.add_done_callback(self._given_up)
-            elif self.lean and self.proc.returncode is not None:  # bwrap ended, reaped
-                self._remove_ended()
             else:
                 self.destroy()
         sandbox._check_setup(result)
@@ -237,12 +240,14 @@ class WarmSandbox:
         self, message: bytes, stdin: bytes, limits: sandbox.SandboxLimits, run_pipes: _RunPipes
     ) -> tuple[sandbox.SandboxResult, bool]:
         """Hand the run over and watch it: (its result, whether it ended well, i.e. the
-        launcher reported the program's end). The run's own stdout, stderr (and results)
-        pipes reach only the program, at hand-over: their EOF says its output is complete
-        once it and whatever it started are done with them, without waiting for the
-        sandbox's launcher, pid 1 and bwrap to die (they hold only bwrap's stderr, for
-        set-up errors). What is left of a run that ended well is killed before the answer
-        and reaped after it (`_teardown`, in the run's slot)."""
+        launcher reported the program's end, or, lean, bwrap's monitor wrote its exit
+        code: both only once the program was reaped). The run's own stdout, stderr (and
+        results) pipes reach only the program, at hand-over: their EOF says its output is
+        complete once it and whatever it started are done with them, without waiting for
+        the sandbox's launcher, pid 1 and bwrap to die (they hold only bwrap's stderr,
+        for set-up errors, and pid 1 holds it until the pid namespace is torn down). What
+        is left of a run that ended well is killed before the answer and reaped after it
+        (`_teardown`, in the run's slot)."""
         loop = asyncio.get_running_loop()
         killer = sandbox._Killer(self.proc.pid)
         streams = _watch(loop, self.proc, self.pipes, run_pipes, limits, killer, self.lean)
@@ -250,41 +255,23 @@ class WarmSandbox:
         started = time.monotonic()
         self._hand_over(message, stdin, run_pipes.child_ends())
         run_pipes.close_child_ends()
-        if self.lean:
-            return await self._follow_lean(streams, limits, killer, started)
         finished = streams["report"].finished
         ended_well = await _until_reported(self.proc.pid, limits.wall_time_s, killer, finished)
         killer.kill()  # whatever the program left behind dies now, before the answer
         if ended_well:
             await sandbox._drain({name: streams[name] for name in run_pipes.names})
-            status = (0, None)  # unused: the launcher's record has the program's status
+            streams["setup"].read_now()  # written before the hand-over: no wait for EOF
+            status = (0, None)  # unused: the last record has the program's status
         else:  # killed (deadline, flood) or the sandbox failed: everything to its end
             status = await sandbox._wait(self.proc.pid, limits.wall_time_s, killer, finished)
             self.proc.returncode = -1
             await sandbox._drain(streams)
         wall_ms = int((time.monotonic() - started) * 1000)
-        result = sandbox._result(status, streams, killer, wall_ms)
+        result = sandbox._result(status, streams, killer, wall_ms, status_from_bwrap=self.lean)
         # bwrap's, the launcher's or the stub's own messages before the hand-over (a set-up
         # failure; nothing of the program's reaches that pipe) come first.
         result.stderr = streams["setup"].data().decode("utf-8", "replace") + result.stderr
         return result, ended_well
-
-    async def _follow_lean(
-        self, streams: dict, limits: sandbox.SandboxLimits, killer, started: float
-    ) -> tuple[sandbox.SandboxResult, bool]:
-        """A lean sandbox's run ends with bwrap, as a cold in-process run's does: its pid
-        1 exits with the program, which ends the pid namespace (and anything the program
-        left in it); bwrap's monitor, outside, writes the exit code on the status pipe.
-        Reaped here (wait4), so nothing of it lingers after the answer but its cgroup."""
-        finished = streams["report"].finished  # never set: bwrap's exit is the end
-        status = await sandbox._wait(self.proc.pid, limits.wall_time_s, killer, finished)
-        self.proc.returncode = -1
-        streams["report"].collect()
-        await sandbox._drain(streams)
-        wall_ms = int((time.monotonic() - started) * 1000)
-        result = sandbox._result(status, streams, killer, wall_ms, status_from_bwrap=True)
-        result.stderr = streams["setup"].data().decode("utf-8", "replace") + result.stderr
-        return result, result.launcher_ok
 
     async def _teardown(self) -> None:
         """The end of a run that ended well, after its answer: reap bwrap (killed
@@ -303,16 +290,6 @@ class WarmSandbox:
         except Exception:  # failed: block instead (a cancel is `_given_up`'s)
             self.destroy(wait=True)
             raise
-
-    def _remove_ended(self) -> None:
-        """A lean sandbox after its run: bwrap ended with the program and is reaped, so
-        its directory goes now; its cgroup once the kernel has finished the pid
-        namespace's last processes, and the run's slot is held until then (`lingering`),
-        as for a launcher sandbox's teardown."""
-        self.destroy(remove_cgroup=False)
-        if self.group is not None and not self.group.try_remove():
-            self._gone = _linger(self.group.remove())
-            self._gone.add_done_callback(self._given_up)
 
     def _given_up(self, teardown: asyncio.Task) -> None:
         """A teardown cancelled (its loop is closing), maybe before it even started: a
@@ -409,18 +386,14 @@ def _watch(
     pipe and bwrap's own stderr ("setup"), each read by the event loop; a lean
     sandbox's bwrap status pipe instead of the launcher's, read at the end."""
     cap, channel_cap = limits.max_output_bytes, limits.max_channel_bytes
-    streams = {}
     sources = {
         "stdout": (run_pipes.take("stdout"), cap, killer.overflow, sandbox._Capped),
         "stderr": (run_pipes.take("stderr"), cap, killer.overflow, sandbox._Capped),
         "setup": (proc.stderr, cap, killer.kill, sandbox._Capped),
     }
-    if lean:  # bwrap's status pipe: read once bwrap is gone
-        streams["report"] = sandbox._StatusRecords(pipes.report_r, channel_cap)
-    else:
-        report = os.fdopen(pipes.report_r, "rb", 0)
-        sources["report"] = (report, channel_cap, killer.kill, sandbox._Reports)
-    pipes.report_r = None
+    reports = sandbox._StatusReports if lean else sandbox._Reports
+    report, pipes.report_r = os.fdopen(pipes.report_r, "rb", 0), None
+    sources["report"] = (report, channel_cap, killer.kill, reports)
     if "results" in run_pipes.names:
         sources["results"] = (
             run_pipes.take("results"),
@@ -428,6 +401,7 @@ def _watch(
             killer.overflow,
             sandbox._Capped,
         )
+    streams = {}
     for name, (pipe, limit, on_overflow, kind) in sources.items():
         streams[name] = kind(limit, on_overflow)
         streams[name].attach(loop, pipe)  # read from the selector, as a cold run's are

@@ -10,20 +10,28 @@ every other descriptor, enters its own process group and runs the script like a 
 Nothing here reports anything: the host takes the exit status from bwrap and memory and
 CPU from the cgroup, outside anything this process (or the program it becomes) can reach.
 
-Warm:
+Warm, lean (`python3 warm_python.pyc --warm HEX`, HEX: the host's marshal of the cgroup
+descriptors sh did not join, the host's socket and the support script to prepare), exec'd
+by the `sh` that joined the counting cgroups, as for a cold run: it joins the others
+(failing closed), enters its own process group, puts the socket on fd 3 and closes
+every other descriptor but 0-2, which the run's own replace at hand-over. As cold,
+nothing here reports: bwrap's status pipe and the cgroup do, outside.
 
-The warm launcher execs `python3 warm_python.py` with the host's socket on fd 3; this waits
-for the run (marshalled argv and rlimits, plus the run's stdin, stdout and stderr
-descriptors, which replace its own, and, for the function-test harness, its results
-pipe, which becomes fd 3), applies the limits, closes every other
+Warm, under the launcher (hosts whose run cgroup does not count CPU): the warm launcher
+execs `python3 warm_python.py` with the host's socket on fd 3.
+
+Either way this waits for the run (marshalled argv and rlimits, plus the run's stdin,
+stdout and stderr descriptors, which replace its own, and, for the function-test
+harness, its results pipe, which becomes fd 3), applies the limits, closes every other
 descriptor and then runs the script as `python3 [-I] <script>` would: a fresh
 `__main__`, sys.argv and sys.path[0] set the same way, and tracebacks without this frame.
 It runs exactly one program and exits with it.
 
-`python3 warm_python.py <support script>` (a sandbox taken for a function-test or batch
-run) also prepares that script while waiting: it compiles our own read-only harness and
-runs its top level once under another `__name__` (its imports: json, re, ...;
-its definitions; never its main), so the run pays only the program. Nothing of the run
+Given a support script (a sandbox taken for a function-test or batch run: in HEX, or as
+`python3 warm_python.py <support script>`), it also prepares that script while
+waiting: it compiles our own read-only harness and runs its top level once under
+another `__name__` (its imports, its definitions; never its main), so the run pays only
+the program. Nothing of the run
 exists yet: what is loaded is our harness and the stdlib it imports, from the sandbox's
 read-only mounts. MODULES_AT_HAND_OVER records what was loaded when the run came (the
 tests check that a prepared run imports nothing after it).
