@@ -601,10 +601,6 @@ class _StatusRecords:
                 size += len(chunk)
         self.pipe.close()
 
-    def detach(self) -> None:
-        """The run is given up: nothing to read (no reader on the loop to remove)."""
-        self.pipe.close()
-
     def data(self) -> bytes:
         return b"".join(self.chunks)
 

@@ -383,8 +383,8 @@ def _watch(
     loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, killer, lean: bool
 ) -> dict:
     """The run's pipes (capped: past a cap the run is killed), the launcher's report
-    pipe and bwrap's own stderr ("setup"), each read by the event loop; a lean
-    sandbox's bwrap status pipe instead of the launcher's, read at the end."""
+    pipe (a lean sandbox's: bwrap's status pipe) and bwrap's own stderr ("setup"), each
+    read by the event loop."""
     cap, channel_cap = limits.max_output_bytes, limits.max_channel_bytes
     sources = {
         "stdout": (run_pipes.take("stdout"), cap, killer.overflow, sandbox._Capped),
