@@ -106,6 +106,7 @@ bench: install
 	$(BIN)/python bench/bench_execution.py --runs 20 --no-remote
 	$(BIN)/python bench/bench_batch.py
 	$(BIN)/python bench/bench_run_path.py
+	$(BIN)/python bench/bench_warm_refill.py
 	$(BIN)/python bench/bench_executor_service.py
 
 clean:

@@ -166,32 +166,39 @@ def test_a_slot_held_past_its_block_is_given_back_when_its_tasks_are_done():
     asyncio.run(scenario())
 
 
-def test_a_warm_run_answers_before_its_teardown_which_keeps_its_slot():
+@pytest.mark.parametrize("kind", ["launcher", "lean"])
+def test_a_warm_run_answers_before_its_teardown_which_keeps_its_slot(kind, monkeypatch):
     """The answer does not wait for the sandbox's reaping and removal, but the slot is
-    not free before every process of the run is gone (its cgroup removed)."""
-    from devcapsules.executor import warm
+    not free before every process of the run is gone (its cgroup removed): both kinds of
+    warm Python sandbox, the launcher's and the lean one (bwrap's status record)."""
+    from devcapsules.executor import sandbox, warm
 
+    if kind == "launcher":
+        monkeypatch.setattr(sandbox, "in_process_python", lambda *_: False)
     made = warm.configure({"python": 1})
     made.refill_soon = lambda: None
     handed = []
     take = made.take
     made.take = lambda *a: handed.append(take(*a)) or handed[-1]
 
+    def left(used) -> tuple[bool, bool]:
+        groups = used.group.dirs if used.group else []
+        return os.path.exists(used.workdir), any(p.exists() for p in groups)
+
     async def scenario() -> tuple:
         capacity = Capacity(concurrency=1, queue_depth=0)
         executor = local.LocalExecutor(capacity)
         result = await executor.execute("print('hi')", "python", stdin="", limits=LIMITS)
         (used,) = handed
-        at_answer = (capacity.running, os.path.exists(used.workdir))
+        at_answer = (capacity.running, *left(used))
         await _until(lambda: capacity.running == 0)
-        groups = used.group.dirs if used.group else []
-        gone = not os.path.exists(used.workdir) and not any(p.exists() for p in groups)
-        return result, at_answer, gone, used.proc.returncode
+        return result, at_answer, left(used), used
 
     try:
-        result, at_answer, gone, returncode = asyncio.run(scenario())
+        result, at_answer, at_release, used = asyncio.run(scenario())
     finally:
         warm.configure({})
     assert result["stdout"] == "hi\n" and result["status"] == "ok"
-    assert at_answer == (1, True)  # answered while the sandbox was still being removed
-    assert gone and returncode is not None  # the slot came back once it was gone
+    assert used.lean is (kind == "lean")
+    assert at_answer[:2] == (1, True)  # answered while the sandbox was still being removed
+    assert at_release == (False, False) and used.proc.returncode is not None

@@ -14,11 +14,11 @@ import json
 
 import pytest
 
-from devcapsules.executor import sandbox
+from devcapsules.executor import sandbox, warm
 from devcapsules.executor.batch import run_batch
 from devcapsules.executor.runner import execute
 
-from .conftest import run
+from .conftest import restart_pool, run
 
 pytestmark = [pytest.mark.usefixtures("sandbox", "pool_mode"), pytest.mark.slow]
 
@@ -70,10 +70,14 @@ print(json.dumps(got))
 
 @pytest.fixture(params=["in-process", "launcher"])
 def path(request, monkeypatch):
-    """Cold Python runs skip the launcher where a run cgroup counts CPU: run the probe
-    that way and, with that path switched off, under the launcher (JS, compiled, I/O)."""
+    """Python runs, cold and warm, skip the launcher where a run cgroup counts CPU: run
+    the probe that way and, with that path switched off (the warm pool restarted with
+    it), under the launcher (JS, compiled, I/O)."""
     if request.param == "launcher":
         monkeypatch.setattr(sandbox, "in_process_python", lambda *_: False)
+        if warm.pool() is not None:
+            restart_pool()
+            assert not any(idle.lean for idle in warm.pool()._idle["python"])
     return request.param
 
 

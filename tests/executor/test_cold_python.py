@@ -1,5 +1,6 @@
-"""The cold Python path without a launcher (sandbox.in_process_python): the program runs
-in the one interpreter bwrap starts, and how it ended comes from outside the sandbox only
+"""The Python path without a launcher (sandbox.in_process_python), cold and, where a test
+takes `kind`, warm (a lean warm sandbox: warm.py): the program runs in the one
+interpreter bwrap's `sh` execs, and how it ended comes from outside the sandbox only
 (bwrap's --json-status-fd, the run cgroup's memory and CPU counters). Each test below is a
 program trying to make its run look better than it was; it fails if the host believed
 anything the program can write or reach."""
@@ -13,7 +14,7 @@ import pytest
 from devcapsules.executor import cgroup, sandbox, warm
 from devcapsules.executor.runner import classify, execute, workspace
 
-from .conftest import run
+from .conftest import restart_pool, run
 
 pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]
 
@@ -25,6 +26,19 @@ def cold_only():
     found = cgroup.hierarchy()
     if found is None or (found.version == "v1" and found.cpu is None):
         pytest.skip("no run cgroup counting CPU here: Python keeps the launcher")
+
+
+@pytest.fixture(params=["cold", "warm"])
+def kind(request):
+    """The test's runs cold, then in lean warm sandboxes (one ready for every run)."""
+    pool = None
+    if request.param == "warm":
+        pool = restart_pool({"python": 1})
+        assert all(idle.lean for idle in pool._idle["python"])
+    yield request.param
+    if pool is not None:
+        assert pool.taken["python"] > 0  # the test's runs were warm ones
+    warm.configure({})
 
 
 def py(code: str, **kwargs):
@@ -47,14 +61,14 @@ FAKE_STATUS = (
 )
 
 
-def test_the_program_is_the_sandboxs_first_process_with_nothing_else_open():
+def test_the_program_is_the_sandboxs_first_process_with_nothing_else_open(kind):
     # Its parent is bwrap's init (pid 1), not a launcher; it holds stdio and nothing else.
     result = py("import os\nprint(os.getppid(), sorted(os.listdir('/proc/self/fd')))")
     assert result.status == "ok", result
     assert result.stdout == "1 ['0', '1', '2', '3']\n"  # 3: the listdir's own descriptor
 
 
-def test_fake_status_written_everywhere_does_not_hide_a_kill():
+def test_fake_status_written_everywhere_does_not_hide_a_kill(kind):
     code = (
         "import os, signal\n"
         f"fake = b'{FAKE_STATUS}'\n"
@@ -73,7 +87,7 @@ def test_fake_status_written_everywhere_does_not_hide_a_kill():
     ), result
 
 
-def test_closing_and_duplicating_every_descriptor_does_not_change_the_outcome():
+def test_closing_and_duplicating_every_descriptor_does_not_change_the_outcome(kind):
     code = (
         "import os, signal\n"
         "os.dup2(1, 100)\n"
@@ -87,7 +101,7 @@ def test_closing_and_duplicating_every_descriptor_does_not_change_the_outcome():
     assert (result.status, result.signal) == ("runtime_error", signal.SIGSEGV), result
 
 
-def test_signalling_its_parent_does_not_end_the_run_early_or_as_ok():
+def test_signalling_its_parent_does_not_end_the_run_early_or_as_ok(kind):
     # The parent is the pid namespace's init: the kernel drops these signals; the run
     # ends when the program does, with its own status.
     code = (
@@ -103,7 +117,7 @@ def test_signalling_its_parent_does_not_end_the_run_early_or_as_ok():
     assert (result.status, result.signal) == ("runtime_error", signal.SIGABRT), result
 
 
-def test_the_first_process_decides_the_outcome_not_a_child(marker):
+def test_the_first_process_decides_the_outcome_not_a_child(kind, marker):
     # A child that exits 0 does not make a killed parent's run ok; a child left running
     # does not keep the run alive (it ends with the first process, and is killed).
     killed = py(
@@ -122,7 +136,7 @@ def test_the_first_process_decides_the_outcome_not_a_child(marker):
     assert (left.status, left.stdout) == ("ok", "parent done\n"), left
 
 
-def test_peak_memory_is_the_cgroups_even_when_freed_or_in_a_child():
+def test_peak_memory_is_the_cgroups_even_when_freed_or_in_a_child(kind):
     parent = py("x = bytearray(64 << 20)\ndel x\n")
     child = py(
         "import os\nif os.fork() == 0:\n    x = bytearray(64 << 20)\n    os._exit(0)\nos.wait()\n"
@@ -169,7 +183,7 @@ def test_cpu_of_every_process_counts():
     assert classify(result, time_limit_s=1, memory_limit_mb=256) == "time_limit_exceeded"
 
 
-def test_a_program_imitating_a_bwrap_error_is_its_own_runtime_error():
+def test_a_program_imitating_a_bwrap_error_is_its_own_runtime_error(kind):
     # Without bwrap's own record of the program's end, this stderr would read as a
     # sandbox that failed to start (internal_error, our fault).
     result = py("import sys\nprint('bwrap: Can\\'t mount proc', file=sys.stderr)\nsys.exit(1)")
@@ -195,7 +209,7 @@ def test_which_runs_skip_the_launcher(argv, expected):
     assert sandbox.in_process_python(argv, group) is False
 
 
-def test_stdio_is_what_a_launched_python_gets():
+def test_stdio_is_what_a_launched_python_gets(kind):
     # fds 0 and 1 were cgroup descriptors while the interpreter started (sh joins through
     # them): the program still sees its stdin, and a pipe for stdout.
     code = (

@@ -223,3 +223,27 @@ def test_output_capture_in_a_batch_run_is_as_in_a_run_of_its_own():
     assert moving_output_seen(together[2]) == moving_output_seen(alone)
     first, _, _, last = (t.actual for t in together[0].tests)
     assert first == last and first is not None  # its own fd 1, one file for every test
+
+
+def test_a_prepared_warm_test_batch_imports_nothing_after_hand_over():
+    """A warm sandbox prepared for batches has the function-test harness's preload
+    (traceback, ast, ...) loaded before its run: a test batch's start loads nothing."""
+    from devcapsules.executor import warm
+
+    from .test_warm_pool import IMPORTED_AFTER_HAND_OVER
+
+    made = warm.configure({"python": 1})  # one plain sandbox: nothing asked for batches yet
+    try:
+        cases = [{"input": [True], "expected": None}, {"input": [False], "expected": []}]
+        batch([GOOD, GOOD])  # takes the plain one (still warm); the mix shifts to batches
+        made.fill_and_wait()
+        (idle,) = made._idle["python"]
+        assert idle.shape.prepared and idle.shape.prepared.endswith("batch_python.py")
+        runs = [SuiteRun(IMPORTED_AFTER_HAND_OVER, cases, function_name="imported")] * 2
+        for result in run(run_tests_batch(runs, "python")):
+            failed, imported = result.tests
+            assert failed.error.endswith("ZeroDivisionError: division by zero"), failed.error
+            assert imported.passed, imported.actual
+        assert made.taken["python"] == 2 and idle.proc.returncode is not None
+    finally:
+        warm.configure({})

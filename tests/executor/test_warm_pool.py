@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from devcapsules.executor import cgroup, execute, hostdir, warm
+from devcapsules.executor import cgroup, execute, hostdir, sandbox, warm
 from devcapsules.executor.tests_harness import run_tests
 
 from .conftest import require_language, run
@@ -64,6 +64,24 @@ def pool():
     made.refill_soon = lambda: None
     yield made
     warm.configure({})
+
+
+@pytest.fixture
+def launcher_pool(monkeypatch):
+    """A pool like `pool` whose Python sandboxes run under the warm launcher: what a host
+    whose run cgroups do not count CPU gets (no lean sandbox there, as no lean cold run)."""
+    require_language("python")
+    monkeypatch.setattr(sandbox, "in_process_python", lambda *_: False)
+    made = warm.configure({"python": 2})
+    made.refill_soon = lambda: None
+    yield made
+    warm.configure({})
+
+
+@pytest.fixture(params=["lean", "launcher"])
+def either_pool(request):
+    """Each test twice: lean warm Python sandboxes, then launcher ones."""
+    yield request.getfixturevalue("pool" if request.param == "lean" else "launcher_pool")
 
 
 def snoop(pause_s: float = 0.0):
@@ -455,12 +473,17 @@ def test_the_pool_refills_once_the_used_sandbox_is_gone_not_before_the_answer(po
 
 
 @pytest.mark.parametrize("started", [False, True], ids=["before-it-starts", "while-it-runs"])
-def test_a_cancelled_teardown_still_removes_the_sandbox_and_stops_reading_it(pool, started):
+def test_a_cancelled_teardown_still_removes_the_sandbox_and_stops_reading_it(
+    launcher_pool, started
+):
     """The answer comes before the sandbox's teardown; a loop that closes then (a server
     stopping, `asyncio.run` returning) cancels the teardown, maybe before it started (a
     task cancelled then never runs its body). The sandbox must still go, and the pipes'
     readers must leave the loop before their descriptors close: a loop polling a closed
-    (or reused) descriptor logs read errors, or reads someone else's pipe."""
+    (or reused) descriptor logs read errors, or reads someone else's pipe. A lean
+    sandbox has no teardown after its answer (bwrap ended with the program): the
+    launcher's kind, which has one."""
+    pool = launcher_pool
     handed = []
     take = pool.take
     pool.take = lambda *a: handed.append(take(*a)) or handed[-1]
@@ -488,3 +511,56 @@ def is_open(fd: int) -> bool:
     except OSError:
         return False
     return True
+
+
+# What a warm Python program sees of its sandbox's processes: its own pid and every pid
+# in its namespace (pid 1's entry is hidden, the directory is still listed).
+PROCESSES = (
+    "import os; print(os.getpid(), sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))"
+)
+
+
+def test_a_lean_warm_sandbox_holds_only_its_program(pool):
+    """No launcher: bwrap's reaper (pid 1) and the program (pid 2, the interpreter sh
+    exec'd), one interpreter started per warm sandbox instead of two."""
+    assert all(idle.lean for idle in pool._idle["python"])
+    result = run(execute(PROCESSES, "python"))
+    assert result.stdout == "2 [1, 2]\n", result.stderr
+
+
+def test_without_a_cpu_counting_cgroup_warm_python_runs_under_the_launcher(launcher_pool):
+    assert not any(idle.lean for idle in launcher_pool._idle["python"])
+    result = run(execute(PROCESSES, "python"))
+    assert result.stdout == "3 [1, 2, 3]\n", result.stderr  # the launcher is pid 2
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "exit_code", "signal_number"),
+    [
+        ("print('out')", "ok", 0, None),
+        ("import sys; print('out'); sys.exit(3)", "runtime_error", 3, None),
+        ("import os; print('out', flush=True); os.kill(os.getpid(), 9)", "runtime_error", None, 9),
+        ("print('out'); raise SystemExit('bye')", "runtime_error", 1, None),
+    ],
+    ids=["ok", "exit-3", "sigkill", "exit-message"],
+)
+def test_a_warm_runs_outcome_is_reported_the_same_either_way(
+    either_pool, code, status, exit_code, signal_number
+):
+    """The lean kind's outcome comes from bwrap's status record and the cgroup, the
+    launcher's from its report: the same for the program either way."""
+    result = run(execute(code, "python"))
+    assert (result.status, result.exit_code, result.signal) == (status, exit_code, signal_number)
+    assert result.stdout == "out\n" and result.memory_kb > 0
+    assert result.stderr == ("bye\n" if exit_code == 1 else "")
+    assert either_pool.taken["python"] == 1
+
+
+def test_a_lean_warm_run_past_its_time_limit_is_killed_and_reported(pool):
+    result = run(
+        execute(
+            "import time\nprint('started', flush=True)\ntime.sleep(60)", "python", time_limit_s=1
+        )
+    )
+    assert result.status == "time_limit_exceeded" and result.stdout == "started\n"
+    assert pool.taken["python"] == 1 and pool.idle("python") == 1

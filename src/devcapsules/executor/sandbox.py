@@ -26,7 +26,8 @@ Layers, outermost first:
    in-process. How the run ended comes from outside the sandbox only: the exit status
    from bwrap's --json-status-fd (held by its monitor, outside the pid namespace;
    written only when the program was exec'd and ended), peak memory and CPU from the
-   run cgroup. One interpreter start instead of two.
+   run cgroup. One interpreter start instead of two. A warm Python sandbox starts the
+   same way (`lean_warm_argv`; warm.py), its stub waiting for the run instead.
    Everything else (JS, compiled programs, `runs` mode, hosts without such a cgroup):
    launcher.py inside sets CPU/address-space/process/file-size/open-file rlimits on the
    user's process, waits for it and reports exit code, signal, peak RSS on a private fd.
@@ -541,19 +542,31 @@ class _Capped(asyncio.Protocol):
             pipe.close()
             self.connection_lost(None)
 
+    def read_now(self) -> None:
+        """Everything the pipe holds now, without waiting for its EOF (a writer that
+        outlives the run's end may still hold it); what comes later is not read."""
+        pipe = getattr(self, "_pipe", None)
+        while pipe is not None and not pipe.closed and self._read_once():
+            pass
+
     def _readable(self) -> None:
+        self._read_once()
+
+    def _read_once(self) -> bool:
+        """One read; whether there may be more to read now."""
         try:
             data = os.read(self._pipe.fileno(), _READ_SIZE)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             data = b""
         if data:
             self.data_received(data)
-            return
+            return True
         self._loop.remove_reader(self._pipe.fileno())
         self._pipe.close()
         self.connection_lost(None)
+        return False
 
 
 _READ_SIZE = 256 * 1024  # as asyncio's pipe transports read
@@ -601,6 +614,8 @@ class _Reports(_Capped):
     for the launcher, bwrap's init and bwrap to exit in turn (the pid namespace dies with
     bwrap either way, so a process the run left behind is killed just the same)."""
 
+    END = _DONE
+
     def __init__(self, cap: int, on_overflow) -> None:
         super().__init__(cap, on_overflow)
         self.finished = asyncio.get_running_loop().create_future()
@@ -608,9 +623,17 @@ class _Reports(_Capped):
 
     def seen(self, data: bytes) -> None:
         window = self._tail + data
-        if _DONE in window and not self.finished.done():
+        if self.END in window and not self.finished.done():
             self.finished.set_result(None)
-        self._tail = window[-len(_DONE) :]
+        self._tail = window[-len(self.END) :]
+
+
+class _StatusReports(_Reports):
+    """bwrap's --json-status-fd read as it comes (a warm sandbox's: warm.py), `finished`
+    at its exit-code record, which bwrap's monitor writes (in one write) as soon as its
+    pid 1 says the program ended, before the monitor itself exits."""
+
+    END = b'"exit-code"'
 
 
 async def run_sandboxed(
@@ -771,6 +794,18 @@ def _in_process_argv(
     }
     stub = [argv[0], _stub_script(argv[0]), "--run", marshal.dumps(run).hex()]
     return [SANDBOX_SH, "-c", _join_script(early, ulimits), "sh", *stub]
+
+
+def lean_warm_argv(
+    python: str, cgroup_fds: list[int], early: int, control_fd: int, prepare: str | None
+) -> list[str]:
+    """A warm Python sandbox without the launcher (warm.py): sh joins the first `early`
+    cgroups (on its stdin and stdout) as for a cold run, then `python3 warm_python.pyc
+    --warm HEX` joins the others and waits for its run on `control_fd`. The rlimits are
+    the run's, not known yet: the stub sets them at hand-over."""
+    start = {"cgroup_fds": cgroup_fds[early:], "control_fd": control_fd, "prepare": prepare}
+    stub = [python, _stub_script(python), "--warm", marshal.dumps(start).hex()]
+    return [SANDBOX_SH, "-c", _join_script(early, None), "sh", *stub]
 
 
 def _cgroup_cpu_ms(group: cgroup.RunCgroup) -> int:

@@ -1,12 +1,21 @@
 """Warm sandboxes: a sandbox started before its run, used for exactly one run, destroyed.
 
 What a cold run pays on the request path (bwrap building the namespaces and mounts, the
-launcher's start, the cgroup move of the user's process, which on cgroup v1 waits for an
-RCU grace period, and the interpreter's start) a warm sandbox has paid in advance: bwrap
-is up with the same options as a cold run, the launcher has forked the user's process,
-which has joined the run's cgroup and (Python) exec'd a pre-started interpreter that is
-blocked reading its run from a socket (harness/warm_python.py). Other languages wait in
-the forked launcher and exec the run's argv when it comes.
+cgroup moves of the user's process, which on cgroup v1 wait for an RCU grace period, and
+the interpreter's start) a warm sandbox has paid in advance: bwrap is up with the same
+options as a cold run and the user's process has joined the run's cgroups and is blocked
+waiting for its run on a socket from the host. Two kinds:
+
+- lean (Python, where the run cgroup counts CPU: what a cold run needs to skip the
+  launcher too): bwrap starts `sh`, which joins the counting cgroups as for a cold run
+  and execs the pre-started interpreter (`harness/warm_python.py --warm`), which joins
+  the others and waits. One interpreter per sandbox. How the run ended comes from
+  outside, as for a cold in-process run: the exit status from bwrap's status pipe, peak
+  memory and CPU from the cgroup (the CPU includes the interpreter's start, as a
+  launcher's rusage of its child did).
+- the warm launcher's (every other interpreted language, and Python elsewhere): the
+  launcher forks the user's process, which joins the cgroups and (Python) execs the same
+  stub or waits itself, then execs the run's argv; the launcher reports its end.
 
 The isolation is a cold run's, unchanged: each warm sandbox has its own fresh work
 directory (empty until its run; the host writes the program into it just before), its own
@@ -116,6 +125,7 @@ class WarmSandbox:
         self.group = cgroup.new_run_cgroup(
             hostdir.host_dir().name, base.memory_mb, base.max_processes
         )
+        self.lean = _lean(lang, self.group)
         self.pipes = sandbox._Pipes(False, self.group.open() if self.group else [])
         self.control, box_end = socket.socketpair()
         try:
@@ -129,14 +139,20 @@ class WarmSandbox:
                 self.group.close()  # the launcher holds its own copies
 
     def _start(self, base: sandbox.SandboxLimits, box_fd: int) -> subprocess.Popen:
-        spec = {
-            "warm": True,
-            "control_fd": box_fd,
-            "report_fd": self.pipes.report_w,
-            "cgroup_fds": self.pipes.cgroup_fds,
-            "prestart": _prestart(self.lang, self.shape.prepared),
-        }
-        argv = sandbox.launcher_argv(spec)
+        """bwrap with a cold run's options; inside, the lean stub (`self.lean`: sh joins
+        the counting cgroups on its stdin and stdout, bwrap reports the end on the status
+        pipe) or the warm launcher, which forks the process that waits for the run."""
+        if self.lean:
+            early = self.group.counting
+            argv = sandbox.lean_warm_argv(
+                self.lang.run_cmd[0], self.pipes.cgroup_fds, early, box_fd, self.shape.prepared
+            )
+            stdin = self.pipes.cgroup_fds[0]
+            stdout = self.pipes.cgroup_fds[1] if early > 1 else subprocess.DEVNULL
+            status_fd = self.pipes.report_w
+        else:
+            argv = sandbox.launcher_argv(self._launcher_spec(box_fd))
+            stdin, stdout, status_fd = subprocess.DEVNULL, subprocess.PIPE, None
         bwrap = sandbox.detect_sandbox()
         with sandbox._command(
             bwrap,
@@ -146,11 +162,21 @@ class WarmSandbox:
             limits=base,
             mounts=self.lang.mounts,
             env={},
+            status_fd=status_fd,
         ) as launch:
-            proc = sandbox._start(launch, subprocess.DEVNULL, self.pipes, (box_fd,))
+            proc = sandbox._start(launch, stdin, self.pipes, (box_fd,), stdout)
         self.pipes.close_child_ends()
         self.pipes.cgroup_fds = []
         return proc
+
+    def _launcher_spec(self, box_fd: int) -> dict:
+        return {
+            "warm": True,
+            "control_fd": box_fd,
+            "report_fd": self.pipes.report_w,
+            "cgroup_fds": self.pipes.cgroup_fds,
+            "prestart": _prestart(self.lang, self.shape.prepared),
+        }
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -199,6 +225,8 @@ class WarmSandbox:
                 peak_kb, oom_kills = self.group.usage()
                 result.max_rss_kb = max(result.max_rss_kb, peak_kb)
                 result.memory_exceeded = oom_kills > 0
+            if self.lean:  # no launcher to report it: the cgroup counted the process
+                result.cpu_ms = sandbox._cgroup_cpu_ms(self.group)
         finally:
             if ended_well:
                 self._gone = _linger(self._teardown())
@@ -212,15 +240,18 @@ class WarmSandbox:
         self, message: bytes, stdin: bytes, limits: sandbox.SandboxLimits, run_pipes: _RunPipes
     ) -> tuple[sandbox.SandboxResult, bool]:
         """Hand the run over and watch it: (its result, whether it ended well, i.e. the
-        launcher reported the program's end). The run's own stdout, stderr (and results)
-        pipes reach only the program, at hand-over: their EOF says its output is complete
-        once it and whatever it started are done with them, without waiting for the
-        sandbox's launcher, pid 1 and bwrap to die (they hold only bwrap's stderr, for
-        set-up errors). What is left of a run that ended well is killed before the answer
-        and reaped after it (`_teardown`, in the run's slot)."""
+        launcher reported the program's end, or, lean, bwrap's monitor wrote its exit
+        code: both only once the program was reaped). The run's own stdout, stderr (and
+        results) pipes reach only the program, at hand-over: their EOF says its output is
+        complete once it and whatever it started are done with them, without waiting for
+        the sandbox's launcher, pid 1 and bwrap to die (they hold only bwrap's stderr,
+        for set-up errors, and pid 1 holds it until the pid namespace is torn down). What
+        is left of a run that ended well is killed before the answer and reaped after it
+        (`_teardown`, in the run's slot)."""
         loop = asyncio.get_running_loop()
         killer = sandbox._Killer(self.proc.pid)
-        streams = self._streams = _watch(loop, self.proc, self.pipes, run_pipes, limits, killer)
+        streams = _watch(loop, self.proc, self.pipes, run_pipes, limits, killer, self.lean)
+        self._streams = streams
         started = time.monotonic()
         self._hand_over(message, stdin, run_pipes.child_ends())
         run_pipes.close_child_ends()
@@ -229,13 +260,14 @@ class WarmSandbox:
         killer.kill()  # whatever the program left behind dies now, before the answer
         if ended_well:
             await sandbox._drain({name: streams[name] for name in run_pipes.names})
-            status = (0, None)  # unused: the launcher's record has the program's status
+            streams["setup"].read_now()  # written before the hand-over: no wait for EOF
+            status = (0, None)  # unused: the last record has the program's status
         else:  # killed (deadline, flood) or the sandbox failed: everything to its end
             status = await sandbox._wait(self.proc.pid, limits.wall_time_s, killer, finished)
             self.proc.returncode = -1
             await sandbox._drain(streams)
         wall_ms = int((time.monotonic() - started) * 1000)
-        result = sandbox._result(status, streams, killer, wall_ms)
+        result = sandbox._result(status, streams, killer, wall_ms, status_from_bwrap=self.lean)
         # bwrap's, the launcher's or the stub's own messages before the hand-over (a set-up
         # failure; nothing of the program's reaches that pipe) come first.
         result.stderr = streams["setup"].data().decode("utf-8", "replace") + result.stderr
@@ -297,8 +329,9 @@ class WarmSandbox:
             proc.returncode = -1
         if proc is not None:
             for stream in (proc.stdout, proc.stderr):
-                with contextlib.suppress(OSError):
-                    stream.close()
+                if stream is not None:  # a lean sandbox's stdout is a cgroup file
+                    with contextlib.suppress(OSError):
+                        stream.close()
         self.control.close()
         self.pipes.__exit__(None, None, None)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -346,17 +379,21 @@ class _RunPipes:
                     os.close(fd)
 
 
-def _watch(loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, killer) -> dict:
+def _watch(
+    loop, proc, pipes: sandbox._Pipes, run_pipes: _RunPipes, limits, killer, lean: bool
+) -> dict:
     """The run's pipes (capped: past a cap the run is killed), the launcher's report
-    pipe and bwrap's own stderr ("setup"), each read by the event loop."""
+    pipe (a lean sandbox's: bwrap's status pipe) and bwrap's own stderr ("setup"), each
+    read by the event loop."""
     cap, channel_cap = limits.max_output_bytes, limits.max_channel_bytes
-    report, pipes.report_r = os.fdopen(pipes.report_r, "rb", 0), None
     sources = {
         "stdout": (run_pipes.take("stdout"), cap, killer.overflow, sandbox._Capped),
         "stderr": (run_pipes.take("stderr"), cap, killer.overflow, sandbox._Capped),
-        "report": (report, channel_cap, killer.kill, sandbox._Reports),
         "setup": (proc.stderr, cap, killer.kill, sandbox._Capped),
     }
+    reports = sandbox._StatusReports if lean else sandbox._Reports
+    report, pipes.report_r = os.fdopen(pipes.report_r, "rb", 0), None
+    sources["report"] = (report, channel_cap, killer.kill, reports)
     if "results" in run_pipes.names:
         sources["results"] = (
             run_pipes.take("results"),
@@ -458,6 +495,14 @@ def taken(
     finally:
         if ready is not None:
             ready.when_gone(current.refill_soon)
+
+
+def _lean(lang: Language, group: cgroup.RunCgroup | None) -> bool:
+    """Whether a warm sandbox of `lang` can do without the launcher: a Python with a
+    stub, and a run cgroup that counts CPU (what a cold run needs to skip it too)."""
+    return _prestart(lang) is not None and sandbox.in_process_python(
+        [lang.run_cmd[0], "main.py"], group
+    )
 
 
 def _prestart(lang: Language, prepared: str | None = None) -> list[str] | None:

@@ -10,20 +10,28 @@ every other descriptor, enters its own process group and runs the script like a 
 Nothing here reports anything: the host takes the exit status from bwrap and memory and
 CPU from the cgroup, outside anything this process (or the program it becomes) can reach.
 
-Warm:
+Warm, lean (`python3 warm_python.pyc --warm HEX`, HEX: the host's marshal of the cgroup
+descriptors sh did not join, the host's socket and the support script to prepare), exec'd
+by the `sh` that joined the counting cgroups, as for a cold run: it joins the others
+(failing closed), enters its own process group, puts the socket on fd 3 and closes
+every other descriptor but 0-2, which the run's own replace at hand-over. As cold,
+nothing here reports: bwrap's status pipe and the cgroup do, outside.
 
-The warm launcher execs `python3 warm_python.py` with the host's socket on fd 3; this waits
-for the run (marshalled argv and rlimits, plus the run's stdin, stdout and stderr
-descriptors, which replace its own, and, for the function-test harness, its results
-pipe, which becomes fd 3), applies the limits, closes every other
+Warm, under the launcher (hosts whose run cgroup does not count CPU): the warm launcher
+execs `python3 warm_python.py` with the host's socket on fd 3.
+
+Either way this waits for the run (marshalled argv and rlimits, plus the run's stdin,
+stdout and stderr descriptors, which replace its own, and, for the function-test
+harness, its results pipe, which becomes fd 3), applies the limits, closes every other
 descriptor and then runs the script as `python3 [-I] <script>` would: a fresh
 `__main__`, sys.argv and sys.path[0] set the same way, and tracebacks without this frame.
 It runs exactly one program and exits with it.
 
-`python3 warm_python.py <support script>` (a sandbox taken for a function-test or batch
-run) also prepares that script while waiting: it compiles our own read-only harness and
-runs its top level once under another `__name__` (its imports: json, re, ...;
-its definitions; never its main), so the run pays only the program. Nothing of the run
+Given a support script (a sandbox taken for a function-test or batch run: in HEX, or as
+`python3 warm_python.py <support script>`), it also prepares that script while
+waiting: it compiles our own read-only harness and runs its top level once under
+another `__name__` (its imports, its definitions; never its main), so the run pays only
+the program. Nothing of the run
 exists yet: what is loaded is our harness and the stdlib it imports, from the sandbox's
 read-only mounts. MODULES_AT_HAND_OVER records what was loaded when the run came (the
 tests check that a prepared run imports nothing after it).
@@ -217,14 +225,20 @@ def reopen_stdout() -> None:
     sys.stdout = sys.__stdout__ = new
 
 
-def cold() -> None:
-    run = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (sandbox.py)
-    try:  # into the run's cgroups before anything else (the kernel checks root opened them)
-        for fd in run["cgroup_fds"]:
+def join(cgroup_fds: list) -> None:
+    """Into the run's cgroups that sh did not join (the kernel checks that root opened
+    them); fails closed: a run that cannot be counted does not start."""
+    try:
+        for fd in cgroup_fds:
             os.write(fd, b"0")
     except OSError as exc:
         os.write(2, f"sandbox: cannot join the run cgroup: {exc}\n".encode())
         os._exit(125)
+
+
+def cold() -> None:
+    run = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (sandbox.py)
+    join(run["cgroup_fds"])  # before anything else
     os.dup2(run["stdin_fd"], 0)  # fd 0 (and on v1 fd 1) were the cgroups sh joined
     if run["stdout_fd"] is not None:
         os.dup2(run["stdout_fd"], 1)
@@ -240,17 +254,41 @@ def cold() -> None:
     run_and_leave(run["argv"])
 
 
+def settle_lean() -> str | None:
+    """A lean warm start (`--warm HEX`, exec'd by the sh that joined the counting
+    cgroups): the other cgroups joined, its own process group, the host's socket on fd 3,
+    every other descriptor closed but 0-2 (the cgroup files sh joined, bwrap's stderr:
+    the run's own replace them at hand-over). Returns the support script to prepare."""
+    start = marshal.loads(bytes.fromhex(sys.argv[2]))  # written by the host (warm.py)
+    join(start["cgroup_fds"])
+    os.setpgid(0, 0)  # as a launched program: one group per run
+    os.dup2(start["control_fd"], 3)
+    os.closerange(4, 1 << 16)
+    return start["prepare"]
+
+
+def warm(prepared: str | None, lean: bool) -> None:
+    """Wait for the one run (set up first, `prepared` loaded), then run it. `lean`: fd 1
+    was a cgroup file (or /dev/null) when this interpreter made sys.stdout."""
+    global MODULES_AT_HAND_OVER
+    if prepared:
+        prepare(prepared)
+    freeze()
+    MODULES_AT_HAND_OVER = frozenset(sys.modules)  # just before the run can arrive
+    run = receive()
+    if lean:
+        reopen_stdout()
+    apply_limits(run["limits"])
+    run_and_leave(run["argv"])
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
     cold()
 elif __name__ == "__main__":
     import _socket
     import resource  # noqa: F401 (apply_limits' own import: loaded before the hand-over)
 
-    if len(sys.argv) > 1:
-        prepare(sys.argv[1])
-    freeze()
-    MODULES_AT_HAND_OVER = frozenset(sys.modules)  # just before the run can arrive
-    run = receive()
-    apply_limits(run["limits"])
-    del receive, apply_limits
-    run_and_leave(run["argv"])
+    if sys.argv[1:2] == ["--warm"]:
+        warm(settle_lean(), lean=True)
+    else:  # under the warm launcher, which put the socket on fd 3
+        warm(sys.argv[1] if len(sys.argv) > 1 else None, lean=False)
