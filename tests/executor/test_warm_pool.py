@@ -59,6 +59,10 @@ print(json.dumps({"secret": secret, "seen": seen, "span": [started, time.time()]
 @pytest.fixture
 def pool():
     """A python pool of 2 that does not refill: which sandbox a run gets is known."""
+    yield from pool_of_two()
+
+
+def pool_of_two():
     require_language("python")
     made = warm.configure({"python": 2})
     made.refill_soon = lambda: None
@@ -70,12 +74,8 @@ def pool():
 def launcher_pool(monkeypatch):
     """A pool like `pool` whose Python sandboxes run under the warm launcher: what a host
     whose run cgroups do not count CPU gets (no lean sandbox there, as no lean cold run)."""
-    require_language("python")
     monkeypatch.setattr(sandbox, "in_process_python", lambda *_: False)
-    made = warm.configure({"python": 2})
-    made.refill_soon = lambda: None
-    yield made
-    warm.configure({})
+    yield from pool_of_two()
 
 
 @pytest.fixture(params=["lean", "launcher"])
