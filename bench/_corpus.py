@@ -1,6 +1,11 @@
 """A corpus of small Python function problems, each a program: a solution plus asserts,
 the shape code-evaluation suites grade (one problem = one independent program). Made
-from templates with varied constants, so it is deterministic and as large as asked."""
+from templates with varied constants, so it is deterministic and as large as asked.
+
+Every third problem is HumanEval-style, its signature typed with `typing` (`from typing
+import List, Optional, Tuple`): a common pattern in code-generation suites, and what
+decides whether the batch harness preloads `typing` (each child that imports it on its
+own pays ~4 ms; README, "Batches"). One third is a chosen share, not a count of any suite."""
 
 from __future__ import annotations
 
@@ -60,15 +65,69 @@ TEMPLATES = [
 ]
 
 
+TYPED_TEMPLATES = [
+    (
+        "from typing import List\n\n\n"
+        "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+        "    ordered = sorted(numbers)\n"
+        "    return any(b - a < threshold for a, b in zip(ordered, ordered[1:]))\n",
+        "assert has_close_elements([1.0, 2.8, 3.0, {k}.5], 0.3)\n"
+        "assert not has_close_elements([1.0, 2.0, {k}.5], 0.3)\n",
+    ),
+    (
+        "from typing import List\n\n\n"
+        "def below_zero(operations: List[int]) -> bool:\n"
+        "    balance = 0\n    for op in operations:\n        balance += op\n"
+        "        if balance < 0:\n            return True\n    return False\n",
+        "assert below_zero([1, 2, -{k}])\nassert not below_zero([{k}, -{k}, 1])\n",
+    ),
+    (
+        "from typing import List, Tuple\n\n\n"
+        "def sum_product(numbers: List[int]) -> Tuple[int, int]:\n"
+        "    total, product = 0, 1\n    for n in numbers:\n"
+        "        total += n\n        product *= n\n    return total, product\n",
+        "assert sum_product([]) == (0, 1)\nassert sum_product([2, {k}]) == (2 + {k}, 2 * {k})\n",
+    ),
+    (
+        "from typing import List, Optional\n\n\n"
+        "def longest(strings: List[str]) -> Optional[str]:\n"
+        "    if not strings:\n        return None\n"
+        "    return max(strings, key=len)\n",
+        "assert longest([]) is None\nassert longest(['a', 'b' * {k}, 'cc']) == 'b' * {k}\n",
+    ),
+    (
+        "from typing import List\n\n\n"
+        "def filter_by_prefix(strings: List[str], prefix: str) -> List[str]:\n"
+        "    return [s for s in strings if s.startswith(prefix)]\n",
+        "assert filter_by_prefix(['abc{k}', 'bcd', 'ax'], 'a') == ['abc{k}', 'ax']\n",
+    ),
+    (
+        "from typing import List\n\n\n"  # a wrong solution: its assert fails
+        "def wrong_intersperse(numbers: List[int], delimeter: int) -> List[int]:\n"
+        "    return [x for n in numbers for x in (n, delimeter)]\n",
+        "assert wrong_intersperse([1, {k}], 0) == [1, 0, {k}]\n",
+    ),
+]
+TYPED_EVERY = 3  # every third problem is a typed one
+
+
+def template(index: int) -> tuple[str, str]:
+    if index % TYPED_EVERY == TYPED_EVERY - 1:
+        return TYPED_TEMPLATES[(index // TYPED_EVERY) % len(TYPED_TEMPLATES)]
+    untyped = index - index // TYPED_EVERY  # the untyped problems' own count
+    return TEMPLATES[untyped % len(TEMPLATES)]
+
+
 def corpus(size: int = 110) -> list[str]:
-    """`size` programs; one template in eleven is wrong, so a grader must tell them apart."""
+    """`size` programs; one template in eleven untyped and one in six typed is wrong, so a
+    grader must tell them apart."""
     programs = []
     for index in range(size):
-        solution, asserts = TEMPLATES[index % len(TEMPLATES)]
+        solution, asserts = template(index)
         k = index + 3
         programs.append(solution.format(k=k) + "\n" + asserts.format(k=k))
     return programs
 
 
 def expected_ok(size: int = 110) -> list[bool]:
-    return [TEMPLATES[i % len(TEMPLATES)][0].startswith("def wrong") is False for i in range(size)]
+    return ["def wrong_" not in template(i)[0] for i in range(size)]

@@ -18,6 +18,15 @@ fork-per-program harness can do. `processes` is what common harnesses actually r
 `multiprocessing` process per problem (fork start method) that sends its verdict back
 through a pipe, joined with a timeout; lighter than human-eval's own (no `Manager`
 server process, no temporary directory or guard per problem).
+
+What its children find loaded is what the batch harness preloads for programs, so the
+comparison is of isolation, not of preloads: `collections` and `re` come with
+multiprocessing and concurrent.futures, `typing` is imported for them (as human-eval's
+execution.py does at its top; here when run as the anchor, not when imported, so
+bench_preload.py can also measure without it). Without it, each child of a problem that
+imports `typing` loads it on its own: ~7.3 vs ~1.6 ms CPU a typed problem
+(bench_preload.py), which made the anchor ~2x dearer on bench_batch's corpus (a third of
+it typed) once the batch harness preloaded `typing`.
 """
 
 from __future__ import annotations
@@ -119,4 +128,6 @@ def serve(size: int) -> None:
 
 
 if __name__ == "__main__":
+    import typing  # noqa: F401 (for the programs, as the batch harness: see the top)
+
     serve(int(sys.argv[1]))

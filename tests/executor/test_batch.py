@@ -188,14 +188,14 @@ def test_a_failing_program_s_traceback_reads_as_traceback_prints_it(program, tmp
 
 
 def test_the_batch_harness_preloads_what_programs_import_and_little_else():
-    # Loaded once per batch, shared by every child: collections and re on purpose;
-    # json, traceback and friends, which only the harness used, no longer (each is
-    # part of every batch's start).
+    # Loaded once per batch, shared by every child: collections, re and typing (what
+    # HumanEval-style problems import) on purpose; json, traceback and friends, which
+    # only the harness used, no longer (each is part of every batch's start).
     probe = (
         "import sys\n"
-        "wanted = ('collections', 're', 'json', 'traceback', 'linecache', 'tokenize',"
-        " 'textwrap', 'contextlib')\n"
+        "wanted = ('collections', 're', 'typing', 'json', 'traceback', 'linecache',"
+        " 'tokenize', 'textwrap')\n"
         "print(' '.join(name for name in wanted if name in sys.modules))\n"
     )
     [result] = run(run_batch([probe]))
-    assert result.stdout.split() == ["collections", "re"]
+    assert result.stdout.split() == ["collections", "re", "typing"]

@@ -32,16 +32,21 @@ import select
 import stat
 import sys
 import time
+import typing  # noqa: F401 (preloaded for the programs: see below)
 
 # What this harness loads, every child has for free (its pages shared until written);
 # what it does not, a child that imports it loads on its own clock, once per program.
-# So: `collections` and `re` (with enum, functools, itertools, ...) on purpose, for the
-# programs (Counter, deque, regular expressions: each ~2-5 ms to load here, more than a
-# whole run); and for the harness itself only what it needs, not what a module brings:
-# the json package's C core without the package (python_harness's to_json/from_json), the
+# So, on purpose, for the programs: `collections` and `re` (with enum, functools,
+# itertools, ...: Counter, deque, regular expressions, each ~2-5 ms to load here, more
+# than a whole run), and `typing` (with contextlib, warnings): HumanEval-style problems
+# start with `from typing import List`, and each child that loaded it paid ~4-5 ms of CPU
+# for it, twice a whole untyped run, against ~3-4 ms once in the batch's start (measured,
+# bench_preload.py: one typed problem in a batch pays for it; one without any loses it).
+# For the harness itself only what it needs, not what a module brings: the json
+# package's C core without the package (python_harness's to_json/from_json), the
 # interpreter's own traceback printer instead of `traceback` (linecache, tokenize,
-# textwrap), no contextlib or signal: ~4-5 ms less of every batch's start. (The harness
-# imported by name loads only C modules: one way to read and write JSON in the sandbox.)
+# textwrap), no signal (nor contextlib of its own: its few try/excepts stay plain).
+# (The harness imported by name loads only C modules: one way to read and write JSON.)
 from collections import namedtuple  # and collections itself, for the programs (above)
 
 from python_harness import from_json, to_json
