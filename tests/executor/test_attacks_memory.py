@@ -130,6 +130,29 @@ def test_a_heap_bomb_is_killed_at_once_after_the_host_evicted_nodes_code(run_cgr
         assert result.status == "memory_limit_exceeded", (result.status, result.signal)
 
 
+# 16 MB of arrays, a quarter of the limit, then an uncaught exception: node's RSS (70 MB)
+# counts its own shared code (~40 MB), which the run's cgroup does not.
+JS_THROWS_HOLDING_16_MB = (
+    "const held = [new Array(1e6).fill(1.5), new Array(1e6).fill(2.5)];\n"
+    "throw new Error('boom ' + held.length);\n"
+)
+
+
+def test_a_javascript_error_under_its_memory_limit_is_a_runtime_error(run_cgroups):
+    require_language("javascript")
+    result = run(execute(JS_THROWS_HOLDING_16_MB, "javascript", memory_limit_mb=64))
+    assert result.status == "runtime_error", (result.status, result.memory_kb)
+    assert "boom 2" in result.stderr
+    assert result.memory_kb <= 64 * 1024  # the run's peak, as its limit counts it
+
+
+def test_a_javascript_io_test_erroring_under_its_memory_limit_is_a_runtime_error(run_cgroups):
+    require_language("javascript")
+    cases = [{"stdin": "", "expectedOutput": "fine"}]
+    result = run(run_tests(JS_THROWS_HOLDING_16_MB, cases, "javascript", memory_limit_mb=64))
+    assert result.tests[0].error == "runtime error (exit code 1)"
+
+
 def _evict(path: str) -> None:
     """What host memory pressure does to a file's unlocked, unmapped page-cache pages."""
     fd = os.open(path, os.O_RDONLY)

@@ -145,6 +145,10 @@ class SandboxResult:
     # exit-code for an in-process Python): killed, crashed, or never started
     launcher_ok: bool = True
     memory_exceeded: bool = False  # the run's cgroup OOM-killed one of its processes
+    # A run cgroup measured the run: max_rss_kb is its peak, memory_exceeded its OOM kills.
+    # Without one, max_rss_kb is the processes' peak RSS, which also counts the runtime's
+    # shared code (node's ~40 MB): only a rough stand-in for the run's own memory.
+    memory_counted: bool = False
 
 
 @functools.cache
@@ -681,9 +685,8 @@ async def run_sandboxed(
             ) as launch:
                 result = await _supervise(launch, stdin_fd, limits, pipes, early)
         if group is not None:
-            peak_kb, oom_kills = group.usage()
-            result.max_rss_kb = max(result.max_rss_kb, peak_kb)
-            result.memory_exceeded = oom_kills > 0
+            result.max_rss_kb, oom_kills = group.usage()
+            result.memory_exceeded, result.memory_counted = oom_kills > 0, True
             if in_process:
                 result.cpu_ms = _cgroup_cpu_ms(group)
     finally:
