@@ -41,19 +41,15 @@ _warned = threading.Event()
 
 def keep(binary: str) -> None:
     """Lock `binary` and the shared libraries it loads in memory, once per process."""
-    for path in image_files(binary):
-        with _lock:
-            if path not in _pinned:
-                _pinned[path] = _pin(path)
+    for path in _image_files(binary):
+        with _lock:  # claimed here, locked outside: the languages' probes run in parallel
+            if path in _pinned:
+                continue
+            _pinned[path] = 0
+        _pinned[path] = _pin(path)
 
 
-def pinned() -> dict[str, int]:
-    """What this process holds: realpath -> bytes locked (0: read in, not locked)."""
-    with _lock:
-        return dict(_pinned)
-
-
-def image_files(binary: str) -> list[str]:
+def _image_files(binary: str) -> list[str]:
     """The executable and the libraries the dynamic loader resolves for it (ldd: the
     host's own toolchain, trusted; the sandbox binds the same files)."""
     files = [os.path.realpath(binary)]
