@@ -3,15 +3,19 @@ pages (which no rlimit counts), through a cgroup per run where the host has one.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import mmap
+import os
 
 import pytest
 
 from devcapsules.executor import cgroup, execute, hostdir
+from devcapsules.executor.languages import discover
 from devcapsules.executor.sandbox import SandboxLimits
 from devcapsules.executor.tests_harness import run_tests
 
-from .conftest import run, warm_cgroup_dirs
+from .conftest import require_language, run, warm_cgroup_dirs
 
 pytestmark = [pytest.mark.usefixtures("sandbox", "pool_mode"), pytest.mark.slow]
 
@@ -106,3 +110,78 @@ def test_the_fallback_narrows_rlimits_so_their_sum_is_bounded():
     narrowed = cgroup.fallback(dataclasses.replace(SandboxLimits(), max_processes=128))
     assert narrowed.max_processes == cgroup.FALLBACK_PROCESSES
     assert narrowed.max_open_files == cgroup.FALLBACK_OPEN_FILES
+
+
+JS_HEAP_BOMB = "const a = []; while (true) a.push(new Array(1e6).fill(1.5));"
+
+
+def test_a_heap_bomb_is_killed_at_once_after_the_host_evicted_nodes_code(run_cgroups):
+    """Host memory pressure drops node's code from the page cache; a run then faulted it
+    back in charged to itself and, at its limit, had the code it was executing reclaimed
+    and faulted in again, round and round: seconds of it, then time_limit_exceeded
+    (resident.py). The host keeps the runtimes' code locked, so the eviction takes
+    nothing and the OOM kill comes at once."""
+    require_language("javascript")
+    node = discover()["javascript"].run_cmd[0]
+    for _ in range(3):
+        _evict(node)
+        assert _resident_pages(node) == _pages(node)
+        result = run(execute(JS_HEAP_BOMB, "javascript", time_limit_s=5, memory_limit_mb=64))
+        assert result.status == "memory_limit_exceeded", (result.status, result.signal)
+
+
+# 16 MB of arrays, a quarter of the limit, then an uncaught exception: node's RSS (70 MB)
+# counts its own shared code (~40 MB), which the run's cgroup does not.
+JS_THROWS_HOLDING_16_MB = (
+    "const held = [new Array(1e6).fill(1.5), new Array(1e6).fill(2.5)];\n"
+    "throw new Error('boom ' + held.length);\n"
+)
+
+
+def test_a_javascript_error_under_its_memory_limit_is_a_runtime_error(run_cgroups):
+    require_language("javascript")
+    result = run(execute(JS_THROWS_HOLDING_16_MB, "javascript", memory_limit_mb=64))
+    assert result.status == "runtime_error", (result.status, result.memory_kb)
+    assert "boom 2" in result.stderr
+    assert result.memory_kb <= 64 * 1024  # the run's peak, as its limit counts it
+
+
+def test_a_javascript_io_test_erroring_under_its_memory_limit_is_a_runtime_error(run_cgroups):
+    require_language("javascript")
+    cases = [{"stdin": "", "expectedOutput": "fine"}]
+    result = run(run_tests(JS_THROWS_HOLDING_16_MB, cases, "javascript", memory_limit_mb=64))
+    assert result.tests[0].error == "runtime error (exit code 1)"
+
+
+def _evict(path: str) -> None:
+    """What host memory pressure does to a file's unlocked, unmapped page-cache pages."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _pages(path: str) -> int:
+    return -(-os.path.getsize(path) // mmap.PAGESIZE)
+
+
+def _resident_pages(path: str) -> int:
+    """How many of the file's pages are in the page cache (mincore on a mapping of it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, *[ctypes.c_int] * 3, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size, pages = os.path.getsize(path), _pages(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    finally:
+        os.close(fd)
+    vector = ctypes.create_string_buffer(pages)
+    try:
+        assert libc.mincore(address, size, vector) == 0, os.strerror(ctypes.get_errno())
+    finally:
+        libc.munmap(address, size)
+    return sum(byte & 1 for byte in vector.raw)

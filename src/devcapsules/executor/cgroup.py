@@ -77,6 +77,11 @@ class RunCgroup:
         if self.pids_file is not None:
             _write(self.pids_file, processes)
 
+    @property
+    def keeps_peak(self) -> bool:
+        """Whether `peak_file` is a peak (v1, v2 memory.peak), not v2's memory.current."""
+        return self.peak_file.name != "memory.current"
+
     def open(self) -> list[int]:
         self.fds = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self.procs]
         return self.fds

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from . import resident
 from .sandbox import Mount
 
 log = logging.getLogger(__name__)
@@ -194,9 +195,14 @@ def _probe(candidate: _Candidate) -> Language | str | None:
             candidate.version_cmd(binary), capture_output=True, text=True, timeout=30
         )
         match = re.search(r"\d+(?:\.\d+)+", done.stdout + done.stderr)
-        return candidate.build(binary, match.group(0) if match else "unknown")
+        found = candidate.build(binary, match.group(0) if match else "unknown")
     except (OSError, subprocess.SubprocessError) as exc:
         return f"probing {binary} failed: {exc}"
+    if isinstance(found, Language) and os.path.isabs(found.run_cmd[0]):
+        # A runtime every run of the language executes: its code stays resident, out of
+        # the runs' memory limits (resident.py: else a run at its limit can thrash).
+        resident.keep(found.run_cmd[0])
+    return found
 
 
 @functools.cache

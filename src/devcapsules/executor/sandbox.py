@@ -145,6 +145,10 @@ class SandboxResult:
     # exit-code for an in-process Python): killed, crashed, or never started
     launcher_ok: bool = True
     memory_exceeded: bool = False  # the run's cgroup OOM-killed one of its processes
+    # A run cgroup measured the run (measure_memory): max_rss_kb is its peak,
+    # memory_exceeded its OOM kills. Without one, max_rss_kb is the processes' peak RSS,
+    # which also counts the runtime's shared code (node's ~40 MB): a rough stand-in.
+    memory_counted: bool = False
 
 
 @functools.cache
@@ -681,9 +685,7 @@ async def run_sandboxed(
             ) as launch:
                 result = await _supervise(launch, stdin_fd, limits, pipes, early)
         if group is not None:
-            peak_kb, oom_kills = group.usage()
-            result.max_rss_kb = max(result.max_rss_kb, peak_kb)
-            result.memory_exceeded = oom_kills > 0
+            measure_memory(result, group)
             if in_process:
                 result.cpu_ms = _cgroup_cpu_ms(group)
     finally:
@@ -806,6 +808,14 @@ def lean_warm_argv(
     start = {"cgroup_fds": cgroup_fds[early:], "control_fd": control_fd, "prepare": prepare}
     stub = [python, _stub_script(python), "--warm", marshal.dumps(start).hex()]
     return [SANDBOX_SH, "-c", _join_script(early, None), "sh", *stub]
+
+
+def measure_memory(result: SandboxResult, group: cgroup.RunCgroup) -> None:
+    """The run's memory as its cgroup counted it: peak and OOM kills. Where the cgroup
+    keeps no peak (v2 before memory.peak), the processes' peak RSS stands in."""
+    peak_kb, oom_kills = group.usage()
+    result.max_rss_kb = peak_kb if group.keeps_peak else max(result.max_rss_kb, peak_kb)
+    result.memory_exceeded, result.memory_counted = oom_kills > 0, True
 
 
 def _cgroup_cpu_ms(group: cgroup.RunCgroup) -> int:

@@ -187,6 +187,7 @@ def _view(record: dict | None, whole: SandboxResult) -> SandboxResult:
             cpu_ms=0,
             max_rss_kb=0,
             memory_exceeded=whole.memory_exceeded,
+            memory_counted=whole.memory_counted,
         )
     killed = record.get("signal") == signal.SIGKILL and not record.get("timed_out")
     return SandboxResult(
@@ -205,6 +206,7 @@ def _view(record: dict | None, whole: SandboxResult) -> SandboxResult:
         # The cgroup spans the batch; a run SIGKILLed (not by its deadline) in a batch
         # that saw an OOM kill is the one the kernel killed (as for I/O runs).
         memory_exceeded=whole.memory_exceeded and killed,
+        memory_counted=whole.memory_counted,
     )
 
 

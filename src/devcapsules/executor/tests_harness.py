@@ -318,14 +318,14 @@ def _io_results(
         if record is None:
             results.append(_result(case, False, error=None))
             continue
-        error = _io_error(record, time_s, memory_mb, run.memory_exceeded)
+        error = _io_error(record, time_s, memory_mb, run)
         actual = str(record.get("stdout", ""))
         passed = error is None and output_equal(actual, case.expected)
         results.append(_result(case, passed, actual=actual, error=error, record=record))
     return _summarise(results, records, cases, run, time_s, memory_mb)
 
 
-def _io_error(record: dict, time_s: float, memory_mb: int, oom_killed: bool) -> str | None:
+def _io_error(record: dict, time_s: float, memory_mb: int, whole: SandboxResult) -> str | None:
     # The cgroup spans every run; a run SIGKILLed (not by its deadline) in a run set that
     # saw an OOM kill is the one the kernel killed.
     view = SandboxResult(
@@ -340,9 +340,10 @@ def _io_error(record: dict, time_s: float, memory_mb: int, oom_killed: bool) -> 
         wall_ms=0,
         cpu_ms=int(record.get("cpu_ms") or 0),
         max_rss_kb=int(record.get("max_rss_kb") or 0),
-        memory_exceeded=oom_killed
+        memory_exceeded=whole.memory_exceeded
         and record.get("signal") == signal.SIGKILL
         and not record.get("timed_out"),
+        memory_counted=whole.memory_counted,
     )
     status = classify(view, time_s, memory_mb)
     if status == "ok":

@@ -222,9 +222,7 @@ class WarmSandbox:
             with _RunPipes(results_channel) as run_pipes:
                 result, ended_well = await self._follow(message, stdin, limits, run_pipes)
             if self.group is not None:
-                peak_kb, oom_kills = self.group.usage()
-                result.max_rss_kb = max(result.max_rss_kb, peak_kb)
-                result.memory_exceeded = oom_kills > 0
+                sandbox.measure_memory(result, self.group)
             if self.lean:  # no launcher to report it: the cgroup counted the process
                 result.cpu_ms = sandbox._cgroup_cpu_ms(self.group)
         finally:
