@@ -1,6 +1,8 @@
 """What a module preloaded by the batch harness (batch_python.py) costs every batch and
-saves every program that imports it: two source trees side by side (say main's and one
-that preloads `typing`), alternating, one worker process per tree per round.
+saves every program that imports it (or, `--single`, one preloaded by a prepared
+function-test harness: every warm refill and every warm run): two source trees side by
+side (say main's and one that preloads `typing`), alternating, one worker process per
+tree per round.
 
     .venv/bin/python bench/bench_preload.py OLD_SRC NEW_SRC [--rounds 6] [--count 40]
 
@@ -15,6 +17,16 @@ cost; the start, what the batch costs once. Next to them, the unsandboxed fork a
 its parent with and without `typing` loaded. CPU from a cpuacct cgroup (bench/_cpu.py).
 Printed per tree: the range over rounds and the median; last, the break-even (how many
 typed problems a batch needs to pay for the start the preload adds).
+
+    .venv/bin/python bench/bench_preload.py OLD_SRC NEW_SRC --single [--rounds 6] [--count 20]
+
+The same for single function-test runs (`run_tests`, what `/execute/tests` runs): COUNT
+runs a round of a typed and an untyped problem, alternating, each from a warm pool of one
+sandbox prepared for the function-test harness (steady state: ready, idle 50 ms first),
+then cold (no pool). Per run: its wall (the call to the answer) and CPU until the answer;
+for warm runs also the refill's CPU (the used sandbox's end and the prepared start that
+replaces it, until the pool is ready again: off the request path, paid once per run).
+Printed: per tree the range over rounds of each round's median, and the median.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -81,6 +94,73 @@ def worker(count: int) -> None:
                     _, wall, used = timed(name, calls[kind], programs, expected)
                 out[f"{kind} {mode} {name}"] = (used, wall)
     out.update(anchor(untyped, typed))
+    print(json.dumps(out))
+
+
+# A single run's problems: the same function typed HumanEval-style and untyped.
+SINGLE = {
+    "untyped": "def below_zero(operations):\n",
+    "typed": "from typing import List\n\n\ndef below_zero(operations: List[int]) -> bool:\n",
+}
+BODY = (
+    "    balance = 0\n    for op in operations:\n        balance += op\n"
+    "        if balance < 0:\n            return True\n    return False\n"
+)
+CASES = [{"input": [[1, 2, -4]], "expected": True}, {"input": [[1, 2, 3]], "expected": False}]
+IDLE_S = 0.05  # a warm sandbox waits this long first, as between a server's requests
+
+
+def single_run(name: str, pool) -> tuple[float, float, float]:
+    """(CPU, wall, refill CPU) seconds of one run_tests of problem `name`; with `pool`
+    from its ready prepared sandbox, the refill then waited for."""
+    from _cpu import cpu_s
+
+    from devcapsules.executor import warm
+    from devcapsules.executor.tests_harness import run_tests
+
+    async def go():
+        with warm.lingering() as teardowns:
+            result = await run_tests(SINGLE[name] + BODY, CASES, "python", "below_zero")
+            answered, cpu = time.perf_counter(), cpu_s()
+        await asyncio.gather(*teardowns)
+        return result, answered, cpu
+
+    if pool is not None:
+        pool.fill_and_wait()
+        time.sleep(IDLE_S)
+    cpu, started = cpu_s(), time.perf_counter()
+    result, answered, cpu_answered = asyncio.run(go())
+    assert result.status == "passed", result
+    refill = 0.0
+    if pool is not None:
+        assert pool.taken["python"] > 0
+        pool.fill_and_wait()
+        refill = cpu_s() - cpu_answered
+    return cpu_answered - cpu, answered - started, refill
+
+
+def single_worker(count: int) -> None:
+    """One round of single runs under the tree on PYTHONPATH: one JSON line of medians."""
+    sys.path.insert(0, str(HERE))
+    import _cpu  # noqa: F401 (first: the run cgroups made later nest in its cpuacct one)
+
+    from devcapsules.executor import warm
+
+    samples: dict[str, list] = {}
+    pool = warm.configure({"python": 1})
+    single_run("untyped", pool)  # takes the plain sandbox; the mix shifts to prepared ones
+    (idle,) = pool._idle["python"]
+    assert idle.shape.prepared and idle.shape.prepared.endswith("python_harness.py")
+    for mode in ("warm", "cold"):
+        for index in range(count):
+            for name in SINGLE if index % 2 == 0 else list(SINGLE)[::-1]:
+                samples.setdefault(f"{mode} {name}", []).append(single_run(name, pool))
+        pool = warm.configure({})  # drained: no pool for the cold runs
+    out = {}
+    for row, values in samples.items():
+        for at, what in enumerate(("ms CPU", "ms wall", "refill ms CPU")):
+            if at < 2 or row.startswith("warm"):
+                out[f"{row}: {what}"] = statistics.median(v[at] for v in values) * 1000
     print(json.dumps(out))
 
 
@@ -140,10 +220,11 @@ def derived(round_: dict, count: int) -> dict:
     return figures
 
 
-def one_round(src: str, count: int) -> dict:
+def one_round(src: str, count: int, single: bool) -> dict:
     env = {**os.environ, "PYTHONPATH": src}
+    worker_flag = "--single-worker" if single else "--worker"
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", "--count", str(count)],
+        [sys.executable, __file__, worker_flag, "--count", str(count)],
         env=env,
         capture_output=True,
         text=True,
@@ -152,13 +233,15 @@ def one_round(src: str, count: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(trees: list[str], rounds: int, count: int) -> None:
+def main(trees: list[str], rounds: int, count: int, single: bool) -> None:
     print(f"load at start: {Path('/proc/loadavg').read_text().strip()}")
     measured: dict[str, list[dict]] = {tree: [] for tree in trees}
     for index in range(rounds):
         for tree in trees if index % 2 == 0 else trees[::-1]:  # ABBA: drift falls on both
-            measured[tree].append(derived(one_round(tree, count), count))
-    print(f"{rounds} rounds, {count} further problems a batch, alternating trees")
+            figures = one_round(tree, count, single)
+            measured[tree].append(figures if single else derived(figures, count))
+    what = "single runs of each problem and mode" if single else "further problems a batch"
+    print(f"{rounds} rounds, {count} {what}, alternating trees")
     names = list(measured[trees[0]][0])
     width = max(map(len, names))
     print(f"{'figure':<{width}}  " + "  ".join(f"{t[-40:]:>24}" for t in trees))
@@ -168,6 +251,12 @@ def main(trees: list[str], rounds: int, count: int) -> None:
             values = sorted(r[name] for r in measured[tree])
             cells.append(f"{values[0]:.2f}-{values[-1]:.2f} ({statistics.median(values):.2f})")
         print(f"{name:<{width}}  " + "  ".join(f"{c:>24}" for c in cells))
+    if not single:
+        break_even(trees, measured)
+    print(f"load at end: {Path('/proc/loadavg').read_text().strip()}")
+
+
+def break_even(trees: list[str], measured: dict[str, list[dict]]) -> None:
     old, new = trees[0], trees[-1]
     for kind in KINDS:
         for mode in MODES:
@@ -185,19 +274,23 @@ def main(trees: list[str], rounds: int, count: int) -> None:
                 f"{kind} {mode}: start {added:+.2f} ms, each typed problem {-saved:+.2f} ms:"
                 f" break-even at {even} typed problems a batch"
             )
-    print(f"load at end: {Path('/proc/loadavg').read_text().strip()}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trees", nargs="*", help="source trees (PYTHONPATH), two to compare")
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--count", type=int, default=None, help="40 a batch, 20 --single")
+    parser.add_argument("--single", action="store_true", help="single run_tests runs")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--single-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    count = args.count or (20 if args.single or args.single_worker else 40)
     if args.worker:
-        worker(args.count)
+        worker(count)
+    elif args.single_worker:
+        single_worker(count)
     elif len(args.trees) != 2:
         parser.error("two source trees to compare, e.g. /tmp/old-tree/src src")
     else:
-        main([os.path.abspath(tree) for tree in args.trees], args.rounds, args.count)
+        main([os.path.abspath(tree) for tree in args.trees], args.rounds, count, args.single)

@@ -162,11 +162,13 @@ def test_invalid_test_cases_are_refused():
 def test_a_cold_run_loads_none_of_json_signal_or_traceback(pool_mode):
     # Their imports (re, enum, tokenize, ...) cost ~10 ms of a cold run's start: the
     # harness uses their C layers (_json, _signal) and loads traceback on a first error.
+    # Nor typing, which a prepared warm run has for the programs (~4 ms in every run).
     if pool_mode is not None:
         pytest.skip("a warm sandbox prepared for tests has them loaded before the run")
     code = (
         "import sys\n"
-        "NAMES = {'json', 're', 'enum', 'signal', 'contextlib', 'traceback', 'tokenize'}\n"
+        "NAMES = {'json', 're', 'enum', 'signal', 'contextlib', 'traceback', 'tokenize',"
+        " 'typing'}\n"
         "def f(fail):\n"
         "    if fail:\n"
         "        raise ValueError('boom')\n"

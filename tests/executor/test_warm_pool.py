@@ -414,7 +414,12 @@ def imported(fail=False):
 """
 
 
-def test_a_prepared_warm_test_run_imports_nothing_after_hand_over():
+# HumanEval-style programs start with this: `typing` is loaded at preparation too.
+TYPED = "from typing import List\n"
+
+
+@pytest.mark.parametrize("header", ["", TYPED], ids=["untyped", "typed"])
+def test_a_prepared_warm_test_run_imports_nothing_after_hand_over(header):
     require_language("python")
     made = warm.configure({"python": 1})  # one plain sandbox: nothing asked for tests yet
     try:
@@ -429,7 +434,8 @@ def test_a_prepared_warm_test_run_imports_nothing_after_hand_over():
         # A failing test first: formatting its error (traceback, and ast for the carets
         # under `1 / 0`) was loaded at preparation too.
         failing = [{"input": [True], "expected": None}, {"input": [False], "expected": []}]
-        second = run(run_tests(IMPORTED_AFTER_HAND_OVER, failing, "python", "imported"))
+        program = header + IMPORTED_AFTER_HAND_OVER
+        second = run(run_tests(program, failing, "python", "imported"))
 
         assert made.taken["python"] == 2 and second.tests[1].passed, second.tests[1].actual
         assert second.tests[0].error.endswith("ZeroDivisionError: division by zero")

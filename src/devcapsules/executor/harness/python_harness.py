@@ -163,14 +163,27 @@ def formatter():
     return _traceback
 
 
+# `typing`, for the programs, loaded when prepared (`preload`): HumanEval-style problems
+# start with `from typing import List`, which a prepared warm run loaded after its
+# hand-over, on its clock. Measured (bench_preload.py --single, run_tests from a warm
+# pool, medians, three runs alternating with the tree before, load 3.5-8): a typed
+# problem's run 5.0-5.8 -> 3.1 ms wall, 5.0-5.6 -> 3.0-3.1 ms CPU, now what an untyped
+# one costs (2.8-3.5 ms, unchanged); paid instead by the pool's refill, off the request
+# path: a prepared start's CPU +1.5-2.4 ms (25.0-26.4 -> 27.1-27.9 ms). A batch's
+# harness loads it itself (batch_python.py). Not on a cold run: its __main__ skips
+# `preload`, and every cold run would pay it (~4-6 ms CPU), typed or not.
+
+
 def preload() -> None:
     """What describe_error may load, loaded now: a harness prepared once for many runs
     (a batch's forked runs, a warm sandbox's run) then never imports on a run's clock.
     `ast`: traceback imports it to place the carets under every frame it formats (else
     ~2.5 ms and ~300 page copies in each failing run's process); this file's lines: its
-    frames show in tracebacks (each failing run read them)."""
+    frames show in tracebacks (each failing run read them). And `typing`, for the
+    programs (above)."""
     import ast  # noqa: F401
     import linecache
+    import typing  # noqa: F401
 
     formatter()
     linecache.getlines(__file__)
