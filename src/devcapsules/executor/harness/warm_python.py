@@ -74,13 +74,13 @@ _STRICT = ("error", None, Warning, None, 0)  # any warning while compiling: take
 def compile_source(source: bytes, path: str):
     """What `compile(source, path, "exec")` returns, without the builtin's first-call cost:
     compile() first checks whether its argument is an AST object, and that check builds
-    the interpreter's AST node classes, over a hundred (7 M instructions, a fifth of a hello world's
-    interpreter; `python3 main.py` never builds them). exec() of the same bytes compiles
-    with the same flags and no such check: a profile hook stops its module frame before
-    the first instruction and hands the code out, which then gets the file's name
-    (`_imp._fix_co_filename`, as importlib renames a moved .pyc's code). A source that
-    fails or warns is compiled again by compile() itself, so its error or warning reads
-    exactly as before."""
+    the interpreter's AST node classes, over a hundred (7 M instructions, a fifth of a
+    hello world's interpreter; `python3 main.py` never builds them). exec() of the same
+    bytes compiles with the same flags and no such check: a profile hook stops its module
+    frame before the first instruction and hands the code out, which then gets the file's
+    name (`_imp._fix_co_filename`, as importlib renames a moved .pyc's code). A source
+    that fails or warns is compiled again by compile() itself, so its error or warning
+    reads exactly as before."""
     _warnings.filters.insert(0, _STRICT)
     sys.setprofile(_stop)
     try:
