@@ -36,11 +36,20 @@ PROGRAMS = {
         "print((lambda: sys._getframe().f_code.co_filename)() == __file__)"
     ),
     "the code is compile()'s": (
-        "import marshal, sys\nme = sys._getframe().f_code\n"
-        "with open(__file__, 'rb') as f:\n"
+        "import sys\ndef walk(code):\n"
+        "    yield code.co_filename, code.co_name, code.co_firstlineno\n"
+        "    for const in code.co_consts:\n        if hasattr(const, 'co_code'):\n"
+        "            yield from walk(const)\n"
+        "me = sys._getframe().f_code\nwith open(__file__, 'rb') as f:\n"
         "    theirs = compile(f.read(), __file__, 'exec')\n"
-        "print(marshal.dumps(me) == marshal.dumps(theirs))\n"
+        "print(me == theirs, list(walk(me)) == list(walk(theirs)), len(list(walk(me))))\n"
         "def g():\n    return [i for i in range(3)]\nprint(g())"
+    ),
+    # A cookie whose codec is imported while compiling: that import's frames are not the
+    # program's (the stub stops only the exec'd source's own frame).
+    "a codec imported while compiling": (
+        "# -*- coding: cp1252 -*-\nimport sys\nprint(ascii('caf\u00e9'), __name__)\n"
+        "print(sys._getframe().f_code.co_filename == __file__)"
     ),
     # As after a bare `python3 main.py`: the AST classes exist once compile() has run
     # (what the stub itself called before, on every run's clock), not before.

@@ -64,8 +64,19 @@ class _Compiled(BaseException):
 
 
 def _stop(frame, event, _arg) -> None:
-    if event == "call":  # the exec'd module's own frame, before its first instruction
-        raise _Compiled(frame.f_code)
+    # The exec'd source's own frame, before its first instruction: called from
+    # compile_source, named as exec() names it. Not a frame of what compiling it ran
+    # (a coding cookie's codec is imported then: its frames also follow compile_source's).
+    code = frame.f_code
+    caller = frame.f_back
+    if (
+        event == "call"
+        and code.co_filename == "<string>"
+        and code.co_name == "<module>"
+        and caller is not None
+        and caller.f_code is compile_source.__code__
+    ):
+        raise _Compiled(code)
 
 
 _STRICT = ("error", None, Warning, None, 0)  # any warning while compiling: take compile()'s
