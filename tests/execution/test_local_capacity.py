@@ -183,7 +183,7 @@ def test_a_warm_run_answers_before_its_teardown_which_keeps_its_slot(kind, monke
 
     def left(used) -> tuple[bool, bool]:
         groups = used.group.dirs if used.group else []
-        return os.path.exists(used.workdir), any(p.exists() for p in groups)
+        return os.path.exists(used.workdir), any(os.path.exists(p) for p in groups)
 
     async def scenario() -> tuple:
         capacity = Capacity(concurrency=1, queue_depth=0)

@@ -99,7 +99,7 @@ def test_run_cgroups_are_removed_after_each_run(run_cgroups):
     mine = f"{cgroup.PREFIX}{hostdir.host_dir().name}-"
 
     def present() -> set:
-        return {p for base in run_cgroups.bases() for p in base.glob(f"{mine}*")}
+        return {str(p) for base in run_cgroups.bases() for p in base.glob(f"{mine}*")}
 
     before = present()  # (a cancelled run's may still be draining: not this test's)
     assert run(execute("print(1)", "python")).status == "ok"

@@ -3,6 +3,8 @@ another TMPDIR looks gone from here, and its fresh (still empty) run cgroup must
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from devcapsules.executor import cgroup, hostdir
@@ -26,7 +28,7 @@ def test_a_fresh_cgroup_of_a_host_under_another_tmpdir_is_left_alone(found):
     group = _elsewhere(found)
     try:
         cgroup._sweep(found)
-        assert all(path.exists() for path in group.dirs)
+        assert all(os.path.exists(path) for path in group.dirs)
     finally:
         group.try_remove()
 
@@ -36,6 +38,6 @@ def test_an_abandoned_one_past_the_grace_is_removed(found, monkeypatch):
     monkeypatch.setattr(cgroup, "_SWEEP_GRACE_S", -1.0)
     try:
         cgroup._sweep(found)
-        assert not any(path.exists() for path in group.dirs)
+        assert not any(os.path.exists(path) for path in group.dirs)
     finally:
         group.try_remove()

@@ -202,7 +202,7 @@ def test_a_program_imitating_a_bwrap_error_is_its_own_runtime_error(kind):
     ],
 )
 def test_which_runs_skip_the_launcher(argv, expected):
-    group = cgroup.RunCgroup([], [], None, None, cpu_file=cgroup.ROOT / "cpu.stat")
+    group = cgroup.RunCgroup([], [], None, None, cpu_file=f"{cgroup.ROOT}/cpu.stat")
     assert sandbox.in_process_python(argv, group) is expected
     assert sandbox.in_process_python(argv, None) is False  # no cgroup: the launcher counts
     group.cpu_file = None

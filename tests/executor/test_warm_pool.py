@@ -111,7 +111,7 @@ def test_a_warm_sandbox_runs_one_program_and_is_gone(pool, monkeypatch):
     (used,) = handed
     assert used is not None and pool.taken["python"] == 1 and pool.idle("python") == 1
     assert used.proc.returncode is not None and not os.path.exists(used.workdir)
-    assert not any(path.exists() for path in (used.group.dirs if used.group else []))
+    assert not any(os.path.exists(path) for path in (used.group.dirs if used.group else []))
     with pytest.raises(RuntimeError, match="exactly one"):
         run(used.run({"main.py": "print(2)"}, ["python3", "main.py"], b"", None))
     # The next run gets the other pre-started sandbox, never the used one again.
@@ -233,7 +233,7 @@ def test_a_test_run_takes_one_warm_sandbox_which_is_then_gone(pool, monkeypatch)
     (used,) = handed
     assert used is not None and pool.taken["python"] == 1 and pool.idle("python") == 1
     assert used.proc.returncode is not None and not os.path.exists(used.workdir)
-    assert not any(path.exists() for path in (used.group.dirs if used.group else []))
+    assert not any(os.path.exists(path) for path in (used.group.dirs if used.group else []))
 
 
 def test_a_warm_test_run_and_a_warm_execute_cannot_see_each_other(pool):
@@ -275,7 +275,7 @@ def test_drain_kills_every_idle_sandbox_and_removes_its_directory_and_cgroup():
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped already: no zombie either
     assert not any(os.path.exists(d) for d in dirs)
-    assert not any(path.exists() for path in groups)
+    assert not any(os.path.exists(path) for path in groups)
 
 
 def _descendants(root: int) -> set[int]:

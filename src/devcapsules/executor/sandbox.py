@@ -361,7 +361,7 @@ def _command(
         options = _bwrap_args(workdir, writable, limits, binds, env, seccomp_fd)
         if status_fd is not None:  # bwrap reports its program's end here (outside the box)
             options += ["--json-status-fd", str(status_fd)]
-        args_fd = _memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
+        args_fd = _memfd("bwrap-args", ("\0".join(options) + "\0").encode())
         fds.callback(os.close, args_fd)
         command = ["bwrap", "--args", str(args_fd), "--", *argv]
         inherited = (args_fd, seccomp_fd)
@@ -453,15 +453,7 @@ def _bwrap_args(
     ]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    args += ["--ro-bind", "/usr", "/usr"]
-    for path in _ROOT_LINKS:  # merged-/usr hosts: /lib -> usr/lib; others: real dirs
-        if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    for path in _ETC_FILES:
-        if os.path.exists(path):
-            args += ["--ro-bind", path, path]
+    args += _system_binds()
     for source, dest in mounts:
         args += ["--ro-bind", source, dest]
     support = _support_dir()
@@ -497,6 +489,22 @@ def _bwrap_args(
         BOX_DIR,
     ]
     return args
+
+
+@functools.cache
+def _system_binds() -> tuple[str, ...]:
+    """/usr, the root links and the loader's /etc files, as this host lays them out: looked
+    up once per process (eight stat calls a run before)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for path in _ROOT_LINKS:  # merged-/usr hosts: /lib -> usr/lib; others: real dirs
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in _ETC_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return tuple(args)
 
 
 class _Capped(asyncio.Protocol):

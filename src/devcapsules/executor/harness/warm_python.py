@@ -43,6 +43,8 @@ every module, which nothing of a single-use process needs (tests/executor/test_p
 compares each with the same program under a bare `python3`).
 """
 
+import _imp
+import _warnings
 import marshal
 import os
 import sys
@@ -57,9 +59,59 @@ PREPARED: dict = {}  # support script path -> its compiled code
 READY = b"r"  # sent on the host's socket once waiting for the run: all set up
 
 
+class _Compiled(BaseException):
+    """Carries the code object `compile_source` stopped before it ran."""
+
+
+def _stop(frame, event, _arg) -> None:
+    # The exec'd source's own frame, before its first instruction: called from
+    # compile_source, named as exec() names it. Not a frame of what compiling it ran
+    # (a coding cookie's codec is imported then: its frames also follow compile_source's).
+    code = frame.f_code
+    caller = frame.f_back
+    if (
+        event == "call"
+        and code.co_filename == "<string>"
+        and code.co_name == "<module>"
+        and caller is not None
+        and caller.f_code is compile_source.__code__
+    ):
+        raise _Compiled(code)
+
+
+_STRICT = ("error", None, Warning, None, 0)  # any warning while compiling: take compile()'s
+
+
+def compile_source(source: bytes, path: str):
+    """What `compile(source, path, "exec")` returns, without the builtin's first-call cost:
+    compile() first checks whether its argument is an AST object, and that check builds
+    the interpreter's AST node classes, over a hundred (7 M instructions, a fifth of a
+    hello world's interpreter; `python3 main.py` never builds them). exec() of the same
+    bytes compiles with the same flags and no such check: a profile hook stops its module
+    frame before the first instruction and hands the code out, which then gets the file's
+    name (`_imp._fix_co_filename`, as importlib renames a moved .pyc's code). A source
+    that fails or warns is compiled again by compile() itself, so its error or warning
+    reads exactly as before."""
+    _warnings.filters.insert(0, _STRICT)
+    sys.setprofile(_stop)
+    try:
+        exec(source, {})
+    except _Compiled as stopped:
+        code = stopped.args[0]
+    except BaseException:
+        code = None
+    finally:
+        sys.setprofile(None)
+        _warnings.filters.remove(_STRICT)
+    if code is None:
+        return compile(source, path, "exec")
+    _imp._fix_co_filename(code, path)
+    return code
+
+
 def prepare(script: str) -> None:
     with open(script, "rb") as f:
-        code = compile(f.read(), script, "exec")
+        code = compile_source(f.read(), script)
     exec(code, {"__name__": "__warm_prepare__", "__file__": script, "__builtins__": __builtins__})
     PREPARED[script] = code
 
@@ -119,7 +171,7 @@ def run_script(argv: list) -> None:
         code = PREPARED.pop(path, None)
         if code is None:
             with open(path, "rb") as f:
-                code = compile(f.read(), path, "exec")
+                code = compile_source(f.read(), path)
     except SyntaxError as exc:
         sys.excepthook(type(exc), exc.with_traceback(None), None)  # as python3 prints it
         sys.exit(1)
