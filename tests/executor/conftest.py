@@ -1,9 +1,11 @@
 import asyncio
 import os
+import subprocess
 import uuid
 
 import pytest
 
+from devcapsules.executor import resolve
 from devcapsules.executor.languages import discover
 from devcapsules.executor.sandbox import SandboxUnavailable, detect_sandbox
 
@@ -84,3 +86,13 @@ def warm_cgroup_dirs() -> set:
 
     pool = warm.pool()
     return pool.cgroup_dirs() if pool is not None else set()
+
+
+def bare_python(code: str, tmp_path) -> subprocess.CompletedProcess:
+    """`code` as main.py under the sandbox's interpreter run bare on the host, in the
+    sandbox's environment (none of ours): what a sandboxed run is compared with."""
+    script = tmp_path / "main.py"
+    script.write_bytes(code.encode())
+    python = resolve("python").run_cmd[0]
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    return subprocess.run([python, str(script)], capture_output=True, timeout=30, env=env)

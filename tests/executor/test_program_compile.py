@@ -6,13 +6,11 @@ sandbox's interpreter run bare on the host, its path written as the sandbox's.""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from devcapsules.executor import execute, resolve
+from devcapsules.executor import execute
 
-from .conftest import require_language, run
+from .conftest import bare_python, require_language, run
 
 pytestmark = [pytest.mark.usefixtures("sandbox")]
 
@@ -60,13 +58,10 @@ SANDBOX_PATH = "/box/main.py"
 
 
 def bare(code: str, tmp_path) -> tuple[int, str, str]:
-    script = tmp_path / "main.py"
-    script.write_bytes(code.encode())
-    python = resolve("python").run_cmd[0]
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}  # as the sandbox's: none of ours
-    done = subprocess.run([python, str(script)], capture_output=True, timeout=30, env=env)
-    text = [out.decode().replace(str(script), SANDBOX_PATH) for out in (done.stdout, done.stderr)]
-    return done.returncode, *text
+    done = bare_python(code, tmp_path)
+    script = str(tmp_path / "main.py")
+    outs = (done.stdout, done.stderr)
+    return done.returncode, *(out.decode().replace(script, SANDBOX_PATH) for out in outs)
 
 
 @pytest.mark.parametrize("name", PROGRAMS)

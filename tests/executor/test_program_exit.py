@@ -5,13 +5,11 @@ compared with the sandbox's interpreter run bare on the host."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from devcapsules.executor import execute, resolve
+from devcapsules.executor import execute
 
-from .conftest import require_language, run
+from .conftest import bare_python, require_language, run
 
 pytestmark = [pytest.mark.usefixtures("sandbox")]
 
@@ -46,14 +44,8 @@ PROGRAMS = {
 
 
 def bare(code: str, tmp_path) -> tuple[int, str]:
-    script = tmp_path / "main.py"
-    script.write_text(code)
-    python = resolve("python").run_cmd[0]
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}  # as the sandbox's: none of ours
-    done = subprocess.run(
-        [python, str(script)], capture_output=True, text=True, timeout=30, env=env
-    )
-    return done.returncode, done.stdout
+    done = bare_python(code, tmp_path)
+    return done.returncode, done.stdout.decode()
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
