@@ -16,6 +16,12 @@ p50/p99 with the warm pool on (`python=2`) and off, through a lean HTTP/1.1 clie
 pool refills between requests, as between users), beside the minimal
 `bwrap --unshare-all ... python3 -c "print('Hello World')"` spawn measured in the same
 run (bench/_cold_path.py's anchor). Goal (issue 17): warm p50 <= 10 ms.
+
+Beside the cold host, `LocalExecutor.execute` in the bench's own process (no warm pool),
+cold, each run right after an anchor run of its own as the cold request is: the cold
+host minus that row, in the same run, is what the request path adds (HTTP, uvicorn, the
+app). Compared across two benches' runs it looked twice as large: the anchor alone moves
+by 1-3 ms from one run to the next on this machine.
 """
 
 from __future__ import annotations
@@ -151,6 +157,14 @@ async def http_hello(client: LeanClient) -> float:
     return elapsed
 
 
+async def in_process_hello(executor: LocalExecutor, limits) -> float:
+    started = time.perf_counter()
+    result = await executor.execute(HELLO["source_code"], "python", stdin="", limits=limits)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert result["stdout"] == "Hello World\n", result  # a failed run would look fast
+    return elapsed
+
+
 async def httpx_hello(client: httpx.AsyncClient, base: str) -> float:
     """The same through httpx (the reference row): that client's own cost, ~1.4 ms a
     request and ~2.8 ms after an idle gap, is not the host's (bench/_http.py)."""
@@ -171,8 +185,11 @@ async def through_local_host(n: int, before_src: str | None = None) -> None:
     if before_src:
         before = {"EXECUTOR_WARM_POOL": "python=2", "PYTHONPATH": before_src}
         configs["before"] = ("warm, the --before-src tree", before)
-    labels = {"anchor": "minimal bwrap+python spawn", **{k: v[0] for k, v in configs.items()}}
+    labels = {"anchor": "minimal bwrap+python spawn", "cold": configs["cold"][0]}
+    labels["execute"] = "execute() in-process, cold"
+    labels.update({k: v[0] for k, v in configs.items()})
     labels["httpx"] = "warm, through httpx (reference)"
+    executor, limits = LocalExecutor(), PlanTable().anonymous.execution.clamp(10, None)
     samples: dict[str, list[float]] = {name: [] for name in labels}
     with contextlib.ExitStack() as stack:
         hosts = {name: stack.enter_context(local_host(env)) for name, (_, env) in configs.items()}
@@ -181,12 +198,17 @@ async def through_local_host(n: int, before_src: str | None = None) -> None:
             for client in clients.values():  # warm-up: the first run discovers the toolchain
                 await http_hello(client)
             await httpx_hello(reference, hosts["warm"])
+            await in_process_hello(executor, limits)  # this process's toolchain discovery
             for _ in range(n):
                 samples["anchor"].append(await asyncio.to_thread(bwrap_anchor_ms))
                 for name, client in clients.items():
                     samples[name].append(await http_hello(client))
                 await asyncio.sleep(0.05)  # the pool refills between requests
                 samples["httpx"].append(await httpx_hello(reference, hosts["warm"]))
+                await asyncio.sleep(0.05)
+                # As the cold request: right after an anchor run of its own.
+                samples["anchor"].append(await asyncio.to_thread(bwrap_anchor_ms))
+                samples["execute"].append(await in_process_hello(executor, limits))
                 await asyncio.sleep(0.05)
         for client in clients.values():
             await client.aclose()
@@ -196,6 +218,8 @@ async def through_local_host(n: int, before_src: str | None = None) -> None:
     for name, values in samples.items():
         p50, p99 = p50_p99(values)
         print(f"{labels[name]:<30}{p50:>9.1f}{p99:>9.1f}{p50 / anchor:>10.2f}")
+    path = statistics.median(samples["cold"]) - statistics.median(samples["execute"])
+    print(f"the request path (cold host - execute() in-process, p50s): {path:.1f} ms")
     print("(goal: warm p50 <= 10 ms)")
 
 
