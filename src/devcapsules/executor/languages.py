@@ -20,7 +20,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import resident
 from .sandbox import Mount
 
 log = logging.getLogger(__name__)
@@ -201,6 +200,9 @@ def _probe(candidate: _Candidate) -> Language | str | None:
     if isinstance(found, Language) and os.path.isabs(found.run_cmd[0]):
         # A runtime every run of the language executes: its code stays resident, out of
         # the runs' memory limits (resident.py: else a run at its limit can thrash).
+        # Imported here, at discovery: its ctypes was ~9 ms of every executor import.
+        from . import resident
+
         resident.keep(found.run_cmd[0])
     return found
 
