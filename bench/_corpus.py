@@ -5,7 +5,8 @@ from templates with varied constants, so it is deterministic and as large as ask
 Every third problem is HumanEval-style, its signature typed with `typing` (`from typing
 import List, Optional, Tuple`): a common pattern in code-generation suites, and what
 decides whether the batch harness preloads `typing` (each child that imports it on its
-own pays ~4 ms; README, "Batches"). One third is a chosen share, not a count of any suite."""
+own pays ~4 ms; docs/execution.md, "Batches"). One third is a chosen share, not a count
+of any suite."""
 
 from __future__ import annotations
 

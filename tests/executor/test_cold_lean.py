@@ -1,4 +1,4 @@
-"""The lean cold path (README, "The cold path"): what was cut from a cold run's set-up
+"""The lean cold path (docs/execution.md, "The cold path"): what was cut from a cold run's set-up
 changes nothing a program or the host's report can tell, except what it no longer pays
 for. Speed itself is measured in bench/bench_execution.py, never asserted here."""
 
