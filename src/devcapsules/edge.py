@@ -10,7 +10,7 @@ from a builder that src/entry.py prepares at import time (the deploy snapshot ke
 it); importing this module does no I/O, reads no env and draws no randomness.
 
 Runtime facts this code relies on (checked by tests/pyodide against Pyodide 0.28
-and Miniflare's D1/KV/Queues; see README "Edge fidelity"):
+and Miniflare's D1/KV/Queues; see README "What is verified offline"):
 - D1 returns numbers as JS doubles: an INTEGER beyond ±2**53 reaches Python as a
   float (precision lost), a REAL with an integral value as an int; BLOBs come back
   as lists of byte values. Binding a Python int of magnitude >= 2**53 - 1 sends a
