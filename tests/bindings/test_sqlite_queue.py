@@ -171,7 +171,7 @@ def test_run_loop_delivers_until_stopped(store):
 
     async def scenario():
         stop = asyncio.Event()
-        task = asyncio.create_task(broker.run(stop, poll_interval=0.01))
+        task = asyncio.create_task(broker.run(stop, max_wait=0.01))
         await SqliteQueue(store, "jobs").send({"n": 1})
         for _ in range(100):
             if recorder.batches:
@@ -182,3 +182,98 @@ def test_run_loop_delivers_until_stopped(store):
 
     run(scenario())
     assert recorder.batches == [[({"n": 1}, 1)]]
+
+
+def test_next_batch_is_timed_from_the_store(store, clock):
+    broker = QueueBroker(store, [JOBS], Recorder())
+    assert broker.seconds_to_next_batch() is None  # nothing waiting: no deadline
+    send(store, "a", "b")
+    assert broker.seconds_to_next_batch() == 5  # a partial batch: its oldest's timeout
+    clock.now += 2
+    assert broker.seconds_to_next_batch() == 3
+    send(store, "c")
+    assert broker.seconds_to_next_batch() == 0  # full: at once
+    run(broker.deliver_due())
+    run(SqliteQueue(store, "jobs").send("later", delay_seconds=30))
+    assert broker.seconds_to_next_batch() == 30  # a delayed one: when it shows
+    clock.now += 45
+    assert broker.seconds_to_next_batch() == 0  # shown, and sent 45 s ago
+
+
+# The broker's own wake-ups, on the real clock: `max_wait` (how late another process's
+# write may be seen) is far longer than any wait below, so each delivery proves the pass
+# came from the send, the retry or the deadline, not from a poll.
+QUIET = 60.0
+
+
+def deliveries_while_running(store, consumers, scenario, policy=None):
+    recorder = Recorder(policy)
+    broker = QueueBroker(store, consumers, recorder)
+
+    async def main():
+        stop = asyncio.Event()
+        task = asyncio.create_task(broker.run(stop, max_wait=QUIET))
+        try:
+            await scenario(recorder)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 5)  # `stop` ends the wait at once, too
+
+    run(main())
+    return recorder.batches
+
+
+async def until(predicate, seconds=5.0):
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not delivered: the broker was not woken")
+
+
+@pytest.fixture
+def real_store(tmp_path):
+    queue_store = QueueStore(tmp_path / "q.sqlite3")
+    yield queue_store
+    queue_store.close()
+
+
+def test_a_send_wakes_the_broker(real_store):
+    consumer = ConsumerSettings("jobs", max_batch_size=1, max_batch_timeout=QUIET)
+
+    async def scenario(recorder):
+        await asyncio.sleep(0.05)  # the broker is waiting
+        await SqliteQueue(real_store, "jobs").send("now")
+        await until(lambda: recorder.batches)
+        # A send from another thread (a threaded caller of the binding) wakes it too.
+        await asyncio.to_thread(real_store.enqueue, "jobs", [('"threaded"', 0)])
+        await until(lambda: len(recorder.batches) == 2)
+
+    batches = deliveries_while_running(real_store, [consumer], scenario)
+    assert batches == [[("now", 1)], [("threaded", 1)]]
+
+
+def test_a_partial_batch_goes_at_its_timeout_and_a_retry_comes_back(real_store):
+    consumer = ConsumerSettings("jobs", max_batch_size=10, max_batch_timeout=0.2, max_retries=1)
+
+    def retry_first_attempt(batch):
+        if batch.messages[0].attempts == 1:
+            batch.retry_all(delay_seconds=1)
+
+    async def scenario(recorder):
+        await SqliteQueue(real_store, "jobs").send("partial")
+        await until(lambda: len(recorder.batches) == 2)
+
+    batches = deliveries_while_running(real_store, [consumer], scenario, retry_first_attempt)
+    assert batches == [[("partial", 1)], [("partial", 2)]]
+
+
+def test_an_idle_broker_does_not_poll(real_store, monkeypatch):
+    queries = []
+    monkeypatch.setattr(real_store, "schedule", lambda q: queries.append(q) or (0, None, None))
+
+    async def scenario(recorder):
+        await asyncio.sleep(0.3)
+
+    deliveries_while_running(real_store, [JOBS, DLQ], scenario)
+    assert queries == ["jobs", "dlq"]  # one pass at start-up, then asleep until `stop`

@@ -71,6 +71,18 @@ class QueueStore:
         self.connection.executescript(_SCHEMA)
         self.clock = clock
         self.lock = threading.RLock()
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Have `listener` called, on the writer's thread, after every write that may
+        bring a batch forward (a send, a retry, a dead-lettering, the start-up release);
+        returns the call that unsubscribes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
     def enqueue(self, queue: str, bodies: Sequence[tuple[str, int]], attempts: int = 0) -> None:
         now = self.clock()
@@ -81,6 +93,7 @@ class QueueStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
+        self._changed()
 
     def due(self, queue: str) -> tuple[int, float | None]:
         """How many messages are visible now, and when the oldest of them was sent."""
@@ -91,6 +104,18 @@ class QueueStore:
                 (queue, self.clock()),
             ).fetchone()
         return count, oldest
+
+    def schedule(self, queue: str) -> tuple[int, float | None, float | None]:
+        """`due`'s two figures, and when the next message not visible yet (delayed or
+        retried with a delay) becomes visible: what the broker's next pass waits for."""
+        with self.lock:
+            return self.connection.execute(
+                "SELECT coalesce(sum(visible_at <= ?1), 0),"
+                " min(CASE WHEN visible_at <= ?1 THEN created_at END),"
+                " min(CASE WHEN visible_at > ?1 THEN visible_at END)"
+                " FROM queue_messages WHERE queue = ?2 AND leased = 0",
+                (self.clock(), queue),
+            ).fetchone()
 
     def lease(self, queue: str, limit: int) -> list[tuple[str, str, int, float]]:
         """Take up to `limit` visible messages for delivery, counting the attempt."""
@@ -119,6 +144,7 @@ class QueueStore:
                 "UPDATE queue_messages SET leased = 0, visible_at = ? WHERE id = ?",
                 (self.clock() + delay, message_id),
             )
+        self._changed()
 
     def move(self, message_id: str, queue: str) -> None:
         """Dead-letter a message: a fresh message on `queue`, attempts reset."""
@@ -128,13 +154,16 @@ class QueueStore:
                 " WHERE id = ?",
                 (queue, self.clock(), message_id),
             )
+        self._changed()
 
     def release_all_leases(self) -> int:
         """At host start-up: whatever was in flight when the host stopped is delivered again."""
         with self.lock:
-            return self.connection.execute(
+            released = self.connection.execute(
                 "UPDATE queue_messages SET leased = 0 WHERE leased = 1"
             ).rowcount
+        self._changed()
+        return released
 
     def pending(self, queue: str) -> int:
         with self.lock:
@@ -277,13 +306,55 @@ class QueueBroker:
         else:
             self.store.release(message.id, consumer.retry_delay if delay < 0 else delay)
 
-    async def run(self, stop: asyncio.Event, poll_interval: float = 0.05) -> None:
-        """Deliver until `stop` (an asyncio.Event) is set."""
-        self.store.release_all_leases()
-        while not stop.is_set():
-            await self.deliver_due()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=poll_interval)
+    async def run(self, stop: asyncio.Event, max_wait: float = 1.0) -> None:
+        """Deliver until `stop` (an asyncio.Event) is set: each batch when it falls due,
+        woken by this process's sends and retries instead of polling the store (an idle
+        host then makes one pass a `max_wait`, which bounds how late a write from another
+        process, or a clock that jumps, is seen)."""
+        self.store.release_all_leases()  # before listening: the first pass sees them
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+        unsubscribe = self.store.subscribe(lambda: _set_soon(loop, changed))
+        try:
+            while not stop.is_set():
+                changed.clear()  # before the pass: a write during it brings the next one
+                await self.deliver_due()
+                wait = self.seconds_to_next_batch()
+                await _first_set(stop, changed, max_wait if wait is None else min(wait, max_wait))
+        finally:
+            unsubscribe()
+
+    def seconds_to_next_batch(self) -> float | None:
+        """Until the first consumer's next batch is due (0: now; by the store's clock),
+        or None while nothing is waiting: full batches at once, a partial one when its
+        oldest message has waited `max_batch_timeout`, a delayed one when it shows."""
+        now, waits = self.store.clock(), []
+        for consumer in self.consumers:
+            count, oldest, later = self.store.schedule(consumer.queue)
+            if count >= consumer.max_batch_size:
+                waits.append(0.0)
+            elif count:
+                waits.append((oldest or now) + consumer.max_batch_timeout - now)
+            if later is not None:
+                waits.append(later - now)
+        return max(0.0, min(waits)) if waits else None
+
+
+def _set_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    # A send may come from another thread (the executor pool, a bench); a closed loop
+    # has no broker left to wake.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(event.set)
+
+
+async def _first_set(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+    """Wait until either event is set, or `timeout` seconds."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in (first, second)]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _message_id() -> str:
