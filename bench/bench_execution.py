@@ -113,7 +113,8 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], health: str) -> Iterator[None]:
+def _process(args: list[str], env: dict[str, str], health: str) -> Iterator[subprocess.Popen]:
+    """`devcapsules <args>` with `env` added, once `health` answers 200."""
     process = subprocess.Popen(
         [sys.executable, "-m", "devcapsules.local.cli", *args],
         cwd=ROOT,
@@ -132,7 +133,7 @@ def _process(args: list[str], env: dict[str, str], health: str) -> Iterator[None
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"{args[0]} did not start")
             time.sleep(0.1)
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import server_process
-from bench_execution import _free_port
+from bench_execution import _free_port, _process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,30 +61,12 @@ def idle_figures(pid: int, seconds: float) -> tuple[float, float]:
 def local_host(src: Path) -> Iterator[int]:
     """`devcapsules dev` from `src`, answering; yields its pid."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(src), "LOG_LEVEL": "error"}
     with tempfile.TemporaryDirectory() as state:
-        command = [sys.executable, "-m", "devcapsules.local.cli", "dev", "--port", str(port)]
-        process = subprocess.Popen(
-            [*command, "--state-dir", state],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).is_success:
-                        break
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("devcapsules dev did not start")
-                time.sleep(0.1)
+        args = ["dev", "--port", str(port), "--state-dir", state]
+        env = {"PYTHONPATH": str(src), "LOG_LEVEL": "error"}
+        with _process(args, env, f"http://127.0.0.1:{port}/health") as process:
             time.sleep(1)  # past start-up's own work (the first pass, the sandbox probe)
             yield process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 def main() -> None:
