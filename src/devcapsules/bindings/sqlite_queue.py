@@ -274,11 +274,23 @@ class QueueBroker:
         return delivered
 
     def _batch_due(self, consumer: ConsumerSettings, force: bool) -> bool:
-        count, oldest = self.store.due(consumer.queue)
-        if count == 0:
-            return False
-        waited = self.store.clock() - (oldest or 0)
-        return force or count >= consumer.max_batch_size or waited >= consumer.max_batch_timeout
+        count, wait = self._next_batch_in(consumer)
+        return count > 0 and (force or wait == 0)
+
+    def _next_batch_in(self, consumer: ConsumerSettings) -> tuple[int, float | None]:
+        """(visible messages, seconds until `consumer`'s next batch is due: 0 now, None
+        while nothing waits), by the store's clock: a full batch at once, a partial one
+        when its oldest message has waited `max_batch_timeout`, a delayed one when it
+        shows. The one rule both a pass and the sleep after it follow."""
+        count, oldest, later = self.store.schedule(consumer.queue)
+        now, waits = self.store.clock(), []
+        if count >= consumer.max_batch_size:
+            waits.append(0.0)
+        elif count:
+            waits.append((oldest or now) + consumer.max_batch_timeout - now)
+        if later is not None:
+            waits.append(later - now)
+        return count, max(0.0, min(waits)) if waits else None
 
     async def _deliver(self, consumer: ConsumerSettings) -> int:
         rows = self.store.lease(consumer.queue, consumer.max_batch_size)
@@ -325,19 +337,9 @@ class QueueBroker:
             unsubscribe()
 
     def seconds_to_next_batch(self) -> float | None:
-        """Until the first consumer's next batch is due (0: now; by the store's clock),
-        or None while nothing is waiting: full batches at once, a partial one when its
-        oldest message has waited `max_batch_timeout`, a delayed one when it shows."""
-        now, waits = self.store.clock(), []
-        for consumer in self.consumers:
-            count, oldest, later = self.store.schedule(consumer.queue)
-            if count >= consumer.max_batch_size:
-                waits.append(0.0)
-            elif count:
-                waits.append((oldest or now) + consumer.max_batch_timeout - now)
-            if later is not None:
-                waits.append(later - now)
-        return max(0.0, min(waits)) if waits else None
+        """Until the first consumer's next batch is due (`_next_batch_in`), or None."""
+        waits = [wait for c in self.consumers if (wait := self._next_batch_in(c)[1]) is not None]
+        return min(waits) if waits else None
 
 
 def _set_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
