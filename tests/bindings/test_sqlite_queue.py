@@ -270,7 +270,7 @@ def test_a_partial_batch_goes_at_its_timeout_and_a_retry_comes_back(real_store):
 
 def test_an_idle_broker_does_not_poll(real_store, monkeypatch):
     queries = []
-    monkeypatch.setattr(real_store, "schedule", lambda q: queries.append(q) or (0, None, None))
+    monkeypatch.setattr(real_store, "schedule", lambda q, now: queries.append(q) or (0, None, None))
 
     async def scenario(recorder):
         await asyncio.sleep(0.3)

@@ -105,16 +105,16 @@ class QueueStore:
             ).fetchone()
         return count, oldest
 
-    def schedule(self, queue: str) -> tuple[int, float | None, float | None]:
-        """`due`'s two figures, and when the next message not visible yet (delayed or
-        retried with a delay) becomes visible: what the broker's next pass waits for."""
+    def schedule(self, queue: str, now: float) -> tuple[int, float | None, float | None]:
+        """`due`'s two figures at `now`, and when the next message not visible by then
+        (delayed, or retried with a delay) becomes visible: what the broker waits for."""
         with self.lock:
             return self.connection.execute(
                 "SELECT coalesce(sum(visible_at <= ?1), 0),"
                 " min(CASE WHEN visible_at <= ?1 THEN created_at END),"
                 " min(CASE WHEN visible_at > ?1 THEN visible_at END)"
                 " FROM queue_messages WHERE queue = ?2 AND leased = 0",
-                (self.clock(), queue),
+                (now, queue),
             ).fetchone()
 
     def lease(self, queue: str, limit: int) -> list[tuple[str, str, int, float]]:
@@ -282,8 +282,10 @@ class QueueBroker:
         while nothing waits), by the store's clock: a full batch at once, a partial one
         when its oldest message has waited `max_batch_timeout`, a delayed one when it
         shows. The one rule both a pass and the sleep after it follow."""
-        count, oldest, later = self.store.schedule(consumer.queue)
+        # One reading of the clock for the query and the waits: a message shown in
+        # between must not count as a batch due now.
         now, waits = self.store.clock(), []
+        count, oldest, later = self.store.schedule(consumer.queue, now)
         if count >= consumer.max_batch_size:
             waits.append(0.0)
         elif count:
